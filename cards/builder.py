@@ -1,0 +1,155 @@
+"""Decisions -> CDS Hooks cards: one card per decision, most severe first, no duplicates.
+
+The clinical core decides; this module only presents. Each card gets a fresh uuid4 (feedback refers to
+it), a summary under 140 characters, a markdown detail with the facts behind the decision, a source whose
+`topic` is the decision's topic in the project's card-topic code system, override reasons on warning and
+critical cards, and the suggestions of `cards.suggestions`. Every card passes `validate_card` before it
+leaves: a card that would break the spec raises `CardValidationError` instead of reaching an EHR.
+"""
+from __future__ import annotations
+
+import dataclasses
+import logging
+from collections.abc import Mapping, Sequence
+
+from clinical_core.decisions import INDICATOR_RANK, Citation, Decision
+
+from .suggestions import RxNormLookup, new_uuid, suggestions_for
+from .text import detail_for, summary_for
+from .validation import CardValidationError, validate_card
+from .vocabulary import (CARD_TOPIC_SYSTEM, SOURCE_PRODUCT, TOPIC_DISPLAYS,
+                         override_reason_codings)
+
+log = logging.getLogger(__name__)
+
+HOOKS = ("patient-view", "order-select", "order-sign")
+# At most one card per (topic, drug order) for these topics: two omalizumab dose cards would contradict
+# each other (asthma + CSU is one omalizumab card that covers both).
+ONE_CARD_TOPICS = frozenset({
+    "omalizumab-dose", "omalizumab-dose-mismatch", "omalizumab-not-dosable", "omalizumab-not-preferred",
+    "cyclosporine-unsafe", "anti-il5-recommended", "leukotriene-modifier-recommended",
+    "food-allergy-omalizumab", "pemphigoid-itch-off-label",
+})
+
+
+def build_cards(decisions: Sequence[Decision], *, hook: str, patient_id: str,
+                drafts: Mapping[str, dict] | None = None,
+                rxnorm_lookup: RxNormLookup | None = None) -> list[dict]:
+    """Spec-valid card dicts, most severe first (critical, warning, info; input order within a level).
+
+    drafts: raw draft MedicationRequest JSON by "MedicationRequest/<id>" (order hooks), for `update`
+    and `delete` suggestions. rxnorm_lookup defaults to `fhir_mappings.rxnorm_for`.
+    Raises CardValidationError when a card would break CDS Hooks 2.0 or the card contract.
+    """
+    if hook not in HOOKS:
+        raise ValueError(f"unknown hook {hook!r}")
+    if not patient_id:
+        raise ValueError("patient_id is required")
+    rxnorm = rxnorm_lookup if rxnorm_lookup is not None else _default_rxnorm()
+    drafts = drafts or {}
+    unique = _dedupe(decisions)
+    ordered = sorted(unique, key=lambda d: INDICATOR_RANK.get(d.indicator, len(INDICATOR_RANK)))
+    cards = [_card(d, hook=hook, patient_id=patient_id, drafts=drafts, rxnorm=rxnorm) for d in ordered]
+    for card in cards:
+        try:
+            validate_card(card)
+        except CardValidationError:
+            log.error("refused card topic=%s patient=%s", card.get("source", {}).get("topic", {}).get("code"),
+                      patient_id)
+            raise
+    return cards
+
+
+def _default_rxnorm() -> RxNormLookup:
+    from fhir_mappings import rxnorm_for  # the code-set owner; None for unverified codes
+    return rxnorm_for
+
+
+def _card(decision: Decision, *, hook: str, patient_id: str, drafts: Mapping[str, dict],
+          rxnorm: RxNormLookup) -> dict:
+    suggestions, notes = suggestions_for(decision, hook=hook, patient_id=patient_id, drafts=drafts,
+                                         rxnorm=rxnorm)
+    card: dict = {
+        "uuid": new_uuid(),
+        "summary": summary_for(decision),
+        "indicator": decision.indicator,
+        "detail": detail_for(decision, notes),
+        "source": _source(decision),
+    }
+    if suggestions:
+        card["suggestions"] = suggestions
+        card["selectionBehavior"] = "at-most-one"
+    if decision.indicator in ("warning", "critical"):
+        card["overrideReasons"] = override_reason_codings()
+    links = _links(decision)
+    if links:
+        card["links"] = links
+    return card
+
+
+def _source(decision: Decision) -> dict:
+    source = {"label": f"{SOURCE_PRODUCT}: {decision.citation.label}"}
+    if decision.citation.url:
+        source["url"] = decision.citation.url
+    topic = {"system": CARD_TOPIC_SYSTEM, "code": decision.topic}
+    if decision.topic in TOPIC_DISPLAYS:
+        topic["display"] = TOPIC_DISPLAYS[decision.topic]
+    source["topic"] = topic
+    return source
+
+
+def _links(decision: Decision) -> list[dict]:
+    """Absolute links to the label or guideline sections behind the decision, without repeats."""
+    candidates: list[Citation] = list(decision.links)
+    if decision.dose is not None:
+        candidates.append(decision.dose.citation)
+    seen = {decision.citation.url}
+    links = []
+    for citation in candidates:
+        if not citation.url or citation.url in seen:
+            continue
+        seen.add(citation.url)
+        links.append({"label": citation.label, "url": citation.url, "type": "absolute"})
+    return links
+
+
+def _dedupe(decisions: Sequence[Decision]) -> list[Decision]:
+    """Drop repeated decisions; merge two decisions of a one-card topic about the same order.
+
+    The first one (after ordering by severity) wins the headline, dose and suggestions; the others'
+    evidence, missing items and cautions are kept, and a differing headline is named in the cautions.
+    """
+    ranked = sorted(decisions, key=lambda d: INDICATOR_RANK.get(d.indicator, len(INDICATOR_RANK)))
+    kept: dict[tuple, Decision] = {}
+    order: list[tuple] = []
+    for decision in ranked:
+        if decision.topic in ONE_CARD_TOPICS:
+            key: tuple = (decision.topic, decision.order_reference)
+        else:
+            key = (decision.topic, decision.order_reference, decision.headline)
+        first = kept.get(key)
+        if first is None:
+            kept[key] = decision
+            order.append(key)
+        elif first != decision:
+            kept[key] = _merge(first, decision)
+    return [kept[k] for k in order]
+
+
+def _merge(first: Decision, other: Decision) -> Decision:
+    def union(a: tuple, b: tuple) -> tuple:
+        return a + tuple(x for x in b if x not in a)
+
+    cautions = union(first.cautions, other.cautions)
+    if other.headline != first.headline:
+        cautions = cautions + (f"Also assessed: {other.headline}",)
+    log.warning("merged duplicate decisions for topic %s", first.topic)
+    return dataclasses.replace(
+        first,
+        evidence=union(first.evidence, other.evidence),
+        missing=union(first.missing, other.missing),
+        cautions=cautions,
+        covers=union(first.covers, other.covers),
+        alternatives=union(first.alternatives, other.alternatives),
+        links=union(first.links, other.links),
+    )

@@ -1,0 +1,260 @@
+"""Suggestions: the MedicationRequest resources a clinician can accept with one click.
+
+Shapes (../shared/docs/card-contract.md):
+* a new regimen is one `create` of a MedicationRequest: status draft, intent proposal (patient-view) or
+  the draft's own intent (order hooks), subject the patient, RxNorm ingredient code + text, and
+  dosageInstruction[0] with a SNOMED CT route, a UCUM doseQuantity and timing.repeat;
+* correcting a drafted order is one `update` carrying the entire draft with the corrected dosage;
+* replacing a drafted order is a `delete` (resourceId) plus a `create`, in one suggestion
+  (clients apply deletes before creates).
+
+A regimen is only coded when every part is known and verified: an RxNorm code from
+`fhir_mappings.rxnorm_for` (None for unverified codes), a listed route, a UCUM dose unit and a FHIR
+period unit. Otherwise no resource is suggested, and the card text names the drug to order instead.
+"""
+from __future__ import annotations
+
+import copy
+import uuid
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from clinical_core.decisions import Decision, DoseRecommendation, TherapyOption
+
+from .text import dose_phrase
+from .validation import MEDREQ_INTENT, CardValidationError, validate_fhir_resource
+from .vocabulary import (RXNORM_SYSTEM, UCUM_SYSTEM, dose_unit_allowed, period_unit_allowed,
+                         route_coding)
+
+RxNormLookup = Callable[[str], "tuple[str, str] | None"]
+
+ORDER_HOOKS = ("order-select", "order-sign")
+# Intent for a replacement when the draft's own intent cannot be read: drafts in an ordering session
+# are orders.
+FALLBACK_ORDER_INTENT = "order"
+
+def new_uuid() -> str:
+    return str(uuid.uuid4())
+
+
+def coded_regimen(option: TherapyOption, rxnorm: RxNormLookup) -> tuple[dict, dict] | None:
+    """(medicationCodeableConcept, dosageInstruction) for a complete, verified regimen, else None."""
+    if option.dose_value is None or option.frequency is None or option.period is None:
+        return None
+    if not dose_unit_allowed(option.dose_unit) or not period_unit_allowed(option.period_unit):
+        return None
+    route = route_coding(option.route)
+    if route is None:
+        return None
+    code = rxnorm(option.agent)
+    if code is None:
+        return None
+    rxcui, display = code
+    medication = {
+        "coding": [{"system": RXNORM_SYSTEM, "code": rxcui, "display": display}],
+        "text": option.agent.capitalize(),
+    }
+    dosage = {
+        "text": option.display,
+        "route": {"coding": [route], "text": option.route},
+        "timing": {"repeat": {"frequency": option.frequency, "period": _num(option.period),
+                              "periodUnit": option.period_unit}},
+        "doseAndRate": [{"doseQuantity": {"value": _num(option.dose_value), "unit": option.dose_unit,
+                                          "system": UCUM_SYSTEM, "code": option.dose_unit}}],
+    }
+    return medication, dosage
+
+
+def new_medication_request(option: TherapyOption, *, patient_id: str, intent: str,
+                           rxnorm: RxNormLookup, draft: Mapping[str, Any] | None = None) -> dict | None:
+    regimen = coded_regimen(option, rxnorm)
+    if regimen is None:
+        return None
+    medication, dosage = regimen
+    resource: dict[str, Any] = {
+        "resourceType": "MedicationRequest",
+        "status": "draft",
+        "intent": intent,
+        "medicationCodeableConcept": medication,
+        "subject": {"reference": f"Patient/{patient_id}"},
+    }
+    if draft:  # keep the ordering context of the draft being replaced
+        for key in ("encounter", "requester"):
+            if draft.get(key):
+                resource[key] = copy.deepcopy(draft[key])
+    resource["dosageInstruction"] = [dosage]
+    if option.note.strip():  # loading doses, age limits, boxed warnings the prescriber must see
+        resource["note"] = [{"text": option.note.strip()}]
+    return resource
+
+
+def corrected_draft(draft: Mapping[str, Any], dose: DoseRecommendation) -> dict:
+    """The entire draft, with dosageInstruction replaced by the table dose (everything else kept)."""
+    option = dose.as_option()
+    route = route_coding(option.route)
+    resource = copy.deepcopy(dict(draft))
+    old = resource.get("dosageInstruction") or [{}]
+    first = copy.deepcopy(old[0]) if isinstance(old[0], dict) else {}
+    first["text"] = option.display
+    if not first.get("route"):
+        first["route"] = {"coding": [route], "text": option.route}
+    timing = first.get("timing") if isinstance(first.get("timing"), dict) else {}
+    repeat = timing.get("repeat") if isinstance(timing.get("repeat"), dict) else {}
+    # Keep when the regimen runs (bounds, count); replace how often it runs.
+    kept = {k: v for k, v in repeat.items() if k.startswith("bounds") or k in ("count", "countMax")}
+    kept.update({"frequency": 1, "period": dose.interval_weeks, "periodUnit": "wk"})
+    timing = {k: v for k, v in timing.items() if k not in ("repeat", "code")}
+    timing["repeat"] = kept
+    first["timing"] = timing
+    rate = first.get("doseAndRate") or [{}]
+    rate0 = {k: v for k, v in (rate[0] if isinstance(rate[0], dict) else {}).items()
+             if k == "type"}
+    rate0["doseQuantity"] = {"value": dose.dose_mg, "unit": "mg", "system": UCUM_SYSTEM, "code": "mg"}
+    first["doseAndRate"] = [rate0]
+    first.pop("maxDosePerPeriod", None)
+    first.pop("maxDosePerAdministration", None)
+    resource["dosageInstruction"] = [first]
+    return resource
+
+
+def suggestions_for(decision: Decision, *, hook: str, patient_id: str,
+                    drafts: Mapping[str, dict], rxnorm: RxNormLookup) -> tuple[list[dict], list[str]]:
+    """(suggestions, notes). Notes explain, in the card detail, why a suggestion could not be coded."""
+    topic = decision.topic
+    draft = drafts.get(decision.order_reference) if decision.order_reference else None
+    in_order_hook = hook in ORDER_HOOKS
+
+    if topic == "omalizumab-dose":
+        if decision.dose is None or (in_order_hook and decision.order_reference):
+            return [], []  # the drafted order already matches the table
+        return _create_one(decision.dose.as_option(), decision, patient_id=patient_id,
+                           intent=_intent(draft, in_order_hook), rxnorm=rxnorm, recommended=True,
+                           label=f"Order omalizumab {dose_phrase(decision.dose)}")
+
+    if topic == "omalizumab-dose-mismatch":
+        if decision.dose is None:
+            return [], []
+        if draft is None:
+            return [], [f"Change the drafted order to omalizumab {dose_phrase(decision.dose)} by hand "
+                        "(the draft could not be read for an automatic correction)."]
+        resource = corrected_draft(draft, decision.dose)
+        try:
+            validate_fhir_resource(resource, "update")
+        except CardValidationError:
+            return [], [f"Change the drafted order to omalizumab {dose_phrase(decision.dose)} by hand "
+                        "(the draft is not a valid FHIR MedicationRequest, so it cannot be corrected "
+                        "automatically)."]
+        return [{
+            "label": f"Change draft to omalizumab {dose_phrase(decision.dose)}",
+            "uuid": new_uuid(),
+            "isRecommended": True,
+            "actions": [{
+                "type": "update",
+                "description": f"Set the drafted omalizumab order to {dose_phrase(decision.dose)} "
+                               f"({decision.dose.table_label}).",
+                "resource": resource,
+            }],
+        }], []
+
+    if topic in ("omalizumab-not-preferred", "cyclosporine-unsafe") and in_order_hook \
+            and decision.order_reference:
+        return _replace(decision, draft=draft, patient_id=patient_id, rxnorm=rxnorm)
+
+    if topic in ("anti-il5-recommended", "leukotriene-modifier-recommended", "cyclosporine-unsafe"):
+        return _create_each(decision, patient_id=patient_id, intent=_intent(draft, in_order_hook),
+                            rxnorm=rxnorm)
+
+    return [], []
+
+
+# ---------------------------------------------------------------------------------------------------
+
+def _intent(draft: Mapping[str, Any] | None, in_order_hook: bool) -> str:
+    if not in_order_hook:
+        return "proposal"
+    intent = draft.get("intent") if draft else None
+    return intent if intent in MEDREQ_INTENT else FALLBACK_ORDER_INTENT
+
+
+def _not_coded_note(option: TherapyOption) -> str:
+    return (f"{option.display}: no verified RxNorm code or incomplete regimen here, so no order is "
+            "suggested; order it from the formulary.")
+
+
+def _create_one(option: TherapyOption, decision: Decision, *, patient_id: str, intent: str,
+                rxnorm: RxNormLookup, recommended: bool, label: str) -> tuple[list[dict], list[str]]:
+    resource = new_medication_request(option, patient_id=patient_id, intent=intent, rxnorm=rxnorm)
+    if resource is None:
+        return [], [_not_coded_note(option)]
+    suggestion: dict[str, Any] = {"label": label, "uuid": new_uuid()}
+    if recommended:
+        suggestion["isRecommended"] = True
+    suggestion["actions"] = [{
+        "type": "create",
+        "description": f"Create a {intent} MedicationRequest: {option.display}.",
+        "resource": resource,
+    }]
+    return [suggestion], []
+
+
+def _create_each(decision: Decision, *, patient_id: str, intent: str,
+                 rxnorm: RxNormLookup) -> tuple[list[dict], list[str]]:
+    suggestions: list[dict] = []
+    notes: list[str] = []
+    for index, option in enumerate(decision.alternatives):
+        made, why = _create_one(option, decision, patient_id=patient_id, intent=intent, rxnorm=rxnorm,
+                                recommended=index == 0, label=f"Order {_lower_first(option.display)}")
+        suggestions += made
+        notes += why
+    return suggestions, notes
+
+
+def _replace(decision: Decision, *, draft: Mapping[str, Any] | None, patient_id: str,
+             rxnorm: RxNormLookup) -> tuple[list[dict], list[str]]:
+    ref = decision.order_reference
+    drafted = _drafted_name(decision, draft)
+    delete = {"type": "delete", "description": f"Remove the drafted {drafted} order ({ref}).",
+              "resourceId": ref}
+    option = decision.alternatives[0] if decision.alternatives else (
+        decision.dose.as_option() if decision.dose else None)
+    resource = None
+    notes: list[str] = []
+    if option is not None:
+        resource = new_medication_request(option, patient_id=patient_id, intent=_intent(draft, True),
+                                          rxnorm=rxnorm, draft=draft)
+        if resource is None:
+            notes.append(_not_coded_note(option))
+    if resource is None:
+        label = f"Remove the {drafted} draft" + (f"; order {_lower_first(option.display)} separately"
+                                                 if option else "")
+        return [{"label": label, "uuid": new_uuid(), "actions": [delete]}], notes
+    return [{
+        "label": f"Replace {drafted} with {_lower_first(option.display)}",
+        "uuid": new_uuid(),
+        "isRecommended": True,
+        "actions": [delete, {
+            "type": "create",
+            "description": f"Order {_lower_first(option.display)} instead.",
+            "resource": resource,
+        }],
+    }], notes
+
+
+def _drafted_name(decision: Decision, draft: Mapping[str, Any] | None) -> str:
+    if decision.topic == "cyclosporine-unsafe":
+        return "cyclosporine"
+    if decision.topic.startswith("omalizumab"):
+        return "omalizumab"
+    text = ((draft or {}).get("medicationCodeableConcept") or {}).get("text")
+    return text or "drafted"
+
+
+def _lower_first(text: str) -> str:
+    return text[:1].lower() + text[1:] if text[:2] != text[:2].upper() else text
+
+
+def _num(value: float) -> int | float:
+    return int(value) if float(value) == int(value) else float(value)
+
+
+__all__ = ["coded_regimen", "corrected_draft", "new_medication_request", "suggestions_for"]

@@ -1,0 +1,117 @@
+"""Card text: the one-line summary and the markdown detail a clinician reads in a narrow sidebar.
+
+The summary must say the decision (and the drug, dose and interval where there is one) in under 140
+characters; a longer headline is shortened at a word boundary, deterministically. The detail is plain
+GitHub-flavoured markdown, no raw HTML: a bold decision line, a small facts table (value, date, resource
+id), the rule or table cell, what is missing or stale, cautions, and the source. Every piece of text that
+comes from data is escaped, so a `|` in a value cannot break the table and a `<` cannot open HTML.
+"""
+from __future__ import annotations
+
+import re
+
+from clinical_core.decisions import Decision, DoseRecommendation, TherapyOption
+
+from .validation import SUMMARY_MAX
+
+ELLIPSIS = "…"
+_MD_SPECIAL = re.compile(r"([\\`*_\[\]<>|~#])")
+
+
+def md_escape(text: str) -> str:
+    """Escape GFM inline syntax (and table pipes); newlines become spaces so a cell stays one row."""
+    flat = " ".join(str(text).split())
+    return _MD_SPECIAL.sub(r"\\\1", flat)
+
+
+def number(value: float) -> str:
+    """300.0 -> '300', 0.5 -> '0.5' (no trailing zeros)."""
+    return f"{value:g}" if float(value) != int(value) else str(int(value))
+
+
+def dose_phrase(dose: DoseRecommendation) -> str:
+    return f"{dose.dose_mg} mg SC every {dose.interval_weeks} weeks"
+
+
+def shorten(text: str, limit: int = SUMMARY_MAX) -> str:
+    """One line of at most `limit` characters; cut at the last word boundary and end with '…'."""
+    flat = " ".join(text.split())
+    if len(flat) <= limit:
+        return flat
+    room = limit - len(ELLIPSIS)
+    cut = flat[:room + 1]
+    space = cut.rfind(" ")
+    head = cut[:space] if space > room // 2 else flat[:room]
+    return head.rstrip(" ,;:.-–—(") + ELLIPSIS
+
+
+def summary_for(decision: Decision) -> str:
+    """The headline, with the omalizumab dose prepended when the headline does not already name it."""
+    headline = " ".join(decision.headline.split())
+    dose = decision.dose
+    if dose is not None and decision.topic in ("omalizumab-dose", "omalizumab-dose-mismatch"):
+        if f"{dose.dose_mg} mg" not in headline:
+            prefix = f"Omalizumab {dose_phrase(dose)}: "
+            return prefix + shorten(headline, SUMMARY_MAX - len(prefix))
+    return shorten(headline)
+
+
+def option_phrase(option: TherapyOption) -> str:
+    return option.display
+
+
+def detail_for(decision: Decision, notes: tuple[str, ...] | list[str] = ()) -> str:
+    """The card detail; `notes` are presentation notes (e.g. why no order could be suggested)."""
+    parts: list[str] = [f"**{md_escape(decision.headline)}**"]
+    if decision.rationale.strip():
+        parts.append(md_escape(decision.rationale))
+
+    if decision.evidence:
+        rows = ["| Fact | Value | Date | Source |", "|---|---|---|---|"]
+        for ev in decision.evidence:
+            value = ev.value if not ev.original else f"{ev.value} (reported as {ev.original})"
+            when = ev.date.isoformat() if ev.date else "not dated"
+            rows.append(
+                f"| {md_escape(ev.label)} | {md_escape(value)} | {when} | {md_escape(ev.reference or 'not recorded')} |"
+            )
+        parts.append("\n".join(rows))
+    else:
+        parts.append("No chart facts were used for this decision.")
+
+    if decision.rule:
+        parts.append(f"**Rule:** {md_escape(decision.rule)}")
+    dose = decision.dose
+    if dose is not None:
+        cell = [md_escape(dose.table_label)]
+        if dose.ige_band:
+            cell.append(f"IgE band {md_escape(dose.ige_band)}")
+        if dose.weight_band:
+            cell.append(f"weight band {md_escape(dose.weight_band)}")
+        parts.append(f"**Table cell:** {', '.join(cell)} (region {md_escape(dose.region)})")
+        parts.append(f"**Dose:** omalizumab {md_escape(dose_phrase(dose))}")
+    if len(decision.covers) > 1:
+        parts.append("**Treats:** " + md_escape(", ".join(c.replace("-", " ") for c in decision.covers)))
+    if decision.order_reference:
+        parts.append(f"**Draft order:** {md_escape(decision.order_reference)}")
+
+    if decision.alternatives:
+        lines = ["**Fits instead:**", ""]
+        for opt in decision.alternatives:
+            note = f" ({md_escape(opt.note)})" if opt.note.strip() else ""
+            lines.append(f"- {md_escape(opt.display)}{note}")
+        parts.append("\n".join(lines))
+    if decision.missing:
+        parts.append("\n".join(["**Missing or to record:**", ""] + [f"- {md_escape(m)}" for m in decision.missing]))
+    if decision.cautions:
+        parts.append("\n".join(["**Check before acting:**", ""] + [f"- {md_escape(c)}" for c in decision.cautions]))
+
+    if notes:
+        parts.append("\n".join(["**Order by hand:**", ""] + [f"- {md_escape(n)}" for n in notes]))
+
+    parts.append(f"Source: [{md_escape(decision.citation.label)}]({_url(decision.citation.url)})")
+    return "\n\n".join(parts)
+
+
+def _url(url: str) -> str:
+    # Parentheses and spaces would end a markdown link destination early.
+    return url.replace(" ", "%20").replace("(", "%28").replace(")", "%29")

@@ -1,0 +1,300 @@
+"""Outbound card validation: refuse to emit a card an EHR would reject.
+
+Mirrors the CDS Hooks 2.0 Card/Source/Suggestion/Action/Link/Coding rules, the logical-model invariant
+cds-resp-1 (at-most-one => at most one isRecommended) and Inferno's cards_validation.rb, plus this
+project's contract (../shared/docs/card-contract.md): uuid on every card and suggestion, a known topic in
+source.topic, override reasons on warning/critical cards, no null or empty value anywhere, plain GFM
+(no raw HTML) in detail. Suggestion resources are checked against the FHIR R4 (R4B models) MedicationRequest
+model plus the required code bindings the model does not enforce (status, intent, periodUnit).
+
+A bug in the card builder therefore shows up as a `CardValidationError` in a test, not as a card an EHR
+silently drops.
+"""
+from __future__ import annotations
+
+import re
+import uuid as uuidlib
+from functools import cache
+from typing import Any
+from urllib.parse import urlparse
+
+from clinical_core.decisions import TOPICS
+
+from .vocabulary import CARD_TOPIC_SYSTEM, OVERRIDE_REASON_SYSTEM, period_unit_allowed
+
+SUMMARY_MAX = 139  # spec: "<140 characters"
+INDICATORS = ("info", "warning", "critical")
+SELECTION_BEHAVIORS = ("at-most-one", "any")
+ACTION_TYPES = ("create", "update", "delete")
+LINK_TYPES = ("absolute", "smart")
+
+CARD_KEYS = {"uuid", "summary", "detail", "indicator", "source", "suggestions", "selectionBehavior",
+             "overrideReasons", "links", "extension"}
+SOURCE_KEYS = {"label", "url", "icon", "topic", "extension"}
+SUGGESTION_KEYS = {"label", "uuid", "isRecommended", "actions", "extension"}
+ACTION_KEYS = {"type", "description", "resource", "resourceId", "extension"}
+LINK_KEYS = {"label", "url", "type", "appContext", "autolaunchable", "extension"}
+CODING_KEYS = {"system", "code", "display"}
+
+# FHIR R4 required bindings on MedicationRequest that the pydantic models do not enforce.
+MEDREQ_STATUS = {"active", "on-hold", "cancelled", "completed", "entered-in-error", "stopped", "draft",
+                 "unknown"}
+MEDREQ_INTENT = {"proposal", "plan", "order", "original-order", "reflex-order", "filler-order",
+                 "instance-order", "option"}
+
+# A raw HTML tag or comment start that is not backslash-escaped.
+_RAW_HTML = re.compile(r"(?<!\\)<(?:[A-Za-z/!?])")
+_RELATIVE_REF = re.compile(r"^[A-Z][A-Za-z]+/[A-Za-z0-9\-.]{1,64}$")
+
+
+class CardValidationError(ValueError):
+    """A card breaks CDS Hooks 2.0 or the card contract; `path` says where (e.g. suggestions[0].uuid)."""
+
+    def __init__(self, path: str, problem: str):
+        self.path = path
+        self.problem = problem
+        super().__init__(f"{path}: {problem}")
+
+
+def validate_card(card: dict) -> None:
+    """Raise CardValidationError unless `card` is a spec-valid, contract-valid CDS Hooks card."""
+    if not isinstance(card, dict):
+        raise CardValidationError("card", "must be a JSON object")
+    _no_null_or_empty(card, "card")
+    _only_keys(card, CARD_KEYS, "card")
+
+    _uuid(card.get("uuid"), "card.uuid")
+    summary = _required_str(card, "summary", "card")
+    if len(summary) > SUMMARY_MAX:
+        raise CardValidationError("card.summary", f"{len(summary)} characters; must be under 140")
+    if "\n" in summary or "\r" in summary:
+        raise CardValidationError("card.summary", "must be one line")
+
+    indicator = _required_str(card, "indicator", "card")
+    if indicator not in INDICATORS:
+        raise CardValidationError("card.indicator", f"unknown indicator {indicator!r}")
+
+    if "detail" in card:
+        detail = card["detail"]
+        if not isinstance(detail, str):
+            raise CardValidationError("card.detail", "must be a markdown string")
+        if _RAW_HTML.search(detail):
+            raise CardValidationError("card.detail", "raw HTML is not allowed; use plain GitHub markdown")
+
+    _source(card.get("source"))
+
+    suggestions = card.get("suggestions")
+    behavior = card.get("selectionBehavior")
+    if suggestions is not None:
+        if not isinstance(suggestions, list):
+            raise CardValidationError("card.suggestions", "must be an array")
+        if behavior is None:
+            raise CardValidationError("card.selectionBehavior", "required when suggestions are present")
+        seen: set[str] = set()
+        for i, suggestion in enumerate(suggestions):
+            sid = _suggestion(suggestion, f"card.suggestions[{i}]")
+            if sid in seen:
+                raise CardValidationError(f"card.suggestions[{i}].uuid", "duplicate suggestion uuid")
+            seen.add(sid)
+        if card.get("uuid") in seen:
+            raise CardValidationError("card.suggestions", "a suggestion reuses the card uuid")
+    elif behavior is not None:
+        raise CardValidationError("card.selectionBehavior", "present without suggestions")
+    if behavior is not None:
+        if behavior not in SELECTION_BEHAVIORS:
+            raise CardValidationError("card.selectionBehavior", f"unknown value {behavior!r}")
+        recommended = sum(1 for s in suggestions if s.get("isRecommended") is True)
+        if behavior == "at-most-one" and recommended > 1:
+            raise CardValidationError("card.suggestions", "at-most-one allows one isRecommended (cds-resp-1)")
+
+    reasons = card.get("overrideReasons")
+    if reasons is not None:
+        if not isinstance(reasons, list):
+            raise CardValidationError("card.overrideReasons", "must be an array")
+        for i, coding in enumerate(reasons):
+            path = f"card.overrideReasons[{i}]"
+            _coding(coding, path, display_required=True)
+            if coding["system"] != OVERRIDE_REASON_SYSTEM:
+                raise CardValidationError(f"{path}.system", "must be the project's override-reason system")
+    elif indicator in ("warning", "critical"):
+        raise CardValidationError("card.overrideReasons", f"required on a {indicator} card")
+
+    links = card.get("links")
+    if links is not None:
+        if not isinstance(links, list):
+            raise CardValidationError("card.links", "must be an array")
+        for i, link in enumerate(links):
+            _link(link, f"card.links[{i}]")
+
+
+# ---------------------------------------------------------------------------------------------------
+
+def _no_null_or_empty(value: Any, path: str) -> None:
+    if value is None:
+        raise CardValidationError(path, "null is not allowed (omit the field)")
+    if isinstance(value, str):
+        if not value.strip():
+            raise CardValidationError(path, "empty string is not allowed (omit the field)")
+    elif isinstance(value, dict):
+        if not value:
+            raise CardValidationError(path, "empty object is not allowed (omit the field)")
+        for key, item in value.items():
+            _no_null_or_empty(item, f"{path}.{key}")
+    elif isinstance(value, list):
+        if not value:
+            raise CardValidationError(path, "empty array is not allowed (omit the field)")
+        for i, item in enumerate(value):
+            _no_null_or_empty(item, f"{path}[{i}]")
+    elif isinstance(value, float) and value != value:
+        raise CardValidationError(path, "NaN is not JSON")
+
+
+def _only_keys(obj: dict, allowed: set[str], path: str) -> None:
+    unknown = sorted(set(obj) - allowed)
+    if unknown:
+        raise CardValidationError(path, f"unknown field(s) {', '.join(unknown)}")
+
+
+def _required_str(obj: dict, key: str, path: str) -> str:
+    value = obj.get(key)
+    if not isinstance(value, str):
+        raise CardValidationError(f"{path}.{key}", "required string")
+    return value
+
+
+def _uuid(value: Any, path: str) -> str:
+    if not isinstance(value, str):
+        raise CardValidationError(path, "required (feedback refers to it)")
+    try:
+        uuidlib.UUID(value)
+    except ValueError:
+        raise CardValidationError(path, f"not a UUID: {value!r}") from None
+    return value
+
+
+def _absolute_url(value: Any, path: str) -> None:
+    if not isinstance(value, str):
+        raise CardValidationError(path, "required URL string")
+    parsed = urlparse(value)
+    if parsed.scheme not in ("http", "https") or not parsed.netloc:
+        raise CardValidationError(path, f"must be an absolute http(s) URL: {value!r}")
+
+
+def _coding(coding: Any, path: str, *, display_required: bool) -> None:
+    if not isinstance(coding, dict):
+        raise CardValidationError(path, "a Coding must be an object")
+    _only_keys(coding, CODING_KEYS, path)
+    _required_str(coding, "system", path)
+    _required_str(coding, "code", path)
+    if display_required:
+        _required_str(coding, "display", path)
+
+
+def _source(source: Any) -> None:
+    if not isinstance(source, dict):
+        raise CardValidationError("card.source", "required object")
+    _only_keys(source, SOURCE_KEYS, "card.source")
+    _required_str(source, "label", "card.source")
+    if "url" in source:
+        _absolute_url(source["url"], "card.source.url")
+    if "icon" in source:
+        _absolute_url(source["icon"], "card.source.icon")
+    topic = source.get("topic")
+    if topic is None:
+        raise CardValidationError("card.source.topic", "required by the card contract")
+    _coding(topic, "card.source.topic", display_required=False)
+    if topic["system"] != CARD_TOPIC_SYSTEM:
+        raise CardValidationError("card.source.topic.system", "must be the project's card-topic system")
+    if topic["code"] not in TOPICS:
+        raise CardValidationError("card.source.topic.code", f"unknown topic {topic['code']!r}")
+
+
+def _link(link: Any, path: str) -> None:
+    if not isinstance(link, dict):
+        raise CardValidationError(path, "a link must be an object")
+    _only_keys(link, LINK_KEYS, path)
+    _required_str(link, "label", path)
+    _absolute_url(link.get("url"), f"{path}.url")
+    link_type = _required_str(link, "type", path)
+    if link_type not in LINK_TYPES:
+        raise CardValidationError(f"{path}.type", f"unknown link type {link_type!r}")
+    if link_type == "absolute" and "appContext" in link:
+        raise CardValidationError(f"{path}.appContext", "not allowed on an absolute link")
+    if "autolaunchable" in link and not isinstance(link["autolaunchable"], bool):
+        raise CardValidationError(f"{path}.autolaunchable", "must be a boolean")
+
+
+def _suggestion(suggestion: Any, path: str) -> str:
+    if not isinstance(suggestion, dict):
+        raise CardValidationError(path, "a suggestion must be an object")
+    _only_keys(suggestion, SUGGESTION_KEYS, path)
+    _required_str(suggestion, "label", path)
+    sid = _uuid(suggestion.get("uuid"), f"{path}.uuid")
+    if "isRecommended" in suggestion and not isinstance(suggestion["isRecommended"], bool):
+        raise CardValidationError(f"{path}.isRecommended", "must be a boolean")
+    actions = suggestion.get("actions")
+    if not isinstance(actions, list):
+        raise CardValidationError(f"{path}.actions", "a suggestion needs a non-empty array of actions")
+    for i, action in enumerate(actions):
+        _action(action, f"{path}.actions[{i}]")
+    return sid
+
+
+def _action(action: Any, path: str) -> None:
+    if not isinstance(action, dict):
+        raise CardValidationError(path, "an action must be an object")
+    _only_keys(action, ACTION_KEYS, path)
+    action_type = _required_str(action, "type", path)
+    if action_type not in ACTION_TYPES:
+        raise CardValidationError(f"{path}.type", f"unknown action type {action_type!r}")
+    _required_str(action, "description", path)
+    if action_type == "delete":
+        ref = action.get("resourceId")
+        if not isinstance(ref, str) or not _RELATIVE_REF.match(ref):
+            raise CardValidationError(f"{path}.resourceId", "delete needs a relative reference 'Type/id'")
+        if "resource" in action:
+            raise CardValidationError(f"{path}.resource", "delete uses resourceId, not resource")
+        return
+    resource = action.get("resource")
+    if not isinstance(resource, dict) or not isinstance(resource.get("resourceType"), str):
+        raise CardValidationError(f"{path}.resource", f"{action_type} needs a FHIR resource")
+    if action_type == "update" and not isinstance(resource.get("id"), str):
+        raise CardValidationError(f"{path}.resource.id", "update needs the entire resource with its id")
+    validate_fhir_resource(resource, f"{path}.resource")
+
+
+def validate_fhir_resource(resource: dict, path: str = "resource") -> None:
+    """FHIR R4 structural validation (fhir.resources R4B models) plus required bindings."""
+    _no_null_or_empty(resource, path)
+    rtype = resource["resourceType"]
+    model = _fhir_model(rtype)
+    if model is None:
+        raise CardValidationError(f"{path}.resourceType", f"no suggestion resources of type {rtype!r}")
+    try:
+        model.model_validate(resource)
+    except Exception as exc:  # pydantic.ValidationError, or the model's own errors
+        first = str(exc).splitlines()[:3]
+        raise CardValidationError(path, "not a valid FHIR R4 " + rtype + ": " + " / ".join(first)) from None
+    if rtype == "MedicationRequest":
+        if resource.get("status") not in MEDREQ_STATUS:
+            raise CardValidationError(f"{path}.status", f"not a MedicationRequest status: {resource.get('status')!r}")
+        if resource.get("intent") not in MEDREQ_INTENT:
+            raise CardValidationError(f"{path}.intent", f"not a MedicationRequest intent: {resource.get('intent')!r}")
+        if "subject" not in resource:
+            raise CardValidationError(f"{path}.subject", "required")
+        if "medicationCodeableConcept" not in resource and "medicationReference" not in resource:
+            raise CardValidationError(f"{path}.medication[x]", "required")
+        for i, dosage in enumerate(resource.get("dosageInstruction", [])):
+            unit = dosage.get("timing", {}).get("repeat", {}).get("periodUnit")
+            if unit is not None and not period_unit_allowed(unit):
+                raise CardValidationError(f"{path}.dosageInstruction[{i}].timing.repeat.periodUnit",
+                                          f"not a FHIR UnitsOfTime code: {unit!r}")
+
+
+@cache
+def _fhir_model(resource_type: str):
+    # Imported lazily: fhir.resources is heavy and only suggestion resources need it.
+    if resource_type == "MedicationRequest":
+        from fhir.resources.R4B.medicationrequest import MedicationRequest
+        return MedicationRequest
+    return None
