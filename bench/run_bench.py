@@ -1,0 +1,442 @@
+#!/usr/bin/env python3
+"""Benchmark omalizumab-cds against a Flask + gunicorn floor, check the targets of issue 7.
+
+Usage (from the repository root, with the project's virtualenv):
+
+    .venv/bin/python bench/run_bench.py              # full run (about 3-4 minutes), writes
+                                                     # bench/results/latest.json and latency.png
+    .venv/bin/python bench/run_bench.py --smoke      # a few requests per scenario (used by tests)
+
+What one run does (same machine, same run, so the ratios are fair):
+
+1. starts `omalizumab-cds serve --workers N` (CDS_AUTH=off, a fresh SQLite DB, loopback) and the floor
+   app (bench/floor_app.py: parse the request, return one static card) under gunicorn with the same
+   worker count and worker class;
+2. builds the realistic requests from the allergic-asthma demo patient (bench/workload.py):
+   patient-view with a complete prefetch, order-sign with an omalizumab draft, feedback on a card uuid
+   the service returned;
+3. memory: worker RSS after 100 requests and after 10,000 (mixed hooks), from /proc/<pid>/status;
+4. drives each request at 1 and 16 connections against both servers with wrk (Debian package
+   `wrk`; a Python load generator is the fallback) and reports req/s, p50, p99, errors, ratio;
+5. scaling: patient-view whose prefetch holds 10, 100, 1,000 Observations, over HTTP (1 connection)
+   and in-process (pipeline, no HTTP);
+6. in-process decision time (mappings + core + cards): pytest-benchmark on
+   tests/perf/test_decision_benchmark.py;
+7. checks the targets, prints a table, writes the JSON result and a latency-percentile plot; exits 1
+   when a target is missed (the smoke run only checks that everything answered 2xx).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from datetime import datetime, timezone
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+REPO = HERE.parent
+sys.path.insert(0, str(HERE))
+sys.path.insert(0, str(REPO))
+
+import loadgen  # noqa: E402
+import procs  # noqa: E402
+import workload  # noqa: E402
+
+TARGETS = {
+    "throughput_ratio_min": 0.35,  # service req/s >= 35% of the floor's at 16 connections
+    "p99_ms_max": 50.0,  # at 16 connections
+    "decision_p50_ms_max": 2.0,  # in-process patient-view decision (pytest-benchmark median)
+    "scaling_1000_ms_max": 50.0,  # 1,000-Observation patient-view answered (HTTP p50)
+    "scaling_linear_slack": 1.5,  # per-Observation cost at 1,000 <= 1.5 x the cost at 100 (+ noise)
+    "rss_growth_max": 0.10,  # RSS after 10,000 requests within 10% of RSS after 100
+    "rss_mb_max": 150.0,
+}
+SCALING_SIZES = (10, 100, 1000)
+
+
+def http_post(url: str, payload: dict, timeout: float = 10.0) -> tuple[int, dict | None]:
+    data = json.dumps(payload).encode()
+    req = urllib.request.Request(url, data=data, method="POST",
+                                 headers={"Content-Type": "application/json", "Accept": "application/json"})
+    try:
+        with urllib.request.urlopen(req, timeout=timeout) as resp:
+            body = resp.read()
+            return resp.status, json.loads(body) if body else None
+    except urllib.error.HTTPError as err:
+        body = err.read()
+        try:
+            return err.code, json.loads(body)
+        except ValueError:
+            return err.code, {"raw": body[:500].decode(errors="replace")}
+
+
+def service_env(tmp: Path, clock: str | None) -> dict[str, str]:
+    env = dict(os.environ)
+    for key in list(env):
+        if key.startswith("CDS_") or key == "PROMETHEUS_MULTIPROC_DIR":
+            env.pop(key)
+    env.update({
+        "CDS_AUTH": "off",
+        "CDS_DEMO": "0",
+        "CDS_DATABASE_URL": f"sqlite:///{tmp / 'bench.sqlite3'}",
+        "CDS_LOG_LEVEL": "WARNING",
+        "PYTHONPATH": str(REPO) + os.pathsep + env.get("PYTHONPATH", ""),
+    })
+    if clock:
+        env["CDS_CLOCK"] = clock
+    return env
+
+
+def gunicorn_worker_class() -> tuple[str, int]:
+    """The worker class / threads `omalizumab-cds serve` uses, so the floor runs the same way."""
+    try:
+        from cds_service import cli  # noqa: PLC0415
+        for name in ("WORKER_CLASS", "DEFAULT_WORKER_CLASS"):
+            if isinstance(getattr(cli, name, None), str):
+                threads = getattr(cli, "THREADS", getattr(cli, "DEFAULT_THREADS", 1))
+                return getattr(cli, name), int(threads or 1)
+    except Exception:  # noqa: BLE001
+        pass
+    return "sync", 1
+
+
+# -- phases ------------------------------------------------------------------------------------
+def build_bodies(service: procs.Server, demo: dict) -> dict[str, dict]:
+    """The three requests, checked once against the service (a failure here stops the run)."""
+    pv = workload.patient_view_request(demo)
+    status, body = http_post(f"{service.base_url}/cds-services/{workload.PATIENT_VIEW_SERVICE}", pv)
+    if status != 200 or not isinstance(body, dict) or not body.get("cards"):
+        raise RuntimeError(f"patient-view check failed: {status} {json.dumps(body)[:800]}\n{service.log_tail()}")
+    card_uuid = next((c["uuid"] for c in body["cards"] if c.get("uuid")), None)
+    if not card_uuid:
+        raise RuntimeError("patient-view cards carry no uuid: feedback cannot be benchmarked")
+    os_req = workload.order_sign_request(demo)
+    status, body = http_post(f"{service.base_url}/cds-services/{workload.ORDER_SERVICE}", os_req)
+    if status != 200 or not isinstance(body, dict) or "cards" not in body:
+        raise RuntimeError(f"order-sign check failed: {status} {json.dumps(body)[:800]}")
+    fb = workload.feedback_request(card_uuid)
+    status, body = http_post(f"{service.base_url}/cds-services/{workload.PATIENT_VIEW_SERVICE}/feedback", fb)
+    if not 200 <= status <= 299:
+        raise RuntimeError(f"feedback check failed: {status} {json.dumps(body)[:800]}")
+    return {
+        "patient-view": {"path": f"/cds-services/{workload.PATIENT_VIEW_SERVICE}", "body": pv,
+                         "cards": len(body.get("cards", [])) if isinstance(body, dict) else None},
+        "order-sign": {"path": f"/cds-services/{workload.ORDER_SERVICE}", "body": os_req},
+        "feedback": {"path": f"/cds-services/{workload.PATIENT_VIEW_SERVICE}/feedback", "body": fb},
+    }
+
+
+def mixed_requests(server: procs.Server, bodies: dict, total: int, connections: int) -> dict:
+    """`total` requests split over the three hooks (python client: exact counts)."""
+    per = [total // 3 + (1 if i < total % 3 else 0) for i in range(3)]
+    out = {}
+    for (name, spec), n in zip(bodies.items(), per):
+        if n:
+            out[name] = loadgen.run_python(server.base_url + spec["path"], json.dumps(spec["body"]).encode(),
+                                           connections=connections, total_requests=n)
+    return out
+
+
+def rss_snapshot(server: procs.Server) -> dict[str, float | None]:
+    return {str(pid): procs.rss_mb(pid) for pid in server.worker_pids()}
+
+
+def drive(server: procs.Server, spec: dict, connections: int, tool: str, duration: float,
+          smoke_requests: int, tmp: Path) -> dict:
+    url = server.base_url + spec["path"]
+    body = json.dumps(spec["body"]).encode()
+    if tool == "wrk":
+        return loadgen.run_wrk(url, body, connections=connections, duration_s=duration, body_dir=tmp)
+    if smoke_requests:
+        return loadgen.run_python(url, body, connections=connections, total_requests=smoke_requests)
+    return loadgen.run_python(url, body, connections=connections, duration_s=duration)
+
+
+def scaling_http(service: procs.Server, demo: dict, base_prefetch: dict, reps: int) -> dict:
+    out = {}
+    for n in SCALING_SIZES:
+        req = workload.patient_view_request(demo)
+        req["prefetch"] = workload.with_observations(base_prefetch, n)
+        body = json.dumps(req).encode()
+        res = loadgen.run_python(service.base_url + f"/cds-services/{workload.PATIENT_VIEW_SERVICE}", body,
+                                 connections=1, total_requests=reps)
+        out[str(n)] = {"observations": workload.count_observations(req["prefetch"]),
+                       "body_bytes": len(body), "p50_ms": res["latency_ms"]["p50"],
+                       "p99_ms": res["latency_ms"]["p99"], "errors": res["errors"]}
+    return out
+
+
+def scaling_inprocess(demo: dict, base_prefetch: dict, clock: str | None, reps: int) -> dict:
+    """pipeline.evaluate without HTTP (no FHIR client: the prefetch is complete)."""
+    from cds_service import pipeline  # noqa: PLC0415
+    from cds_service.settings import Settings  # noqa: PLC0415
+
+    overrides = {"CDS_AUTH": "off"}
+    if clock:
+        overrides["CDS_CLOCK"] = clock
+    settings = Settings.from_env({}, overrides)
+    out = {}
+    for n in (0, *SCALING_SIZES):
+        req = workload.patient_view_request(demo)
+        req["prefetch"] = workload.with_observations(base_prefetch, n) if n else base_prefetch
+        times = []
+        for _ in range(reps):
+            t0 = time.perf_counter()
+            result = pipeline.evaluate(req, settings=settings)
+            times.append((time.perf_counter() - t0) * 1000.0)
+            assert result.get("cards") is not None
+        times.sort()
+        out[str(n)] = {"p50_ms": round(statistics.median(times), 3), "min_ms": round(times[0], 3)}
+    return out
+
+
+def decision_benchmark(tmp: Path, smoke: bool) -> dict:
+    """Run the pytest-benchmark test for one in-process decision and read its median."""
+    out_json = tmp / "decision-benchmark.json"
+    cmd = [sys.executable, "-m", "pytest", "-q", str(REPO / "tests/perf/test_decision_benchmark.py"),
+           "--benchmark-only", f"--benchmark-json={out_json}", "-p", "no:cacheprovider"]
+    if smoke:
+        cmd += ["--benchmark-min-rounds=3", "--benchmark-max-time=0.2", "--benchmark-warmup=off"]
+    proc = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, timeout=300)
+    if proc.returncode != 0 or not out_json.exists():
+        return {"error": (proc.stdout + proc.stderr)[-1500:]}
+    data = json.loads(out_json.read_text())
+    bench = data["benchmarks"][0]["stats"]
+    return {"name": data["benchmarks"][0]["name"], "rounds": bench["rounds"],
+            "p50_ms": round(bench["median"] * 1000, 3), "mean_ms": round(bench["mean"] * 1000, 3),
+            "min_ms": round(bench["min"] * 1000, 3)}
+
+
+# -- targets, report, plot ---------------------------------------------------------------------
+def check_targets(res: dict) -> list[dict]:
+    t = TARGETS
+    checks = []
+
+    def add(name: str, ok: bool | None, value, limit) -> None:
+        checks.append({"target": name, "ok": ok, "value": value, "limit": limit})
+
+    for hook in ("patient-view", "order-sign", "feedback"):
+        for conn in res["connections"]:
+            svc = res["scenarios"][hook]["service"].get(str(conn))
+            if svc is None:
+                continue
+            add(f"{hook} c{conn}: zero errors / non-2xx", svc["errors"] == 0, svc["errors"], 0)
+        svc = res["scenarios"][hook]["service"].get("16")
+        if svc is not None and hook in ("patient-view", "order-sign"):
+            add(f"{hook} c16: req/s >= 35% of floor", svc["ratio_to_floor"] >= t["throughput_ratio_min"],
+                svc["ratio_to_floor"], t["throughput_ratio_min"])
+            add(f"{hook} c16: p99 <= 50 ms", svc["latency_ms"]["p99"] <= t["p99_ms_max"],
+                svc["latency_ms"]["p99"], t["p99_ms_max"])
+    dec = res.get("decision_benchmark", {})
+    add("in-process decision p50 <= 2 ms", dec.get("p50_ms") is not None and dec["p50_ms"] <= t["decision_p50_ms_max"],
+        dec.get("p50_ms"), t["decision_p50_ms_max"])
+    sc = res.get("scaling", {})
+    http = sc.get("http", {})
+    if "1000" in http:
+        add("1,000-Observation patient-view p50 < 50 ms (HTTP)", http["1000"]["p50_ms"] < t["scaling_1000_ms_max"]
+            and http["1000"]["errors"] == 0, http["1000"]["p50_ms"], t["scaling_1000_ms_max"])
+    inproc = sc.get("inprocess", {})
+    if all(k in inproc for k in ("0", "100", "1000")):
+        base = inproc["0"]["p50_ms"]
+        c100 = (inproc["100"]["p50_ms"] - base) / 100.0
+        c1000 = (inproc["1000"]["p50_ms"] - base) / 1000.0
+        limit = round(t["scaling_linear_slack"] * max(c100, 0.0) + 0.002, 4)  # 2 us/obs noise allowance
+        add("scaling at most linear (ms per Observation at 1,000 vs 100)", c1000 <= limit, round(c1000, 4), limit)
+    mem = res.get("memory", {})
+    for pid, info in mem.get("workers", {}).items():
+        if info.get("rss_after_10000_mb") is None or info.get("rss_after_100_mb") is None:
+            continue
+        growth = info["rss_after_10000_mb"] / info["rss_after_100_mb"] - 1.0
+        add(f"worker {pid} RSS growth 100 -> 10,000 requests <= 10%", growth <= t["rss_growth_max"],
+            round(growth, 4), t["rss_growth_max"])
+        add(f"worker {pid} RSS < 150 MB", info["rss_after_10000_mb"] < t["rss_mb_max"],
+            info["rss_after_10000_mb"], t["rss_mb_max"])
+    return checks
+
+
+def plot(res: dict, path: Path) -> None:
+    import matplotlib  # noqa: PLC0415
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt  # noqa: PLC0415
+
+    pcts = ("p50", "p75", "p90", "p99")
+    hooks = list(res["scenarios"])
+    fig, axes = plt.subplots(1, len(res["connections"]), figsize=(5.5 * len(res["connections"]), 4), squeeze=False)
+    for ax, conn in zip(axes[0], res["connections"]):
+        for hook in hooks:
+            for who, style in (("service", "-o"), ("floor", "--x")):
+                r = res["scenarios"][hook][who].get(str(conn))
+                if r:
+                    ax.plot(pcts, [max(r["latency_ms"][p], 1e-3) for p in pcts], style, label=f"{hook} / {who}")
+        ax.set_yscale("log")
+        ax.set_title(f"{conn} connection{'s' if conn > 1 else ''}")
+        ax.set_xlabel("percentile")
+        ax.set_ylabel("latency (ms, log)")
+        ax.axhline(TARGETS["p99_ms_max"], color="red", linewidth=0.8, linestyle=":")
+        ax.grid(True, which="both", alpha=0.3)
+    axes[0][-1].legend(fontsize=7, loc="upper left")
+    fig.suptitle(f"omalizumab-cds vs floor ({res['tool']}, {res['workers']} workers)")
+    fig.tight_layout()
+    fig.savefig(path, dpi=90)
+    plt.close(fig)
+
+
+def print_table(res: dict) -> None:
+    print(f"\n{'hook':<13}{'conn':>5} {'who':<8}{'req/s':>9}{'p50 ms':>9}{'p99 ms':>9}{'errors':>8}{'ratio':>8}")
+    for hook, by in res["scenarios"].items():
+        for conn in res["connections"]:
+            for who in ("service", "floor"):
+                r = by[who].get(str(conn))
+                if r:
+                    ratio = f"{r['ratio_to_floor']:.2f}" if who == "service" else ""
+                    print(f"{hook:<13}{conn:>5} {who:<8}{r['rps']:>9.1f}{r['latency_ms']['p50']:>9.2f}"
+                          f"{r['latency_ms']['p99']:>9.2f}{r['errors']:>8}{ratio:>8}")
+    sc = res.get("scaling", {})
+    if sc:
+        print("\nscaling (Observations in prefetch):")
+        for n, r in sc.get("http", {}).items():
+            ip = sc.get("inprocess", {}).get(n, {})
+            print(f"  {r['observations']:>5} obs  HTTP p50 {r['p50_ms']:.2f} ms  p99 {r['p99_ms']:.2f} ms"
+                  f"  in-process p50 {ip.get('p50_ms', float('nan')):.2f} ms  ({r['body_bytes']} bytes)")
+    mem = res.get("memory", {})
+    if mem.get("workers"):
+        print("\nworker RSS (MiB):")
+        for pid, info in mem["workers"].items():
+            print(f"  pid {pid}: after 100 {info.get('rss_after_100_mb')}  after {mem.get('requests_at_second')} "
+                  f"{info.get('rss_after_10000_mb')}  at end {info.get('rss_end_mb')}")
+    dec = res.get("decision_benchmark", {})
+    if dec:
+        print(f"\nin-process decision (pytest-benchmark): {dec}")
+    print("\ntargets:")
+    for c in res["targets"]:
+        mark = {True: "PASS", False: "FAIL", None: "n/a "}[c["ok"]]
+        print(f"  [{mark}] {c['target']}: {c['value']} (limit {c['limit']})")
+
+
+# -- main --------------------------------------------------------------------------------------
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--smoke", action="store_true", help="a few requests per scenario; no target check")
+    ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument("--duration", type=float, default=8.0, help="seconds per wrk scenario (full run)")
+    ap.add_argument("--connections", default="1,16")
+    ap.add_argument("--loadgen", choices=("auto", "wrk", "python"), default="auto")
+    ap.add_argument("--output", type=Path, default=HERE / "results",
+                    help="directory for latest.json and latency.png (default bench/results)")
+    ap.add_argument("--skip-memory", action="store_true")
+    ap.add_argument("--skip-decision", action="store_true")
+    args = ap.parse_args(argv)
+
+    connections = [int(c) for c in args.connections.split(",")]
+    smoke_requests = 6 if args.smoke else 0
+    tool = args.loadgen
+    if tool == "auto":
+        tool = "python" if args.smoke else ("wrk" if loadgen.wrk_path() else "python")
+        if tool == "python" and not args.smoke:
+            print(loadgen.WRK_MISSING, file=sys.stderr)
+    elif tool == "wrk" and not loadgen.wrk_path():
+        print(loadgen.WRK_MISSING.split(" Falling")[0], file=sys.stderr)
+        return 2
+    args.output.mkdir(parents=True, exist_ok=True)
+
+    demo_path = workload.find_demo_patient()
+    demo = workload.load_demo(str(demo_path))
+    worker_class, threads = gunicorn_worker_class()
+    started = datetime.now(timezone.utc)
+    res: dict = {
+        "timestamp": started.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "mode": "smoke" if args.smoke else "full",
+        "tool": tool,
+        "workers": args.workers,
+        "worker_class": worker_class,
+        "connections": connections,
+        "duration_s_per_scenario": None if args.smoke else args.duration,
+        "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform()},
+        "demo_patient": demo_path.name,
+        "scenarios": {},
+    }
+    with tempfile.TemporaryDirectory(prefix="omalizumab-bench-") as tmpname:
+        tmp = Path(tmpname)
+        env = service_env(tmp, demo["clock"])
+        svc_port, floor_port = procs.free_port(), procs.free_port()
+        service = procs.Server("service", procs.service_command(svc_port, args.workers), svc_port, env, tmp,
+                               "/cds-services")
+        floor = procs.Server("floor", procs.floor_command(floor_port, args.workers, worker_class, threads),
+                             floor_port, env, tmp, "/cds-services")
+        try:
+            with service, floor:
+                bodies = build_bodies(service, demo)
+                served = 3
+                mem: dict = {"workers": {}}
+                if not args.skip_memory:
+                    first = 12 if args.smoke else 100
+                    mixed_requests(service, bodies, first - served, connections=1)
+                    served = first
+                    for pid, rss in rss_snapshot(service).items():
+                        mem["workers"][pid] = {"rss_after_100_mb": rss}
+                    mem["requests_at_first"] = served
+                    second = 30 if args.smoke else 10_000
+                    mixed_requests(service, bodies, second - served, connections=4)
+                    served = second
+                    for pid, rss in rss_snapshot(service).items():
+                        mem["workers"].setdefault(pid, {})["rss_after_10000_mb"] = rss
+                    mem["requests_at_second"] = served
+                    if args.smoke:
+                        mem["note"] = "smoke run: 12 and 30 requests, not 100 and 10,000"
+                # warm the floor the same way (first requests import lazily)
+                mixed_requests(floor, bodies, 30 if not args.smoke else 3, connections=2)
+
+                for hook, spec in bodies.items():
+                    res["scenarios"][hook] = {"service": {}, "floor": {}, "cards": spec.get("cards")}
+                    for conn in connections:
+                        for who, server in (("floor", floor), ("service", service)):
+                            r = drive(server, spec, conn, tool, args.duration, smoke_requests, tmp)
+                            res["scenarios"][hook][who][str(conn)] = r
+                            if who == "service":
+                                served += r["requests"]
+                        s, f = res["scenarios"][hook]["service"][str(conn)], res["scenarios"][hook]["floor"][str(conn)]
+                        s["ratio_to_floor"] = round(s["rps"] / f["rps"], 3) if f["rps"] else None
+
+                scaling_reps = 3 if args.smoke else 40
+                base_prefetch = bodies["patient-view"]["body"]["prefetch"]
+                res["scaling"] = {"http": scaling_http(service, demo, base_prefetch, scaling_reps)}
+                for pid, rss in rss_snapshot(service).items():
+                    mem["workers"].setdefault(pid, {})["rss_end_mb"] = rss
+                mem["requests_at_end"] = served
+                res["memory"] = mem
+                res["floor_worker_rss_mb"] = rss_snapshot(floor)
+        except Exception:
+            print(f"--- service log ---\n{service.log_tail()}\n--- floor log ---\n{floor.log_tail()}",
+                  file=sys.stderr)
+            raise
+        res["scaling"]["inprocess"] = scaling_inprocess(demo, base_prefetch, demo["clock"],
+                                                        3 if args.smoke else 30)
+        if not args.skip_decision:
+            res["decision_benchmark"] = decision_benchmark(tmp, args.smoke)
+
+    res["targets"] = check_targets(res)
+    res["all_targets_met"] = all(c["ok"] for c in res["targets"])
+    out_json = args.output / ("smoke.json" if args.smoke else "latest.json")
+    out_png = args.output / ("smoke.png" if args.smoke else "latency.png")
+    res["plot"] = out_png.name
+    out_json.write_text(json.dumps(res, indent=2) + "\n")
+    plot(res, out_png)
+    print_table(res)
+    print(f"\nwrote {out_json} and {out_png}")
+    if args.smoke:
+        errors = sum(r["errors"] for by in res["scenarios"].values() for r in by["service"].values())
+        return 0 if errors == 0 else 1
+    return 0 if res["all_targets_met"] else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,46 @@
+"""Smoke run of bench/run_bench.py: both servers start, every scenario answers, the JSON and the
+plot are written with the structure the README and the lead rely on.  (The full benchmark is
+`make bench`; it is not part of the test command.)"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def test_bench_script_smoke(tmp_path):
+    proc = subprocess.run(
+        [sys.executable, str(REPO / "bench" / "run_bench.py"), "--smoke", "--skip-decision",
+         "--output", str(tmp_path)],
+        cwd=REPO, capture_output=True, text=True, timeout=240,
+    )
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    result = json.loads((tmp_path / "smoke.json").read_text())
+    assert (tmp_path / "smoke.png").stat().st_size > 1000
+
+    assert result["mode"] == "smoke" and result["workers"] == 2
+    assert result["connections"] == [1, 16]
+    assert set(result["scenarios"]) == {"patient-view", "order-sign", "feedback"}
+    for hook, by in result["scenarios"].items():
+        for who in ("service", "floor"):
+            for conn in ("1", "16"):
+                r = by[who][conn]
+                assert r["requests"] > 0, (hook, who, conn)
+                assert r["errors"] == 0 and r["non2xx"] == 0, (hook, who, conn, r)
+                assert r["latency_ms"]["p99"] >= r["latency_ms"]["p50"] > 0
+                assert r["rps"] > 0
+        assert by["service"]["16"]["ratio_to_floor"] > 0
+    assert result["scenarios"]["patient-view"]["cards"] is None or result["scenarios"]["patient-view"]["cards"] >= 0
+    http = result["scaling"]["http"]
+    assert [http[n]["observations"] for n in ("10", "100", "1000")] == [10, 100, 1000]
+    assert all(http[n]["errors"] == 0 for n in http)
+    assert set(result["scaling"]["inprocess"]) == {"0", "10", "100", "1000"}
+    workers = result["memory"]["workers"]
+    assert len(workers) == 2
+    assert all(w["rss_after_100_mb"] > 0 and w["rss_after_10000_mb"] > 0 for w in workers.values())
+    names = {c["target"] for c in result["targets"]}
+    assert any("p99" in n for n in names) and any("35% of floor" in n for n in names)
