@@ -87,7 +87,6 @@ def service_env(tmp: Path, clock: str | None) -> dict[str, str]:
         "CDS_AUTH": "off",
         "CDS_DEMO": "0",
         "CDS_DATABASE_URL": f"sqlite:///{tmp / 'bench.sqlite3'}",
-        "CDS_LOG_LEVEL": "WARNING",
         "PYTHONPATH": str(REPO) + os.pathsep + env.get("PYTHONPATH", ""),
     })
     if clock:

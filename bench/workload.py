@@ -1,9 +1,9 @@
 """The realistic requests the benchmark sends, built from the allergic-asthma demo patient.
 
-* patient-view with a COMPLETE prefetch: every discovery template of the patient-view service,
-  answered from the demo patient's resources (through the service's own demo FHIR server when it
-  has one, else by a small FHIR-search evaluator over the patient's resources).
-* order-sign with one omalizumab draft MedicationRequest (RxNorm from `fhir_mappings.rxnorm_for`).
+* patient-view with a COMPLETE prefetch: every discovery template of the service, answered by the
+  project's demo FHIR store and search (`demo.store`, `demo.fhir_search`: what /demo/fhir serves),
+  dates as of the demo's anchor date (also given to the service as CDS_CLOCK).
+* order-sign with the demo's omalizumab 300 mg q4w draft MedicationRequest.
 * feedback for a card uuid the service returned.
 * scaling variants of patient-view whose prefetch holds N Observations (clones of the patient's
   own Observations with new ids and earlier dates, so they are as realistic as the originals).
@@ -32,62 +32,38 @@ ORDER_SERVICE = "omalizumab-order-review"
 
 
 # -- demo patient ---------------------------------------------------------------------------------
-def find_demo_patient(preferred: str = "allergic-asthma") -> Path:
-    """The allergic-asthma adult demo patient file (name or content mentions it)."""
-    files = sorted(DEMO_DIR.glob("*.json"))
-    if not files:
-        raise FileNotFoundError(f"no demo patients in {DEMO_DIR}")
-    named = [f for f in files if preferred in f.name and "child" not in f.name and "pediatric" not in f.name]
-    if named:
-        return named[0]
-    for f in files:
-        if preferred in f.read_text(errors="replace")[:4000]:
-            return f
-    raise FileNotFoundError(f"no {preferred} demo patient in {DEMO_DIR}: {[f.name for f in files]}")
+DEMO_SLUG = "allergic-asthma-adult"
+ORDER_SIGN_DRAFT = "draft-omalizumab-300mg-q4w"
+
+
+def find_demo_patient(slug: str = DEMO_SLUG) -> Path:
+    """The allergic-asthma adult demo patient's bundle."""
+    path = DEMO_DIR / f"{slug}.json"
+    if not path.exists():
+        raise FileNotFoundError(f"demo patient {path} not found")
+    return path
 
 
 def _resources(doc: Any) -> list[dict]:
-    """All resources in a demo file: a Bundle, a list, or a dict with 'resources'/'bundle'."""
-    if isinstance(doc, list):
-        out: list[dict] = []
-        for item in doc:
-            out.extend(_resources(item))
-        return out
-    if not isinstance(doc, dict):
-        return []
-    if doc.get("resourceType") == "Bundle":
-        out = []
-        for entry in doc.get("entry") or []:
-            res = entry.get("resource") if isinstance(entry, dict) else None
-            if isinstance(res, dict):
-                out.extend(_resources(res) if res.get("resourceType") == "Bundle" else [res])
-        return out
-    if "resourceType" in doc:
-        return [doc]
-    for key in ("resources", "bundle", "fhir", "data"):
-        if key in doc:
-            return _resources(doc[key])
-    return []
+    if isinstance(doc, dict) and doc.get("resourceType") == "Bundle":
+        return [e["resource"] for e in doc.get("entry") or [] if isinstance(e, dict) and "resource" in e]
+    return [doc] if isinstance(doc, dict) and "resourceType" in doc else []
 
 
 @cache
 def load_demo(path: str) -> dict:
+    """The demo patient as of the demo's anchor date (CDS_CLOCK for the service), so every run sees the
+    same data and the same decisions whatever the calendar says."""
     doc = json.loads(Path(path).read_text())
     resources = _resources(doc)
     patient = next((r for r in resources if r.get("resourceType") == "Patient"), None)
     if patient is None:
         raise ValueError(f"{path}: no Patient resource")
     clock = None
-    if isinstance(doc, dict):
-        for key in ("clock", "evaluationDate", "evaluation_date", "today"):
-            if isinstance(doc.get(key), str):
-                clock = doc[key][:10]
-        meta = doc.get("meta") if isinstance(doc.get("meta"), dict) else {}
-        for key in ("clock", "evaluationDate"):
-            if isinstance(meta.get(key), str):
-                clock = meta[key][:10]
-    return {"doc": doc, "resources": resources, "patient_id": patient["id"], "clock": clock,
-            "prefetch": doc.get("prefetch") if isinstance(doc, dict) else None}
+    index = DEMO_DIR / "index.json"
+    if index.exists():
+        clock = json.loads(index.read_text()).get("anchorDate")
+    return {"resources": resources, "patient_id": patient["id"], "clock": clock, "slug": Path(path).stem}
 
 
 # -- prefetch from templates ------------------------------------------------------------------------
@@ -102,70 +78,6 @@ def fill_template(template: str, context: dict) -> str:
     return re.sub(r"\{\{([^}]+)\}\}", sub, template)
 
 
-def _codings(resource: dict) -> Iterable[dict]:
-    for field in ("code", "medicationCodeableConcept", "vaccineCode"):
-        cc = resource.get(field)
-        if isinstance(cc, dict):
-            yield from (c for c in cc.get("coding") or [] if isinstance(c, dict))
-    for cc in resource.get("category") or []:
-        if isinstance(cc, dict):
-            yield from (c for c in cc.get("coding") or [] if isinstance(c, dict))
-
-
-def _refers_to_patient(resource: dict, patient_id: str) -> bool:
-    for field in ("subject", "patient"):
-        ref = resource.get(field)
-        if isinstance(ref, dict) and ref.get("reference") in (f"Patient/{patient_id}", patient_id):
-            return True
-    return False
-
-
-def _when(resource: dict) -> str:
-    for field in ("effectiveDateTime", "issued", "authoredOn", "recordedDate", "onsetDateTime",
-                  "dateAsserted"):
-        if isinstance(resource.get(field), str):
-            return resource[field]
-    period = resource.get("effectivePeriod")
-    if isinstance(period, dict) and isinstance(period.get("start"), str):
-        return period["start"]
-    return ""
-
-
-def search(resources: list[dict], query: str, patient_id: str) -> dict | None:
-    """Evaluate a prefetch query (read, or search by patient / code token / _sort / _count)."""
-    if "?" not in query:
-        rtype, _, rid = query.partition("/")
-        return next((r for r in resources if r.get("resourceType") == rtype and r.get("id") == rid), None)
-    rtype, _, qs = query.partition("?")
-    matches = [r for r in resources if r.get("resourceType") == rtype]
-    count, sort = None, None
-    for name, value in parse_qsl(qs, keep_blank_values=True):
-        base = name.split(":", 1)[0]
-        if base in ("patient", "subject"):
-            matches = [r for r in matches if _refers_to_patient(r, patient_id)]
-        elif base in ("code", "category"):
-            tokens = [t for t in value.split(",") if t]
-
-            def hit(r: dict) -> bool:
-                for c in _codings(r):
-                    for t in tokens:
-                        system, sep, code = t.rpartition("|")
-                        if c.get("code") == code and (not sep or not system or c.get("system") == system):
-                            return True
-                return False
-            matches = [r for r in matches if hit(r)]
-        elif base == "_count":
-            count = int(value)
-        elif base == "_sort":
-            sort = value
-        # other parameters (status filters, dates) are not applied: a superset is still realistic
-    if sort and sort.lstrip("-") == "date":
-        matches.sort(key=_when, reverse=sort.startswith("-"))
-    if count is not None:
-        matches = matches[:count]
-    return searchset(matches)
-
-
 def searchset(resources: list[dict]) -> dict:
     return {"resourceType": "Bundle", "type": "searchset", "total": len(resources),
             "entry": [{"fullUrl": f"urn:uuid:{uuid.uuid5(uuid.NAMESPACE_URL, r['resourceType'] + '/' + str(r.get('id')))}",
@@ -173,52 +85,45 @@ def searchset(resources: list[dict]) -> dict:
 
 
 def prefetch_templates(service_id: str) -> dict[str, str]:
-    """Discovery prefetch templates of a service, read from the service code (no server needed)."""
-    try:
-        from cds_service import services
-        return dict(services.prefetch_templates())
-    except Exception:  # noqa: BLE001 - older/newer layouts: fall back to the mappings' seam
-        import fhir_mappings
-        return dict(fhir_mappings.prefetch_templates())
+    """Discovery prefetch templates (the service's own source of truth, no server needed)."""
+    from cds_service import services
+
+    return dict(services.prefetch_templates())
+
+
+def demo_search(query: str, clock: str | None) -> Any:
+    """Answer a query with the project's demo FHIR store and search (what /demo/fhir serves)."""
+    from demo import fhir_search, store
+
+    today = date.fromisoformat(clock) if clock else date.today()
+    st = store.store_for(today)
+    if "?" not in query:
+        rtype, _, rid = query.partition("/")
+        return st.read(rtype, rid)
+    rtype, _, qs = query.partition("?")
+    result = fhir_search.search(list(st.all_of(rtype)), rtype, parse_qsl(qs, keep_blank_values=True))
+    return searchset(copy.deepcopy(result.page))
 
 
 def complete_prefetch(demo: dict, context: dict, service_id: str) -> dict:
-    """Every template key answered (the demo file's own prefetch wins when it has one)."""
-    if isinstance(demo.get("prefetch"), dict) and demo["prefetch"]:
-        return copy.deepcopy(demo["prefetch"])
+    """Every discovery template of the service, answered for the demo patient."""
     out = {}
     for key, template in prefetch_templates(service_id).items():
-        out[key] = search(demo["resources"], fill_template(template, context), demo["patient_id"])
+        query = fill_template(template, context)
+        out[key] = demo_search(query, demo["clock"])
     return out
 
 
 # -- requests ------------------------------------------------------------------------------------
-def omalizumab_draft(patient_id: str) -> dict:
-    coding = []
-    try:
-        import fhir_mappings
-        found = fhir_mappings.rxnorm_for("omalizumab")
-        if found:
-            coding = [{"system": "http://www.nlm.nih.gov/research/umls/rxnorm", "code": found[0],
-                       "display": found[1]}]
-    except Exception:  # noqa: BLE001 - the text still identifies the drug
-        coding = []
-    return {
-        "resourceType": "MedicationRequest",
-        "id": "bench-omalizumab-draft",
-        "status": "draft",
-        "intent": "order",
-        "medicationCodeableConcept": {**({"coding": coding} if coding else {}), "text": "omalizumab"},
-        "subject": {"reference": f"Patient/{patient_id}"},
-        "dosageInstruction": [{
-            "text": "300 mg subcutaneously every 4 weeks",
-            "route": {"coding": [{"system": "http://snomed.info/sct", "code": "34206005",
-                                  "display": "Subcutaneous route"}]},
-            "timing": {"repeat": {"frequency": 1, "period": 4, "periodUnit": "wk"}},
-            "doseAndRate": [{"doseQuantity": {"value": 300, "unit": "mg",
-                                              "system": "http://unitsofmeasure.org", "code": "mg"}}],
-        }],
-    }
+def omalizumab_draft(patient_id: str, clock: str | None = None) -> dict:
+    """The demo's omalizumab 300 mg q4w draft (what the demo page sends at order-sign)."""
+    from demo import store
+
+    today = date.fromisoformat(clock) if clock else date.today()
+    draft = store.store_for(today).draft_for(ORDER_SIGN_DRAFT, patient_id)
+    if draft is None:
+        raise LookupError(f"demo draft {ORDER_SIGN_DRAFT} not found")
+    return draft
 
 
 def hook_request(hook: str, demo: dict, *, service_id: str, extra_context: dict | None = None,
@@ -239,7 +144,7 @@ def patient_view_request(demo: dict) -> dict:
 
 
 def order_sign_request(demo: dict) -> dict:
-    draft = omalizumab_draft(demo["patient_id"])
+    draft = omalizumab_draft(demo["patient_id"], demo["clock"])
     bundle = {"resourceType": "Bundle", "type": "collection", "entry": [{"resource": draft}]}
     return hook_request("order-sign", demo, service_id=ORDER_SERVICE,
                         extra_context={"draftOrders": bundle})
