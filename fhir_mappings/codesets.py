@@ -1,0 +1,282 @@
+"""Code sets (LOINC, SNOMED CT, ICD-10-CM, RxNorm, allergy substances) loaded from the data files.
+
+The files in ``data/codesets/`` are the reviewable source of truth: every code carries its confidence
+and the source it was seen in. Only entries marked ``use: true`` are matched; the discovery prefetch
+templates are generated from the same entries, so the two can never drift apart. Everything is
+loaded once (functools.cache) and turned into lookup tables, never re-read per request.
+"""
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+DATA_DIR = Path(__file__).parent / "data"
+CODESET_DIR = DATA_DIR / "codesets"
+
+LOINC = "http://loinc.org"
+SNOMED = "http://snomed.info/sct"
+ICD10CM = "http://hl7.org/fhir/sid/icd-10-cm"
+RXNORM = "http://www.nlm.nih.gov/research/umls/rxnorm"
+UCUM = "http://unitsofmeasure.org"
+
+# Alternative system URIs EHRs use for the same code systems (compared after lower-casing).
+SYSTEM_ALIASES: dict[str, str] = {
+    "http://loinc.org": LOINC,
+    "https://loinc.org": LOINC,
+    "urn:oid:2.16.840.1.113883.6.1": LOINC,
+    "http://snomed.info/sct": SNOMED,
+    "https://snomed.info/sct": SNOMED,
+    "urn:oid:2.16.840.1.113883.6.96": SNOMED,
+    "http://hl7.org/fhir/sid/icd-10-cm": ICD10CM,
+    "urn:oid:2.16.840.1.113883.6.90": ICD10CM,
+    "http://hl7.org/fhir/sid/icd-10": ICD10CM,  # WHO ICD-10 codes share the J45/J33/L50 stems used here
+    "http://www.nlm.nih.gov/research/umls/rxnorm": RXNORM,
+    "https://www.nlm.nih.gov/research/umls/rxnorm": RXNORM,
+    "urn:oid:2.16.840.1.113883.6.88": RXNORM,
+}
+
+USABLE_CONFIDENCE = ("V", "V2")
+
+
+def canonical_system(system: Any) -> str | None:
+    if not isinstance(system, str):
+        return None
+    s = system.strip().rstrip("/").lower()
+    return SYSTEM_ALIASES.get(s)
+
+
+@cache
+def load_json(relpath: str) -> dict:
+    """Read one data file (path relative to ``fhir_mappings/data``)."""
+    with open(DATA_DIR / relpath, encoding="utf-8") as fh:
+        return json.load(fh)
+
+
+# --------------------------------------------------------------------------------------------- LOINC
+@dataclass(frozen=True, slots=True)
+class LoincCode:
+    code: str
+    display: str
+    concept: str
+    kind: str
+    confidence: str
+    source: str
+    allergen: str | None = None
+    allergen_group: str | None = None
+
+
+@cache
+def loinc_all() -> tuple[dict, ...]:
+    return tuple(load_json("codesets/loinc.json")["codes"])
+
+
+@cache
+def loinc_index() -> dict[str, LoincCode]:
+    """Usable LOINC codes by code."""
+    out: dict[str, LoincCode] = {}
+    for e in loinc_all():
+        if not e.get("use"):
+            continue
+        if e.get("confidence") not in USABLE_CONFIDENCE:
+            raise ValueError(f"LOINC {e['code']} marked use=true but confidence {e.get('confidence')!r}")
+        out[e["code"]] = LoincCode(
+            code=e["code"], display=e["display"], concept=e["concept"], kind=e["kind"],
+            confidence=e["confidence"], source=e["source"],
+            allergen=e.get("allergen"), allergen_group=e.get("allergen_group"),
+        )
+    return out
+
+
+def loinc_codes_for(*concepts: str) -> tuple[str, ...]:
+    return tuple(c.code for c in loinc_index().values() if c.concept in concepts)
+
+
+# ------------------------------------------------------------------------------------ conditions
+@dataclass(frozen=True, slots=True)
+class ConditionCode:
+    system: str
+    code: str
+    display: str
+    concepts: tuple[str, ...]
+    match: str = "exact"  # exact | prefix (ICD-10-CM families)
+
+
+@cache
+def snomed_index() -> dict[str, ConditionCode]:
+    out = {}
+    for e in load_json("codesets/snomed.json")["codes"]:
+        if e.get("use") and e.get("confidence") in USABLE_CONFIDENCE:
+            out[e["code"]] = ConditionCode(SNOMED, e["code"], e["display"], (e["concept"],))
+    return out
+
+
+@cache
+def snomed_substance_index() -> dict[str, str]:
+    """SNOMED food-allergy codes that name a substance (for AllergyIntolerance.code)."""
+    return {e["code"]: e["substance"] for e in load_json("codesets/snomed.json")["codes"]
+            if e.get("use") and e.get("substance")}
+
+
+def _icd_key(code: str) -> str:
+    return code.replace(".", "").strip().upper()
+
+
+@cache
+def icd10_rules() -> tuple[ConditionCode, ...]:
+    """ICD-10-CM rules, most specific (longest) first."""
+    rules = []
+    for e in load_json("codesets/icd10cm.json")["codes"]:
+        if e.get("use") and e.get("confidence") in USABLE_CONFIDENCE:
+            rules.append(ConditionCode(ICD10CM, e["code"], e["display"],
+                                       (e["concept"], *e.get("also", ())), e.get("match", "exact")))
+    return tuple(sorted(rules, key=lambda r: -len(_icd_key(r.code))))
+
+
+def icd10_lookup(code: str) -> ConditionCode | None:
+    key = _icd_key(code)
+    for rule in icd10_rules():
+        rk = _icd_key(rule.code)
+        if key == rk or (rule.match == "prefix" and key.startswith(rk)):
+            return rule
+    return None
+
+
+@cache
+def condition_text_patterns() -> tuple[dict, ...]:
+    return tuple(load_json("codesets/snomed.json")["text_patterns"]["patterns"])
+
+
+# ---------------------------------------------------------------------------------- medications
+@dataclass(frozen=True, slots=True)
+class Agent:
+    agent: str
+    drug_class: str
+    display: str
+    rxcui: str | None
+    confidence: str
+    coding_ok: bool
+    names: tuple[str, ...]
+    brands: tuple[str, ...]
+    product_rxcuis: tuple[str, ...] = ()
+    exclude_names: tuple[str, ...] = ()
+    source: str = ""
+
+
+@cache
+def agents() -> dict[str, Agent]:
+    out = {}
+    for e in load_json("codesets/rxnorm.json")["agents"]:
+        coding_ok = bool(e.get("coding_ok")) and e.get("confidence") in USABLE_CONFIDENCE and bool(e.get("rxcui"))
+        out[e["agent"]] = Agent(
+            agent=e["agent"], drug_class=e["drug_class"], display=e["display"], rxcui=e.get("rxcui"),
+            confidence=e["confidence"], coding_ok=coding_ok, names=tuple(e.get("names", ())),
+            brands=tuple(e.get("brands", ())), product_rxcuis=tuple(e.get("product_rxcuis", ())),
+            exclude_names=tuple(e.get("exclude_names", ())), source=e.get("source", ""),
+        )
+    return out
+
+
+@cache
+def rxcui_index() -> dict[str, str]:
+    """Every listed RxNorm code (ingredient or product, verified or not) -> agent key, for matching input."""
+    out: dict[str, str] = {}
+    for a in agents().values():
+        for code in ((a.rxcui,) if a.rxcui else ()) + a.product_rxcuis:
+            out[code] = a.agent
+    return out
+
+
+@cache
+def _name_patterns() -> tuple[tuple[re.Pattern, str], ...]:
+    """Whole-word name/brand patterns, longest names first (so 'levocetirizine' wins over 'cetirizine')."""
+    pairs = []
+    for a in agents().values():
+        for n in a.names + a.brands:
+            pairs.append((n.lower(), a.agent))
+    pairs.sort(key=lambda p: -len(p[0]))
+    return tuple((re.compile(r"(?<![a-z0-9])" + re.escape(n) + r"(?![a-z0-9])"), agent) for n, agent in pairs)
+
+
+def agents_in_text(text: str) -> list[str]:
+    """Agents named in a free text (generic or brand), in order of first appearance, each once."""
+    if not isinstance(text, str) or not text:
+        return []
+    low = text.lower()
+    found: list[tuple[int, str]] = []
+    taken: list[tuple[int, int]] = []
+    for pat, agent in _name_patterns():
+        for m in pat.finditer(low):
+            if any(s <= m.start() < e or s < m.end() <= e for s, e in taken):
+                continue  # 'cetirizine' inside an already matched 'levocetirizine'
+            taken.append((m.start(), m.end()))
+            found.append((m.start(), agent))
+    out: list[str] = []
+    for _, agent in sorted(found):
+        a = agents()[agent]
+        if any(x in low for x in a.exclude_names):
+            continue
+        if agent not in out:
+            out.append(agent)
+    return out
+
+
+def rxnorm_for(agent: str) -> tuple[str, str] | None:
+    """(RXCUI, display) of a verified ingredient, else None (the caller then codes by text only)."""
+    a = agents().get(agent) if isinstance(agent, str) else None
+    if a is None or not a.coding_ok or not a.rxcui:
+        return None
+    return a.rxcui, a.display
+
+
+# ------------------------------------------------------------------------------------- allergies
+@cache
+def allergy_groups() -> dict[str, tuple[re.Pattern, ...]]:
+    data = load_json("codesets/allergy_substances.json")
+    out = {}
+    for group, names in data["groups"].items():
+        out[group] = tuple(re.compile(r"(?<![a-z0-9])" + re.escape(n.lower()) + r"(?![a-z0-9])")
+                           for n in sorted(names, key=len, reverse=True))
+    return out
+
+
+@cache
+def respiratory_manifestations() -> tuple[re.Pattern, ...]:
+    return tuple(re.compile(r"(?<![a-z0-9])" + re.escape(n.lower()) + r"(?![a-z0-9])")
+                 for n in load_json("codesets/allergy_substances.json")["respiratory_manifestations"])
+
+
+# -------------------------------------------------------------------------------------- prefetch
+PATIENT_TOKEN = "{{context.patientId}}"
+
+
+@cache
+def _prefetch() -> dict[str, str]:
+    loinc = load_json("codesets/loinc.json")
+    out: dict[str, str] = {"patient": f"Patient/{PATIENT_TOKEN}"}
+    for key, group in loinc["prefetch"]["groups"].items():
+        codes = loinc_codes_for(*group["concepts"])
+        if not codes:
+            raise ValueError(f"prefetch group {key} has no usable LOINC code")
+        count = int(group["count"])
+        if not 0 < count <= 200:
+            raise ValueError(f"prefetch group {key}: _count {count} out of bounds")
+        token = ",".join(f"{LOINC}|{c}" for c in codes)
+        out[key] = f"Observation?patient={PATIENT_TOKEN}&code={token}&_sort=-date&_count={count}"
+    # Conditions: only active ones (clinical-status token by equality; recurrence/relapse are active).
+    out["conditions"] = f"Condition?patient={PATIENT_TOKEN}&clinical-status=active,recurrence,relapse"
+    # Medications: every status, because the first omalizumab start and stops decide which IgE may dose.
+    out["medicationRequests"] = f"MedicationRequest?patient={PATIENT_TOKEN}"
+    out["medicationStatements"] = f"MedicationStatement?patient={PATIENT_TOKEN}"
+    out["allergies"] = f"AllergyIntolerance?patient={PATIENT_TOKEN}"
+    order = ("patient", "totalIge", "eosinophils", "lte4", "weight", "egfr", "bloodPressure",
+             "specificIge", "conditions", "medicationRequests", "medicationStatements", "allergies")
+    return {k: out[k] for k in order}
+
+
+def prefetch_templates() -> dict[str, str]:
+    """Discovery prefetch templates (a fresh dict each call; the cache holds the original)."""
+    return dict(_prefetch())
