@@ -125,7 +125,14 @@ def suggestions_for(decision: Decision, *, hook: str, patient_id: str,
     in_order_hook = hook in ORDER_HOOKS
 
     if topic == "omalizumab-dose":
-        if decision.dose is None or (in_order_hook and decision.order_reference):
+        if decision.dose is None:
+            return [], []
+        if in_order_hook and decision.order_reference:
+            if draft is not None and not _has_dose_and_interval(draft):
+                # order-select: the draft has no dose yet (not an error): offer to fill in the table dose
+                return _update(decision.dose, draft, label=f"Complete draft: omalizumab {dose_phrase(decision.dose)}",
+                               description=f"Fill in the table dose {dose_phrase(decision.dose)} "
+                                           f"({decision.dose.table_label}).")
             return [], []  # the drafted order already matches the table
         return _create_one(decision.dose.as_option(), decision, patient_id=patient_id,
                            intent=_intent(draft, in_order_hook), rxnorm=rxnorm, recommended=True,
@@ -137,24 +144,9 @@ def suggestions_for(decision: Decision, *, hook: str, patient_id: str,
         if draft is None:
             return [], [f"Change the drafted order to omalizumab {dose_phrase(decision.dose)} by hand "
                         "(the draft could not be read for an automatic correction)."]
-        resource = corrected_draft(draft, decision.dose)
-        try:
-            validate_fhir_resource(resource, "update")
-        except CardValidationError:
-            return [], [f"Change the drafted order to omalizumab {dose_phrase(decision.dose)} by hand "
-                        "(the draft is not a valid FHIR MedicationRequest, so it cannot be corrected "
-                        "automatically)."]
-        return [{
-            "label": f"Change draft to omalizumab {dose_phrase(decision.dose)}",
-            "uuid": new_uuid(),
-            "isRecommended": True,
-            "actions": [{
-                "type": "update",
-                "description": f"Set the drafted omalizumab order to {dose_phrase(decision.dose)} "
-                               f"({decision.dose.table_label}).",
-                "resource": resource,
-            }],
-        }], []
+        return _update(decision.dose, draft, label=f"Change draft to omalizumab {dose_phrase(decision.dose)}",
+                       description=f"Set the drafted omalizumab order to {dose_phrase(decision.dose)} "
+                                   f"({decision.dose.table_label}).")
 
     if topic in ("omalizumab-not-preferred", "cyclosporine-unsafe") and in_order_hook \
             and decision.order_reference:
@@ -174,6 +166,36 @@ def _intent(draft: Mapping[str, Any] | None, in_order_hook: bool) -> str:
         return "proposal"
     intent = draft.get("intent") if draft else None
     return intent if intent in MEDREQ_INTENT else FALLBACK_ORDER_INTENT
+
+
+def _has_dose_and_interval(draft: Mapping[str, Any]) -> bool:
+    dosages = draft.get("dosageInstruction")
+    first = dosages[0] if isinstance(dosages, list) and dosages and isinstance(dosages[0], dict) else {}
+    rates = first.get("doseAndRate")
+    rate = rates[0] if isinstance(rates, list) and rates and isinstance(rates[0], dict) else {}
+    repeat = (first.get("timing") or {}).get("repeat") if isinstance(first.get("timing"), dict) else None
+    has_dose = isinstance(rate.get("doseQuantity"), dict) and rate["doseQuantity"].get("value") is not None
+    has_interval = isinstance(repeat, dict) and repeat.get("period") is not None
+    return has_dose and has_interval
+
+
+def _update(dose: DoseRecommendation, draft: Mapping[str, Any], *, label: str,
+            description: str) -> tuple[list[dict], list[str]]:
+    if not isinstance(draft.get("id"), str):
+        return [], [f"Set the drafted order to omalizumab {dose_phrase(dose)} by hand (the draft has no id)."]
+    resource = corrected_draft(draft, dose)
+    try:
+        validate_fhir_resource(resource, "update")
+    except CardValidationError:
+        return [], [f"Change the drafted order to omalizumab {dose_phrase(dose)} by hand "
+                    "(the draft is not a valid FHIR MedicationRequest, so it cannot be corrected "
+                    "automatically)."]
+    return [{
+        "label": label,
+        "uuid": new_uuid(),
+        "isRecommended": True,
+        "actions": [{"type": "update", "description": description, "resource": resource}],
+    }], []
 
 
 def _not_coded_note(option: TherapyOption) -> str:

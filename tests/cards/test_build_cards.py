@@ -401,3 +401,54 @@ def test_dose_citation_becomes_a_link_when_it_differs_from_the_source():
     card = only_card([decision("omalizumab-dose", dose=dose)])
     assert card["links"] == [{"label": "Xolair US PI section 2.3", "url": "https://example.org/pi#2.3",
                               "type": "absolute"}]
+
+
+def test_incomplete_omalizumab_draft_at_order_select_gets_the_table_dose_filled_in():
+    draft = omalizumab_draft()
+    del draft["dosageInstruction"]
+    card = only_card([decision("omalizumab-dose", order_reference="MedicationRequest/draft-oma")],
+                     hook="order-select", drafts={"MedicationRequest/draft-oma": draft})
+    assert card["indicator"] == "info"
+    [suggestion] = card["suggestions"]
+    assert suggestion["label"] == "Complete draft: omalizumab 300 mg SC every 4 weeks"
+    [resource] = resources_of(card, "update")
+    assert resource["id"] == "draft-oma" and resource["intent"] == "order"
+    assert dosage(resource) == (300, "mg", UCUM, "mg", 1, 4, "wk", SCT, "34206005")
+
+
+def test_draft_with_dose_but_no_interval_is_incomplete():
+    draft = omalizumab_draft()
+    draft["dosageInstruction"][0].pop("timing")
+    card = only_card([decision("omalizumab-dose", order_reference="MedicationRequest/draft-oma")],
+                     hook="order-select", drafts={"MedicationRequest/draft-oma": draft})
+    [resource] = resources_of(card, "update")
+    assert resource["dosageInstruction"][0]["timing"] == {"repeat": {"frequency": 1, "period": 4, "periodUnit": "wk"}}
+
+
+def test_draft_without_id_cannot_be_updated_and_says_so():
+    draft = omalizumab_draft()
+    del draft["id"]
+    card = only_card([decision("omalizumab-dose-mismatch")], hook="order-sign",
+                     drafts={"MedicationRequest/draft-oma": draft})
+    assert "suggestions" not in card
+    assert "by hand (the draft has no id)" in card["detail"]
+
+
+def test_default_rxnorm_lookup_is_fhir_mappings(monkeypatch):
+    import fhir_mappings
+    asked = []
+
+    def fake(agent):
+        asked.append(agent)
+        return None
+
+    monkeypatch.setattr(fhir_mappings, "rxnorm_for", fake)
+    [card] = build_cards([decision("anti-il5-recommended")], hook="patient-view", patient_id="p1")
+    assert asked == ["mepolizumab", "reslizumab"]  # benralizumab's regimen is incomplete: never looked up
+    assert "suggestions" not in card
+
+
+def test_real_code_set_codes_omalizumab_302379():
+    [card] = build_cards([decision("omalizumab-dose")], hook="patient-view", patient_id="p1")
+    [resource] = resources_of(card, "create")
+    assert resource["medicationCodeableConcept"]["coding"][0]["code"] == "302379"
