@@ -1,0 +1,282 @@
+"""FHIR R4 search over the demo store: just the parameters the prefetch templates and the Sandbox use.
+
+Why strict: a search parameter this server does not understand is answered with 400 (not silently
+ignored, which real servers may do) so a prefetch template that steps outside what the demo supports
+fails loudly in the tests instead of returning too much data.
+
+Supported: `patient`/`subject` (id or Patient/id), token params `code`, `category`, `clinical-status`,
+`verification-status` (system|code, |code, code, system|; comma = OR; repeated = AND), `status`,
+`intent`, `type`, `_id`, date params (`date`, `authoredon`, `onset-date`, `recorded-date`,
+`effective`, `birthdate`) with prefixes eq/lt/gt/le/ge, `_sort` (date, -date, _id, _lastUpdated),
+`_count`. Patient also: `name`, `identifier`, `gender`.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, time, timezone
+from typing import Any, Callable, Iterable, Mapping, Sequence
+
+IGNORED = frozenset({"_format", "_pretty", "_elements", "_total"})
+DEFAULT_COUNT = 50
+MAX_COUNT = 500
+
+
+class SearchError(ValueError):
+    """A search the demo server cannot answer: becomes a 400 OperationOutcome."""
+
+
+def _codings(cc: Any) -> list[dict]:
+    if isinstance(cc, dict):
+        return [c for c in cc.get("coding", []) if isinstance(c, dict)]
+    if isinstance(cc, list):
+        return [c for item in cc for c in _codings(item)]
+    return []
+
+
+def _token_match(codings: Sequence[dict], value: str) -> bool:
+    """FHIR token semantics for one comma-separated alternative."""
+    if "|" in value:
+        system, _, code = value.partition("|")
+        if not system:  # "|code": a code without a system
+            return any(not c.get("system") and c.get("code") == code for c in codings)
+        if not code:  # "system|": any code of that system
+            return any(c.get("system") == system for c in codings)
+        return any(c.get("system") == system and c.get("code") == code for c in codings)
+    return any(c.get("code") == value for c in codings)
+
+
+def _token_any(codings: Sequence[dict], param_value: str) -> bool:
+    return any(_token_match(codings, alt) for alt in param_value.split(",") if alt)
+
+
+def _string_any(field_value: Any, param_value: str) -> bool:
+    return isinstance(field_value, str) and field_value in param_value.split(",")
+
+
+def _ref_id(reference: Any) -> str | None:
+    if isinstance(reference, dict):
+        ref = reference.get("reference")
+        if isinstance(ref, str):
+            return ref.rstrip("/").rsplit("/", 1)[-1]
+    return None
+
+
+def _as_datetime(text: str | None) -> datetime | None:
+    """Parse a FHIR date/dateTime to an aware datetime (a date is its midnight UTC)."""
+    if not isinstance(text, str) or len(text) < 10:
+        return None
+    try:
+        if len(text) == 10:
+            return datetime.combine(date.fromisoformat(text), time.min, tzinfo=timezone.utc)
+        parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
+
+
+def _first(*values: Any) -> str | None:
+    for value in values:
+        if isinstance(value, str):
+            return value
+    return None
+
+
+def clinical_date(resource: Mapping[str, Any]) -> str | None:
+    """The date FHIR's `date`-like search parameter of each type refers to."""
+    kind = resource.get("resourceType")
+    if kind == "Observation":
+        period = resource.get("effectivePeriod") or {}
+        return _first(resource.get("effectiveDateTime"), resource.get("effectiveInstant"),
+                      period.get("start"), resource.get("issued"))
+    if kind == "Condition":
+        return _first(resource.get("onsetDateTime"), resource.get("recordedDate"))
+    if kind == "MedicationRequest":
+        return _first(resource.get("authoredOn"))
+    if kind == "MedicationStatement":
+        period = resource.get("effectivePeriod") or {}
+        return _first(resource.get("effectiveDateTime"), period.get("start"),
+                      resource.get("dateAsserted"))
+    if kind == "AllergyIntolerance":
+        return _first(resource.get("recordedDate"), resource.get("onsetDateTime"))
+    if kind == "Patient":
+        return _first(resource.get("birthDate"))
+    return None
+
+
+def _date_match(value_text: str | None, param_value: str) -> bool:
+    prefix, raw = ("eq", param_value)
+    if len(param_value) > 2 and param_value[:2].isalpha():
+        prefix, raw = param_value[:2], param_value[2:]
+    if prefix not in ("eq", "lt", "gt", "le", "ge"):
+        raise SearchError(f"date prefix {prefix!r} is not supported (eq, lt, gt, le, ge)")
+    bound = _as_datetime(raw)
+    if bound is None:
+        raise SearchError(f"not a FHIR date: {raw!r}")
+    value = _as_datetime(value_text)
+    if value is None:
+        return False
+    if len(raw) == 10:  # a day: compare on the value's own calendar day
+        day = date.fromisoformat(raw)
+        vday = date.fromisoformat(value_text[:10])  # as written (local day of the record)
+        return {"eq": vday == day, "lt": vday < day, "gt": vday > day,
+                "le": vday <= day, "ge": vday >= day}[prefix]
+    return {"eq": value == bound, "lt": value < bound, "gt": value > bound,
+            "le": value <= bound, "ge": value >= bound}[prefix]
+
+
+Matcher = Callable[[Mapping[str, Any], str], bool]
+
+
+def _subject_matcher(field_name: str) -> Matcher:
+    def match(res: Mapping[str, Any], value: str) -> bool:
+        wanted = {v.rstrip("/").rsplit("/", 1)[-1] for v in value.split(",") if v}
+        return _ref_id(res.get(field_name)) in wanted
+    return match
+
+
+def _token_matcher(getter: Callable[[Mapping[str, Any]], Any]) -> Matcher:
+    return lambda res, value: _token_any(_codings(getter(res)), value)
+
+
+def _string_matcher(field_name: str) -> Matcher:
+    return lambda res, value: _string_any(res.get(field_name), value)
+
+
+def _date_matcher(getter: Callable[[Mapping[str, Any]], str | None]) -> Matcher:
+    return lambda res, value: _date_match(getter(res), value)
+
+
+def _med_code(res: Mapping[str, Any]) -> Any:
+    return res.get("medicationCodeableConcept")
+
+
+def _category_codes(res: Mapping[str, Any]) -> Any:
+    cat = res.get("category")
+    if isinstance(cat, list) and all(isinstance(c, str) for c in cat):  # AllergyIntolerance: code list
+        return {"coding": [{"system": "http://hl7.org/fhir/allergy-intolerance-category", "code": c}
+                           for c in cat]}
+    return cat
+
+
+def _name_match(res: Mapping[str, Any], value: str) -> bool:
+    words = []
+    for name in res.get("name", []):
+        words += [name.get("family", ""), name.get("text", "")] + list(name.get("given", []))
+    return any(any(w.lower().startswith(v.lower()) for w in words if w) for v in value.split(","))
+
+
+def _identifier_match(res: Mapping[str, Any], value: str) -> bool:
+    for alt in value.split(","):
+        system, _, code = alt.rpartition("|")
+        for ident in res.get("identifier", []):
+            if ident.get("value") == code and (not system or ident.get("system") == system):
+                return True
+    return False
+
+
+_COMMON: dict[str, Matcher] = {"_id": lambda res, value: res.get("id") in value.split(",")}
+PARAMS: dict[str, dict[str, Matcher]] = {
+    "Patient": {"name": _name_match, "family": _name_match, "given": _name_match,
+                "identifier": _identifier_match, "gender": _string_matcher("gender"),
+                "birthdate": _date_matcher(lambda r: r.get("birthDate"))},
+    "Observation": {"patient": _subject_matcher("subject"), "subject": _subject_matcher("subject"),
+                    "code": _token_matcher(lambda r: r.get("code")),
+                    "category": _token_matcher(_category_codes),
+                    "status": _string_matcher("status"),
+                    "date": _date_matcher(clinical_date)},
+    "Condition": {"patient": _subject_matcher("subject"), "subject": _subject_matcher("subject"),
+                  "code": _token_matcher(lambda r: r.get("code")),
+                  "category": _token_matcher(_category_codes),
+                  "clinical-status": _token_matcher(lambda r: r.get("clinicalStatus")),
+                  "verification-status": _token_matcher(lambda r: r.get("verificationStatus")),
+                  "onset-date": _date_matcher(lambda r: r.get("onsetDateTime")),
+                  "recorded-date": _date_matcher(lambda r: r.get("recordedDate"))},
+    "MedicationRequest": {"patient": _subject_matcher("subject"), "subject": _subject_matcher("subject"),
+                          "code": _token_matcher(_med_code), "status": _string_matcher("status"),
+                          "intent": _string_matcher("intent"),
+                          "authoredon": _date_matcher(lambda r: r.get("authoredOn"))},
+    "MedicationStatement": {"patient": _subject_matcher("subject"),
+                            "subject": _subject_matcher("subject"),
+                            "code": _token_matcher(_med_code), "status": _string_matcher("status"),
+                            "effective": _date_matcher(clinical_date)},
+    "AllergyIntolerance": {"patient": _subject_matcher("patient"),
+                           "code": _token_matcher(lambda r: r.get("code")),
+                           "category": _token_matcher(_category_codes),
+                           "clinical-status": _token_matcher(lambda r: r.get("clinicalStatus")),
+                           "verification-status": _token_matcher(lambda r: r.get("verificationStatus")),
+                           "type": _string_matcher("type"),
+                           "date": _date_matcher(clinical_date)},
+}
+
+
+@dataclass(frozen=True)
+class SearchResult:
+    matches: list[dict]  # every match, sorted
+    offset: int
+    count: int
+
+    @property
+    def page(self) -> list[dict]:
+        return self.matches[self.offset:self.offset + self.count]
+
+    @property
+    def has_next(self) -> bool:
+        return self.offset + self.count < len(self.matches)
+
+
+def _sort_key(name: str) -> Callable[[Mapping[str, Any]], Any]:
+    if name in ("date", "_lastUpdated", "authoredon", "onset-date", "recorded-date", "effective",
+                "birthdate"):
+        return lambda r: _as_datetime(clinical_date(r))
+    if name == "_id":
+        return lambda r: r.get("id")
+    raise SearchError(f"_sort by {name!r} is not supported (date, _id, _lastUpdated)")
+
+
+def _sort(resources: list[dict], spec: str) -> list[dict]:
+    # Apply keys from last to first (stable sort); missing values always go last.
+    out = list(resources)
+    for part in reversed([p.strip() for p in spec.split(",") if p.strip()]):
+        desc = part.startswith("-")
+        key = _sort_key(part.lstrip("-"))
+        present = [r for r in out if key(r) is not None]
+        missing = [r for r in out if key(r) is None]
+        present.sort(key=key, reverse=desc)
+        out = present + missing
+    return out
+
+
+def _int(name: str, value: str, minimum: int) -> int:
+    try:
+        number = int(value)
+    except ValueError:
+        raise SearchError(f"{name} must be an integer, got {value!r}") from None
+    if number < minimum:
+        raise SearchError(f"{name} must be >= {minimum}")
+    return number
+
+
+def search(resources: Iterable[dict], resource_type: str,
+           params: Sequence[tuple[str, str]]) -> SearchResult:
+    """Filter, sort and page `resources` of `resource_type` by FHIR search `params` (name, value)."""
+    matchers = _COMMON | PARAMS.get(resource_type, {})
+    filters: list[tuple[Matcher, str]] = []
+    sort_spec, count, offset = "", DEFAULT_COUNT, 0
+    for name, value in params:
+        if name in IGNORED:
+            continue
+        if name == "_sort":
+            sort_spec = value
+        elif name == "_count":
+            count = min(_int("_count", value, 0), MAX_COUNT)
+        elif name == "_getpagesoffset":
+            offset = _int("_getpagesoffset", value, 0)
+        elif name in matchers:
+            filters.append((matchers[name], value))
+        else:
+            raise SearchError(f"search parameter {name!r} is not supported for {resource_type} "
+                              f"by the demo FHIR server")
+    found = [r for r in resources if all(match(r, value) for match, value in filters)]
+    if sort_spec:
+        found = _sort(found, sort_spec)
+    return SearchResult(found, offset, count)
