@@ -1,0 +1,123 @@
+"""The CDS Hooks endpoints: discovery, service calls and feedback (blueprint `cds`).
+
+Each view is short: read and validate (validation.py), check the caller may use the fhirServer it
+sent (issuer's `fhir_servers`, or CDS_ALLOWED_FHIR_SERVERS when auth is off), run the evaluator
+(pipeline.evaluate unless a test injected one), record the cards, answer.  Authentication runs
+before every view of this blueprint (auth.py) except CORS preflights.
+"""
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from flask import Blueprint, current_app, g, jsonify, request
+
+from . import services
+from .errors import ApiError, PrefetchUnavailable
+from .pipeline import EvaluationInfo, client_for_request
+from .settings import Settings, normalize_base_url
+from .signals import hook_evaluated, send_safely
+from .validation import hook_request_problems, read_json_body
+
+bp = Blueprint("cds", __name__)
+
+
+def settings() -> Settings:
+    return current_app.extensions["cds_settings"]
+
+
+@bp.before_request
+def _authenticate() -> None:
+    if request.method == "OPTIONS":
+        return  # CORS preflight carries no credentials (flask-cors answers it)
+    authenticator = current_app.extensions.get("cds_auth")
+    if authenticator is not None:
+        g.cds_issuer = authenticator.authenticate(request)
+
+
+def allowed_fhir_bases() -> tuple[str, ...]:
+    issuer = g.get("cds_issuer")
+    bases: list[str] = list(issuer.fhir_servers) if issuer is not None else []
+    if issuer is None:
+        bases.extend(settings().fhir_servers_without_issuer())
+    elif settings().demo:
+        bases.extend(settings().demo_fhir_bases())
+    return tuple(dict.fromkeys(normalize_base_url(b) for b in bases))
+
+
+@bp.get("/cds-services")
+def discovery():
+    return jsonify(services.discovery_document())
+
+
+@bp.post("/cds-services/<service_id>")
+def call_service(service_id: str):
+    started = time.perf_counter()
+    g.cds_log["service"] = service_id[:80]
+    status, cards = 500, []
+    hook = None
+    try:
+        if service_id not in services.service_ids():
+            raise ApiError(404, "unknown service", [f"no CDS service with id {service_id!r}"])
+        conf = settings()
+        body = read_json_body(request, max_depth=conf.max_json_depth)
+        hook = body.get("hook") if isinstance(body, dict) else None
+        problems = hook_request_problems(body, services.hooks_for(service_id))
+        if problems:
+            raise ApiError(400, "invalid request", problems)
+        g.cds_log["hook"] = hook
+        g.cds_log["hookInstance"] = body["hookInstance"]
+        allowed = allowed_fhir_bases()
+        fhir_server = body.get("fhirServer")
+        if fhir_server is not None and normalize_base_url(fhir_server) not in allowed:
+            raise ApiError(403, "fhirServer not allowed",
+                           ["fhirServer: not a FHIR server this client is trusted to send"])
+        client = client_for_request(body, conf, allowed_bases=allowed,
+                                    session=current_app.extensions["cds_fhir_session"],
+                                    executor=current_app.extensions["cds_fhir_executor"])
+        evaluator = conf.extra.get("CDS_EVALUATOR")
+        if evaluator is None:
+            from .pipeline import evaluate as evaluator
+        info = EvaluationInfo()
+        kwargs: dict[str, Any] = {"settings": conf, "fhir_client": client, "now": None}
+        if evaluator is _pipeline_evaluate():
+            kwargs["info"] = info
+        result = evaluator(body, **kwargs)
+        cards = list(result.get("cards") or [])
+        g.cds_log["unavailable"] = info.unavailable or None
+        recorder = current_app.extensions.get("cds_card_log")
+        if recorder is not None:
+            recorder.record(cards, service_id=service_id, hook=hook, hook_instance=body["hookInstance"],
+                            patient_id=body["context"]["patientId"])
+        status = 200
+        return jsonify(result)
+    except ApiError as exc:
+        status = exc.status
+        raise
+    except PrefetchUnavailable:
+        status = 412
+        raise
+    except Exception as exc:  # werkzeug HTTPException (413) and bugs
+        status = getattr(exc, "code", None) or 500
+        raise
+    finally:
+        g.cds_log["cards"] = len(cards)
+        send_safely(hook_evaluated, current_app._get_current_object(), service=service_id[:80],
+                    hook=hook if hook in services.HOOKS else None, status=status,
+                    duration_s=time.perf_counter() - started, cards=cards)
+
+
+def _pipeline_evaluate():
+    from .pipeline import evaluate
+
+    return evaluate
+
+
+@bp.post("/cds-services/<service_id>/feedback")
+def feedback(service_id: str):
+    g.cds_log["service"] = service_id[:80]
+    if service_id not in services.service_ids():
+        raise ApiError(404, "unknown service", [f"no CDS service with id {service_id!r}"])
+    from .feedback import handle_feedback
+
+    return handle_feedback(service_id)

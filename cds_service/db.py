@@ -1,0 +1,145 @@
+"""Database access (SQLAlchemy 2): engine, migrations, the card log.
+
+SQLite file by default, PostgreSQL when CDS_DATABASE_URL says so (`postgresql+psycopg://...`).
+Migrations (Alembic, packaged in `cds_service/migrations`) run by `upgrade()`: at app start-up when
+CDS_DB_AUTO_MIGRATE is on (default; tests, `flask run`), and once in the `serve` command before the
+gunicorn workers start (which then skip it, so workers never race on DDL).
+"""
+from __future__ import annotations
+
+import json
+import logging
+import os
+from datetime import datetime, timezone
+from importlib import resources
+from typing import Any, Iterable, Mapping
+
+from flask import Flask
+from sqlalchemy import create_engine, event, insert, text
+from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Session, sessionmaker
+
+from .models import ReturnedCard
+from .settings import Settings
+
+log = logging.getLogger("cds_service.db")
+
+
+def normalize_url(url: str) -> str:
+    """`postgresql://` and `postgres://` mean psycopg 3 (the driver this project installs)."""
+    if url.startswith("postgres://"):
+        url = "postgresql://" + url[len("postgres://"):]
+    if url.startswith("postgresql://"):
+        url = "postgresql+psycopg://" + url[len("postgresql://"):]
+    return url
+
+
+def make_engine(url: str) -> Engine:
+    url = normalize_url(url)
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        database = parsed.database
+        if database and database != ":memory:" and not database.startswith("file:"):
+            directory = os.path.dirname(os.path.abspath(database))
+            os.makedirs(directory, exist_ok=True)
+        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 15})
+
+        @event.listens_for(engine, "connect")
+        def _sqlite_pragmas(dbapi_conn, _record):  # durable and concurrent enough for one host
+            cur = dbapi_conn.cursor()
+            cur.execute("PRAGMA journal_mode=WAL")
+            cur.execute("PRAGMA synchronous=FULL")
+            cur.execute("PRAGMA busy_timeout=15000")
+            cur.close()
+
+        return engine
+    return create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=10,
+                         connect_args={"connect_timeout": 3} if parsed.get_backend_name() == "postgresql" else {})
+
+
+def alembic_config(engine_url: str | None = None):
+    from alembic.config import Config
+
+    cfg = Config()
+    cfg.set_main_option("script_location", str(resources.files("cds_service").joinpath("migrations")))
+    if engine_url:
+        cfg.set_main_option("sqlalchemy.url", engine_url.replace("%", "%%"))
+    return cfg
+
+
+def upgrade(engine: Engine, revision: str = "head") -> None:
+    """Bring the schema to `revision` (idempotent)."""
+    from alembic import command
+
+    cfg = alembic_config()
+    with engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.upgrade(cfg, revision)
+
+
+class Database:
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self.sessions = sessionmaker(engine, expire_on_commit=False)
+
+    def session(self) -> Session:
+        return self.sessions()
+
+    def ping(self) -> bool:
+        try:
+            with self.engine.connect() as conn:
+                conn.execute(text("SELECT 1"))
+            return True
+        except SQLAlchemyError:
+            return False
+
+
+def card_topic(card: Mapping[str, Any]) -> str | None:
+    source = card.get("source")
+    topic = source.get("topic") if isinstance(source, Mapping) else None
+    code = topic.get("code") if isinstance(topic, Mapping) else None
+    return str(code)[:80] if code else None
+
+
+class CardLog:
+    """Records every returned card in one batched INSERT per response."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    def record(self, cards: Iterable[Mapping[str, Any]], *, service_id: str, hook: str,
+               hook_instance: str, patient_id: str) -> bool:
+        now = datetime.now(timezone.utc)
+        rows = []
+        for card in cards:
+            if not isinstance(card, Mapping) or not card.get("uuid"):
+                continue
+            suggestions = [s.get("uuid") for s in card.get("suggestions") or ()
+                           if isinstance(s, Mapping) and s.get("uuid")]
+            rows.append({
+                "card_uuid": str(card["uuid"])[:200], "service_id": service_id, "hook": hook,
+                "topic": card_topic(card), "indicator": card.get("indicator"),
+                "hook_instance": hook_instance[:80], "patient_id": patient_id,
+                "suggestion_uuids": json.dumps(suggestions), "created_at": now,
+            })
+        if not rows:
+            return True
+        try:
+            with self.db.session() as session, session.begin():
+                session.execute(insert(ReturnedCard), rows)
+            return True
+        except SQLAlchemyError as exc:
+            # The clinical answer still goes out, but loudly: these uuids will not join feedback.
+            log.error(json.dumps({"event": "card_log_failed", "error": type(exc).__name__,
+                                  "hookInstance": hook_instance, "cards": [r["card_uuid"] for r in rows]}))
+            return False
+
+
+def init_app(app: Flask, settings: Settings) -> None:
+    engine = make_engine(settings.database_url)
+    if settings.db_auto_migrate:
+        upgrade(engine)
+    database = Database(engine)
+    app.extensions["cds_db"] = database
+    app.extensions["cds_card_log"] = CardLog(database)

@@ -1,0 +1,262 @@
+"""Reading the client's FHIR server when prefetch is incomplete (CDS Hooks 2.0, FHIR Resource Access).
+
+Why it looks like this:
+* One pooled `requests.Session` per app (connection reuse), no retries, no redirects: a 3xx is an
+  error, so a FHIR server can never send us (and the bearer token) to another host.
+* Every request has connect and read timeouts, and the whole fetch of one service call shares one
+  deadline (CDS_FHIR_BUDGET_SECONDS); bodies are read in chunks so a slow-drip server cannot hold us
+  past the deadline, and their size is capped.
+* Keys are fetched in parallel on a shared thread pool; Bundle `next` links are followed up to
+  CDS_FHIR_MAX_PAGES pages, and only when they stay on the same FHIR base.
+* The access token lives only in this object for the duration of one call; it is never logged,
+  stored or shown in `repr`.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import time
+from concurrent.futures import FIRST_EXCEPTION, Executor, ThreadPoolExecutor, wait
+from dataclasses import dataclass, field
+from typing import Any, Mapping
+from urllib.parse import urljoin, urlsplit
+
+import requests
+from requests.adapters import HTTPAdapter
+
+from .settings import Settings, normalize_base_url
+
+log = logging.getLogger("cds_service.fhir")
+
+MAX_RESPONSE_BYTES = 20 * 1024 * 1024
+FHIR_ACCEPT = "application/fhir+json, application/json;q=0.9"
+
+
+class FhirFetchError(Exception):
+    """One fetch failed; the message is safe to log (no token, no patient data)."""
+
+
+@dataclass
+class FetchResult:
+    key: str
+    value: dict | None = None
+    ok: bool = False
+    reason: str | None = None
+    duration_s: float = 0.0
+    pages: int = 0
+    notes: list[str] = field(default_factory=list)
+
+
+def new_session(pool_size: int = 16) -> requests.Session:
+    """A Session for FHIR calls: pooled connections, no automatic retries, no environment proxies
+    or .netrc credentials (trust_env off, so nothing but our own headers is sent)."""
+    session = requests.Session()
+    session.trust_env = False
+    adapter = HTTPAdapter(pool_connections=8, pool_maxsize=pool_size, max_retries=0)
+    session.mount("http://", adapter)
+    session.mount("https://", adapter)
+    session.max_redirects = 0
+    return session
+
+
+def is_operation_outcome(value: Any) -> bool:
+    return isinstance(value, Mapping) and value.get("resourceType") == "OperationOutcome"
+
+
+def _next_link(bundle: Mapping[str, Any]) -> str | None:
+    for link in bundle.get("link") or ():
+        if isinstance(link, Mapping) and link.get("relation") == "next" and isinstance(link.get("url"), str):
+            return link["url"]
+    return None
+
+
+class NoFhirAccess:
+    """Stands in for a client when the service may not (or cannot) read the FHIR server."""
+
+    def __init__(self, reason: str) -> None:
+        self.reason = reason
+        self.base_url = None
+
+    def fetch_many(self, queries: Mapping[str, str], *, deadline: float,
+                   continuations: Mapping[str, dict] | None = None) -> dict[str, FetchResult]:
+        results = {k: FetchResult(k, reason=self.reason) for k in queries}
+        for k in continuations or {}:
+            results[k] = FetchResult(k, reason=self.reason)
+        return results
+
+    def read(self, reference: str, *, deadline: float) -> dict | None:
+        return None
+
+    def __bool__(self) -> bool:
+        return False
+
+
+class FhirClient:
+    """Reads one FHIR server for one service call."""
+
+    def __init__(self, base_url: str, *, token: str | None, session: requests.Session,
+                 settings: Settings, executor: Executor | None = None) -> None:
+        self.base_url = base_url.rstrip("/")
+        self._norm_base = normalize_base_url(self.base_url)
+        self._host = (urlsplit(self.base_url).hostname or "").lower()
+        self.__token = token
+        self.session = session
+        self.settings = settings
+        self.executor = executor
+
+    def __repr__(self) -> str:  # never show the token
+        return f"FhirClient({self.base_url!r}, token={'set' if self.__token else 'none'})"
+
+    # -- single requests -------------------------------------------------------------------
+    def _url_allowed(self, url: str) -> bool:
+        norm = normalize_base_url(url.split("?", 1)[0])
+        return norm == self._norm_base or norm.startswith(self._norm_base + "/")
+
+    def _get_json(self, url: str, *, deadline: float) -> tuple[int, dict | None]:
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            raise FhirFetchError("time budget exhausted")
+        if not self._url_allowed(url):
+            raise FhirFetchError("URL outside fhirServer refused")
+        headers = {"Accept": FHIR_ACCEPT}
+        if self.__token:
+            headers["Authorization"] = f"Bearer {self.__token}"
+        timeout = (min(self.settings.fhir_connect_timeout, remaining),
+                   min(self.settings.fhir_read_timeout, remaining))
+        try:
+            with self.session.get(url, headers=headers, timeout=timeout, allow_redirects=False,
+                                  stream=True) as resp:
+                status = resp.status_code
+                if 300 <= status < 400:
+                    raise FhirFetchError(f"HTTP {status} redirect not followed")
+                if status in (404, 410):
+                    return status, None
+                if status >= 400:
+                    raise FhirFetchError(f"HTTP {status}")
+                chunks: list[bytes] = []
+                size = 0
+                for chunk in resp.iter_content(chunk_size=65536):
+                    size += len(chunk)
+                    if size > MAX_RESPONSE_BYTES:
+                        raise FhirFetchError("response too large")
+                    if time.monotonic() > deadline:
+                        raise FhirFetchError("time budget exhausted while reading")
+                    chunks.append(chunk)
+        except requests.Timeout:
+            raise FhirFetchError("timeout") from None
+        except requests.RequestException as exc:
+            raise FhirFetchError(f"connection error ({type(exc).__name__})") from None
+        try:
+            body = json.loads(b"".join(chunks).decode("utf-8-sig"))
+        except (ValueError, UnicodeDecodeError):
+            raise FhirFetchError("response is not JSON") from None
+        if not isinstance(body, dict) or not isinstance(body.get("resourceType"), str):
+            raise FhirFetchError("response is not a FHIR resource")
+        if is_operation_outcome(body):
+            raise FhirFetchError("server answered with an OperationOutcome")
+        return status, body
+
+    def _follow_pages(self, bundle: dict, result: FetchResult, *, deadline: float) -> dict:
+        """Merge the entries of `next` pages into `bundle` (a copy), up to the page limit."""
+        merged = dict(bundle)
+        entries = list(bundle.get("entry") or [])
+        next_url = _next_link(bundle)
+        pages = max(result.pages, 1)
+        while next_url:
+            if pages >= self.settings.fhir_max_pages:
+                result.notes.append(f"stopped after {pages} pages (page limit)")
+                break
+            url = urljoin(self.base_url + "/", next_url)
+            if not self._url_allowed(url):
+                result.notes.append("next link outside fhirServer not followed")
+                break
+            _, page = self._get_json(url, deadline=deadline)
+            pages += 1
+            if page is None or page.get("resourceType") != "Bundle":
+                raise FhirFetchError("next page is not a Bundle")
+            entries.extend(page.get("entry") or [])
+            next_url = _next_link(page)
+        merged["entry"] = entries
+        merged["link"] = [link for link in (bundle.get("link") or [])
+                          if isinstance(link, Mapping) and link.get("relation") != "next"]
+        if not merged["link"]:
+            del merged["link"]
+        if not entries:
+            del merged["entry"]
+        result.pages = pages
+        return merged
+
+    def fetch(self, key: str, query: str, *, deadline: float) -> FetchResult:
+        """Run one rendered prefetch query ("Patient/1" or "Observation?...")."""
+        result = FetchResult(key)
+        started = time.monotonic()
+        try:
+            status, body = self._get_json(f"{self.base_url}/{query.lstrip('/')}", deadline=deadline)
+            result.pages = 1
+            is_search = "?" in query or "/" not in query.strip("/")
+            if body is None:
+                if is_search:
+                    raise FhirFetchError(f"HTTP {status} for a search")
+                result.value, result.ok = None, True  # read of a resource that does not exist
+            elif body.get("resourceType") == "Bundle":
+                result.value, result.ok = self._follow_pages(body, result, deadline=deadline), True
+            elif is_search:
+                raise FhirFetchError("search did not return a Bundle")
+            else:
+                result.value, result.ok = body, True
+        except FhirFetchError as exc:
+            result.reason = str(exc)
+        result.duration_s = time.monotonic() - started
+        return result
+
+    def continue_paging(self, key: str, bundle: dict, *, deadline: float) -> FetchResult:
+        """Follow `next` links of a Bundle the client prefetched."""
+        result = FetchResult(key, pages=1)
+        started = time.monotonic()
+        try:
+            result.value, result.ok = self._follow_pages(bundle, result, deadline=deadline), True
+        except FhirFetchError as exc:
+            result.reason = str(exc)
+        result.duration_s = time.monotonic() - started
+        return result
+
+    def fetch_many(self, queries: Mapping[str, str], *, deadline: float,
+                   continuations: Mapping[str, dict] | None = None) -> dict[str, FetchResult]:
+        """Fetch every query (and continue every paged Bundle) in parallel, all within `deadline`."""
+        jobs: dict[str, Any] = {}
+        own_pool = None
+        executor = self.executor
+        total = len(queries) + len(continuations or {})
+        if total == 0:
+            return {}
+        if executor is None:
+            own_pool = executor = ThreadPoolExecutor(max_workers=min(total, self.settings.fhir_max_workers),
+                                                     thread_name_prefix="fhir-fetch")
+        try:
+            for key, query in queries.items():
+                jobs[key] = executor.submit(self.fetch, key, query, deadline=deadline)
+            for key, bundle in (continuations or {}).items():
+                jobs[key] = executor.submit(self.continue_paging, key, bundle, deadline=deadline)
+            wait(list(jobs.values()), timeout=max(0.0, deadline - time.monotonic()) + 0.05,
+                 return_when=FIRST_EXCEPTION)
+            results: dict[str, FetchResult] = {}
+            for key, future in jobs.items():
+                if future.done() and not future.cancelled() and future.exception() is None:
+                    results[key] = future.result()
+                else:
+                    future.cancel()
+                    results[key] = FetchResult(key, reason="time budget exhausted")
+            return results
+        finally:
+            if own_pool is not None:
+                own_pool.shutdown(wait=False, cancel_futures=True)
+
+    def read(self, reference: str, *, deadline: float) -> dict | None:
+        """Read one 'Type/id' resource (to resolve a reference); None when it cannot be read."""
+        try:
+            _, body = self._get_json(f"{self.base_url}/{reference}", deadline=deadline)
+        except FhirFetchError as exc:
+            log.info(json.dumps({"event": "fhir_read_failed", "reference_type": reference.split("/")[0],
+                                 "reason": str(exc)}))
+            return None
+        return body

@@ -1,0 +1,140 @@
+"""Trusted CDS clients (EHRs) and where their public keys are: the CDS_TRUSTED_ISSUERS file.
+
+File format (JSON; relative paths are relative to the file):
+
+    {"issuers": [
+      {"iss": "https://sandbox.cds-hooks.org",
+       "jwks_file": "sandbox-jwks.json",            # or "jwks_url": "https://.../jwks.json",
+                                                    # or "jwks": {"keys": [...]} inline
+       "jku": ["https://sandbox.cds-hooks.org/.well-known/jwks.json"],   # jku values honoured
+       "algorithms": ["ES384"],                     # optional subset of the service's allowlist
+       "fhir_servers": ["http://127.0.0.1:8080/demo/fhir"]}             # fhirServer bases allowed
+    ]}
+
+Keys are cached for CDS_JWKS_CACHE_SECONDS; an unknown `kid` triggers at most one early refresh per
+30 s (key rotation without a restart, without letting a stranger make us hammer the JWKS URL).
+"""
+from __future__ import annotations
+
+import json
+import os
+import threading
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import jwt
+
+from .settings import JWT_ALGORITHMS, SettingsError, normalize_base_url
+
+MIN_REFRESH_SECONDS = 30.0
+
+
+class JwksSource:
+    """One JWK Set (file, URL or inline) with a TTL cache."""
+
+    def __init__(self, *, file: str | None = None, url: str | None = None,
+                 inline: dict | None = None, ttl: float = 300.0) -> None:
+        self.file, self.url, self.inline, self.ttl = file, url, inline, ttl
+        self._keys: dict[str, jwt.PyJWK] = {}
+        self._loaded_at = -1e18
+        self._lock = threading.Lock()
+        self._client = jwt.PyJWKClient(url, cache_jwk_set=False, timeout=3) if url else None
+
+    def _load(self) -> dict[str, jwt.PyJWK]:
+        if self.inline is not None:
+            data = self.inline
+        elif self.file is not None:
+            with open(self.file, encoding="utf-8") as fh:
+                data = json.load(fh)
+        else:
+            data = self._client.fetch_data()  # type: ignore[union-attr]
+        keys: dict[str, jwt.PyJWK] = {}
+        for jwk in (data.get("keys") if isinstance(data, dict) else None) or ():
+            if not isinstance(jwk, dict) or jwk.get("use", "sig") != "sig" or "d" in jwk:
+                continue  # only public signing keys
+            try:
+                key = jwt.PyJWK(jwk)
+            except (jwt.PyJWTError, ValueError, TypeError, KeyError):
+                continue
+            if isinstance(jwk.get("kid"), str):
+                keys[jwk["kid"]] = key
+        return keys
+
+    def key_for(self, kid: str) -> jwt.PyJWK | None:
+        now = time.monotonic()
+        with self._lock:
+            stale = now - self._loaded_at > self.ttl
+            missing = kid not in self._keys and now - self._loaded_at > MIN_REFRESH_SECONDS
+            if stale or missing:
+                try:
+                    self._keys = self._load()
+                    self._loaded_at = now
+                except Exception:  # noqa: BLE001 - unreachable JWKS: keep the old keys, retry later
+                    self._loaded_at = now - max(self.ttl - MIN_REFRESH_SECONDS, 0.0)
+            return self._keys.get(kid)
+
+
+@dataclass(frozen=True)
+class TrustedIssuer:
+    iss: str
+    keys: JwksSource
+    jku: tuple[str, ...] = ()
+    algorithms: tuple[str, ...] = JWT_ALGORITHMS
+    fhir_servers: tuple[str, ...] = ()
+
+
+def load_issuers(path: str, *, ttl: float) -> dict[str, TrustedIssuer]:
+    """Parse the issuers file; raise SettingsError naming the problem."""
+    try:
+        with open(path, encoding="utf-8") as fh:
+            doc = json.load(fh)
+    except OSError as exc:
+        raise SettingsError(f"CDS_TRUSTED_ISSUERS: cannot read {path}: {exc.strerror}") from None
+    except ValueError as exc:
+        raise SettingsError(f"CDS_TRUSTED_ISSUERS: {path} is not JSON: {exc}") from None
+    entries = doc.get("issuers") if isinstance(doc, dict) else None
+    if not isinstance(entries, list):
+        raise SettingsError(f"CDS_TRUSTED_ISSUERS: {path} needs an 'issuers' array")
+    base_dir = os.path.dirname(os.path.abspath(path))
+    issuers: dict[str, TrustedIssuer] = {}
+    for i, entry in enumerate(entries):
+        where = f"CDS_TRUSTED_ISSUERS issuers[{i}]"
+        if not isinstance(entry, dict) or not isinstance(entry.get("iss"), str) or not entry["iss"]:
+            raise SettingsError(f"{where}: needs 'iss'")
+        sources = [k for k in ("jwks_file", "jwks_url", "jwks") if entry.get(k)]
+        if len(sources) != 1:
+            raise SettingsError(f"{where}: needs exactly one of jwks_file, jwks_url, jwks")
+        file = entry.get("jwks_file")
+        if file:
+            file = file if os.path.isabs(file) else os.path.join(base_dir, file)
+            if not os.path.isfile(file):
+                raise SettingsError(f"{where}: jwks_file {file} does not exist")
+        url = entry.get("jwks_url")
+        if url and not str(url).startswith(("https://", "http://")):
+            raise SettingsError(f"{where}: jwks_url must be an http(s) URL")
+        inline = entry.get("jwks")
+        if inline is not None and not isinstance(inline, dict):
+            raise SettingsError(f"{where}: jwks must be a JWK Set object")
+        algorithms = tuple(entry.get("algorithms") or JWT_ALGORITHMS)
+        bad = [a for a in algorithms if a not in JWT_ALGORITHMS]
+        if bad:
+            raise SettingsError(f"{where}: algorithms not allowed (asymmetric only): {bad}")
+        jku = entry.get("jku") or []
+        fhir = entry.get("fhir_servers") or []
+        if not isinstance(jku, list) or not all(isinstance(u, str) for u in jku):
+            raise SettingsError(f"{where}: jku must be a list of URLs")
+        if not isinstance(fhir, list) or not all(isinstance(u, str) for u in fhir):
+            raise SettingsError(f"{where}: fhir_servers must be a list of URLs")
+        issuers[entry["iss"]] = TrustedIssuer(
+            iss=entry["iss"],
+            keys=JwksSource(file=file, url=url, inline=inline, ttl=ttl),
+            jku=tuple(jku),
+            algorithms=algorithms,
+            fhir_servers=tuple(normalize_base_url(u) for u in fhir),
+        )
+    return issuers
+
+
+def issuer_summary(issuers: dict[str, TrustedIssuer]) -> list[dict[str, Any]]:
+    return [{"iss": i.iss, "fhir_servers": list(i.fhir_servers), "jku": list(i.jku)} for i in issuers.values()]

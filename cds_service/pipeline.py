@@ -1,0 +1,199 @@
+"""One hook request in, `{"cards": [...]}` out: the seam between HTTP and the clinical layers.
+
+`evaluate` completes the prefetch (fetching missing or failed keys within the time budget), turns
+FHIR JSON into facts (`fhir_mappings`), lets the clinical core decide (`clinical_core`), and renders
+cards (`cards`).  It knows nothing about Flask requests, so the CLI (`omalizumab-cds evaluate`) and
+tests run exactly the code the service runs.  Required data that is neither sent nor obtainable
+raises `PrefetchUnavailable` (the HTTP layer answers 412).
+"""
+from __future__ import annotations
+
+import json
+import logging
+import time
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Any, Callable, Mapping
+
+from .errors import PrefetchUnavailable
+from .fhir_client import FhirClient, NoFhirAccess, new_session
+from .prefetch import PrefetchOutcome, complete_prefetch
+from .settings import Settings, normalize_base_url
+from .signals import fhir_fetch, send_safely
+from .validation import relative_ref
+
+log = logging.getLogger("cds_service.pipeline")
+
+
+@dataclass
+class EvaluationInfo:
+    """What happened during one evaluation (for logs and the card log; no PHI beyond ids)."""
+
+    unavailable: list[str] = field(default_factory=list)
+    reasons: dict[str, str] = field(default_factory=dict)
+    fetched_keys: list[str] = field(default_factory=list)
+
+
+def client_for_request(request_json: Mapping[str, Any], settings: Settings, *,
+                       allowed_bases: tuple[str, ...], session=None, executor=None):
+    """A FhirClient for the request's fhirServer, or NoFhirAccess saying why not.
+
+    The caller has already refused a fhirServer outside `allowed_bases` (HTTP layer); this checks
+    again so no path can reach an unlisted server.
+    """
+    base = request_json.get("fhirServer")
+    if not isinstance(base, str) or not base:
+        return NoFhirAccess("no fhirServer in the request")
+    if normalize_base_url(base) not in {normalize_base_url(b) for b in allowed_bases}:
+        return NoFhirAccess("fhirServer is not an allowed FHIR base")
+    auth = request_json.get("fhirAuthorization")
+    token = auth.get("access_token") if isinstance(auth, Mapping) else None
+    if not token and not settings.allow_open_fhir:
+        return NoFhirAccess("no fhirAuthorization and open FHIR access is not enabled")
+    return FhirClient(base, token=token or None, session=session or new_session(),
+                      settings=settings, executor=executor)
+
+
+def _index_resources(data: Mapping[str, Any], draft_orders: Any) -> dict[str, dict]:
+    """'Type/id' -> resource for everything already at hand (prefetch, drafts, contained)."""
+    index: dict[str, dict] = {}
+
+    def add(resource: Any) -> None:
+        if not isinstance(resource, Mapping):
+            return
+        rtype, rid = resource.get("resourceType"), resource.get("id")
+        if rtype == "Bundle":
+            for entry in resource.get("entry") or ():
+                if isinstance(entry, Mapping):
+                    add(entry.get("resource"))
+            return
+        if isinstance(rtype, str) and isinstance(rid, str):
+            index.setdefault(f"{rtype}/{rid}", dict(resource))
+
+    for value in data.values():
+        add(value)
+    add(draft_orders)
+    return index
+
+
+def _resolver(index: dict[str, dict], client, deadline: float, fhir_base: str | None
+              ) -> Callable[[str], dict | None]:
+    cache: dict[str, dict | None] = {}
+
+    def resolve(reference: str) -> dict | None:
+        if not isinstance(reference, str):
+            return None
+        ref = reference
+        if fhir_base and ref.startswith(fhir_base.rstrip("/") + "/"):
+            ref = ref[len(fhir_base.rstrip("/")) + 1:]
+        if relative_ref(ref) is None:
+            return None  # contained (#id) and foreign absolute references are the mapper's job
+        if ref in index:
+            return index[ref]
+        if ref not in cache:
+            cache[ref] = client.read(ref, deadline=deadline) if client else None
+        return cache[ref]
+
+    return resolve
+
+
+def _drafts_by_reference(draft_orders: Any) -> dict[str, dict]:
+    drafts: dict[str, dict] = {}
+    if isinstance(draft_orders, Mapping):
+        for entry in draft_orders.get("entry") or ():
+            res = entry.get("resource") if isinstance(entry, Mapping) else None
+            if isinstance(res, Mapping) and res.get("resourceType") == "MedicationRequest" and res.get("id"):
+                drafts[f"MedicationRequest/{res['id']}"] = dict(res)
+    return drafts
+
+
+def _emit_fetch_signals(outcome: PrefetchOutcome) -> None:
+    try:
+        from flask import current_app, has_app_context
+    except ImportError:  # pragma: no cover
+        return
+    if not has_app_context():
+        return
+    sender = current_app._get_current_object()
+    for key, result in outcome.fetched.items():
+        send_safely(fhir_fetch, sender, key=key, duration_s=result.duration_s, ok=result.ok)
+
+
+def evaluate(request_json: dict, *, settings: Settings, fhir_client=None, now=None,
+             info: EvaluationInfo | None = None) -> dict:
+    """Run one validated hook request through mappings, core and cards; return the response body.
+
+    `fhir_client`: a FhirClient / NoFhirAccess chosen by the caller; None builds one from the
+    request and `settings` (CLI use: bases from CDS_ALLOWED_FHIR_SERVERS, plus demo base in demo).
+    `now`: a date or datetime used as the evaluation date (else CDS_CLOCK, else today UTC).
+    """
+    import cards as cards_layer
+    import clinical_core
+    import fhir_mappings
+
+    started = time.monotonic()
+    deadline = started + settings.fhir_budget_seconds
+    info = info if info is not None else EvaluationInfo()
+    hook = request_json["hook"]
+    context = request_json.get("context") or {}
+    patient_id = context["patientId"]
+    if fhir_client is None:
+        fhir_client = client_for_request(request_json, settings,
+                                         allowed_bases=settings.fhir_servers_without_issuer())
+
+    templates = dict(fhir_mappings.prefetch_templates())
+    outcome = complete_prefetch(templates, request_json.get("prefetch"), context, fhir_client,
+                                deadline=deadline)
+    _emit_fetch_signals(outcome)
+    info.unavailable = list(outcome.unavailable)
+    info.reasons = dict(outcome.reasons)
+    info.fetched_keys = sorted(outcome.fetched)
+    if outcome.reasons:
+        log.info(json.dumps({"event": "prefetch_incomplete", "hookInstance": request_json.get("hookInstance"),
+                             "reasons": outcome.reasons}, sort_keys=True))
+
+    required = tuple(getattr(fhir_mappings, "REQUIRED_PREFETCH_KEYS", ("patient",)))
+    missing_required = [k for k in required if k in outcome.unavailable]
+    if missing_required:
+        raise PrefetchUnavailable(missing_required,
+                                  [f"{k}: {outcome.reasons.get(k, 'unavailable')}" for k in missing_required])
+
+    draft_orders = context.get("draftOrders")
+    index = _index_resources(outcome.data, draft_orders)
+    resolve = _resolver(index, fhir_client, deadline, getattr(fhir_client, "base_url", None))
+    evaluation_date = settings.evaluation_date(now)
+    if isinstance(evaluation_date, datetime):  # pragma: no cover - defensive
+        evaluation_date = evaluation_date.date()
+    assert isinstance(evaluation_date, date)
+
+    facts = fhir_mappings.extract_facts(outcome.data, patient_id=patient_id,
+                                        evaluation_date=evaluation_date,
+                                        unavailable=tuple(outcome.unavailable),
+                                        resolve_reference=resolve)
+    assessment = clinical_core.assess(facts, region=settings.region)
+    decisions = list(assessment.decisions)
+    drafts_json: dict[str, dict] | None = None
+    if hook in ("order-select", "order-sign"):
+        drafts = fhir_mappings.extract_draft_orders(draft_orders, context.get("selections"), hook=hook,
+                                                    resolve_reference=resolve)
+        decisions = list(clinical_core.check_orders(facts, drafts, hook=hook, assessment=assessment,
+                                                    region=settings.region))
+        drafts_json = _drafts_by_reference(draft_orders)
+    built = cards_layer.build_cards(decisions, hook=hook, patient_id=patient_id, drafts=drafts_json)
+    return {"cards": [strip_empty(card) for card in built]}
+
+
+def strip_empty(value: Any) -> Any:
+    """Drop None and empty strings/lists/objects (CDS Hooks 2.0, Use of JSON)."""
+    if isinstance(value, Mapping):
+        out = {}
+        for k, v in value.items():
+            v = strip_empty(v)
+            if v is None or v == "" or v == [] or v == {}:
+                continue
+            out[k] = v
+        return out
+    if isinstance(value, (list, tuple)):
+        items = [strip_empty(v) for v in value]
+        return [v for v in items if not (v is None or v == "" or v == [] or v == {})]
+    return value

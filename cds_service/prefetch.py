@@ -1,0 +1,103 @@
+"""Prefetch templates: rendering tokens and completing what the client did not send.
+
+CDS Hooks 2.0 (Prefetch Template, Prefetch tokens): a key that is absent, or whose value is an
+OperationOutcome, is fetched from fhirServer; `null` means "queried, no data" and is not refetched;
+a Bundle with a `next` link is paged.  Tokens are `{{context.<primitive field>}}` and the user tokens
+derived from context.userId (`userPractitionerId`, ...).  A template whose token cannot be filled is
+not fetched (the key stays unavailable).
+"""
+from __future__ import annotations
+
+import re
+import time
+from dataclasses import dataclass, field
+from typing import Any, Mapping
+from urllib.parse import quote
+
+from .fhir_client import FetchResult, is_operation_outcome, _next_link
+
+TOKEN = re.compile(r"\{\{\s*([^{}]*?)\s*\}\}")
+USER_TOKENS = {
+    "userPractitionerId": "Practitioner",
+    "userPractitionerRoleId": "PractitionerRole",
+    "userPatientId": "Patient",
+    "userRelatedPersonId": "RelatedPerson",
+}
+
+
+def render_template(template: str, context: Mapping[str, Any]) -> str | None:
+    """Fill the tokens of one template, or None when a token has no value."""
+    missing = False
+
+    def substitute(match: re.Match) -> str:
+        nonlocal missing
+        name = match.group(1)
+        value: Any = None
+        if name.startswith("context."):
+            value = context.get(name[len("context."):])
+        elif name in USER_TOKENS:
+            user = context.get("userId")
+            if isinstance(user, str) and "/" in user:
+                rtype, rid = user.split("/", 1)
+                if rtype == USER_TOKENS[name]:
+                    value = rid
+        if isinstance(value, bool) or not isinstance(value, (str, int, float)) or value == "":
+            missing = True
+            return ""
+        # context.userId is 'Type/id': keep the slash so `{{context.userId}}` works as a read path
+        return quote(str(value), safe="/")
+
+    rendered = TOKEN.sub(substitute, template)
+    return None if missing else rendered
+
+
+@dataclass
+class PrefetchOutcome:
+    data: dict[str, Any]
+    unavailable: list[str] = field(default_factory=list)
+    reasons: dict[str, str] = field(default_factory=dict)  # key -> why unavailable (safe to log)
+    fetched: dict[str, FetchResult] = field(default_factory=dict)
+
+
+def complete_prefetch(templates: Mapping[str, str], prefetch: Mapping[str, Any] | None,
+                      context: Mapping[str, Any], client, *, deadline: float) -> PrefetchOutcome:
+    """Merge what the client sent with what the FHIR server supplies for the missing keys."""
+    sent = prefetch if isinstance(prefetch, Mapping) else {}
+    data: dict[str, Any] = {}
+    queries: dict[str, str] = {}
+    continuations: dict[str, dict] = {}
+    outcome = PrefetchOutcome(data=data)
+    for key, template in templates.items():
+        if key in sent and sent[key] is None:
+            data[key] = None  # "no data": do not refetch
+            continue
+        if key in sent and not is_operation_outcome(sent[key]):
+            value = sent[key]
+            data[key] = value
+            if (isinstance(value, Mapping) and value.get("resourceType") == "Bundle"
+                    and _next_link(value) and client):
+                continuations[key] = dict(value)
+            continue
+        query = render_template(template, context)
+        if query is None:
+            outcome.unavailable.append(key)
+            outcome.reasons[key] = "template token could not be filled from the context"
+            continue
+        queries[key] = query
+    if queries or continuations:
+        results = client.fetch_many(queries, deadline=deadline, continuations=continuations)
+        for key, result in results.items():
+            outcome.fetched[key] = result
+            if result.ok:
+                data[key] = result.value
+            elif key in continuations:
+                # keep the first page the client sent; say the rest could not be read
+                outcome.reasons[key] = f"further pages unavailable: {result.reason}"
+            else:
+                outcome.unavailable.append(key)
+                outcome.reasons[key] = result.reason or "unavailable"
+    return outcome
+
+
+def deadline_from(budget_seconds: float, started: float | None = None) -> float:
+    return (started if started is not None else time.monotonic()) + budget_seconds

@@ -1,0 +1,54 @@
+"""One JSON log line per request: method, path template, service, hook, status, duration, cards.
+
+No PHI beyond ids and never a token: the line is built from a whitelist of fields the views set in
+`g.cds_log` (service id, hook, hookInstance, card count, unavailable prefetch keys, issuer).
+"""
+from __future__ import annotations
+
+import json
+import logging
+import sys
+import time
+
+from flask import Flask, g, request
+
+log = logging.getLogger("cds_service.requests")
+
+
+def configure_logging(level: str) -> None:
+    """Send the service's loggers to stderr as plain lines (the messages are JSON themselves)."""
+    root = logging.getLogger("cds_service")
+    if not any(getattr(h, "_cds_handler", False) for h in root.handlers):
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter("%(message)s"))
+        handler._cds_handler = True  # type: ignore[attr-defined]
+        root.addHandler(handler)
+    root.setLevel(getattr(logging, level, logging.INFO))
+    root.propagate = True
+
+
+def _start() -> None:
+    g.cds_t0 = time.perf_counter()
+    g.cds_log = {}
+
+
+def _finish(response):
+    t0 = g.pop("cds_t0", None)
+    fields = g.get("cds_log") or {}
+    line = {
+        "event": "request",
+        "method": request.method,
+        "path": request.url_rule.rule if request.url_rule is not None else "unmatched",
+        "status": response.status_code,
+        "duration_ms": round((time.perf_counter() - t0) * 1000, 2) if t0 is not None else None,
+    }
+    for key in ("service", "hook", "hookInstance", "cards", "unavailable", "issuer", "feedback"):
+        if fields.get(key) is not None:
+            line[key] = fields[key]
+    log.info(json.dumps(line, sort_keys=True, default=str))
+    return response
+
+
+def init_app(app: Flask) -> None:
+    app.before_request(_start)
+    app.after_request(_finish)

@@ -1,0 +1,118 @@
+"""`omalizumab-cds serve`: gunicorn run programmatically (no gunicorn.conf.py to ship or forget).
+
+Before the workers start: refuse a non-loopback bind when CDS_AUTH=off, run the database
+migrations once, prepare the Prometheus multiprocess directory; then each worker builds its own
+app with `create_app()` (no preload: no sockets or pools shared across fork).
+"""
+from __future__ import annotations
+
+import ipaddress
+import logging
+import os
+from typing import Any
+
+from gunicorn.app.base import BaseApplication
+
+log = logging.getLogger("cds_service.server")
+
+
+def is_loopback(host: str) -> bool:
+    host = host.strip().strip("[]")
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+class ServeRefused(SystemExit):
+    pass
+
+
+class CdsGunicorn(BaseApplication):
+    def __init__(self, options: dict[str, Any]) -> None:
+        self.options = options
+        super().__init__()
+
+    def load_config(self) -> None:
+        for key, value in self.options.items():
+            if key in self.cfg.settings and value is not None:
+                self.cfg.set(key, value)
+
+    def load(self):
+        from . import create_app
+
+        return create_app()
+
+
+def gunicorn_options(host: str, port: int, workers: int, threads: int, timeout: int) -> dict[str, Any]:
+    bind_host = f"[{host}]" if ":" in host and not host.startswith("[") else host
+    options: dict[str, Any] = {
+        "bind": f"{bind_host}:{port}",
+        "workers": workers,
+        "worker_class": "gthread",
+        "threads": threads,
+        "timeout": timeout,
+        "graceful_timeout": 10,
+        "keepalive": 5,
+        "accesslog": None,  # the app logs one JSON line per request itself
+        "errorlog": "-",
+        "loglevel": "info",
+        "limit_request_line": 8190,
+        "limit_request_field_size": 16384,  # JWTs can be long
+        "preload_app": False,
+        "proc_name": "omalizumab-cds",
+    }
+    try:
+        from .metrics import gunicorn_child_exit
+
+        options["child_exit"] = gunicorn_child_exit
+    except ImportError:  # pragma: no cover - metrics module not installed
+        pass
+    return options
+
+
+def prepare(host: str, port: int, environ=os.environ) -> None:
+    """Checks and one-time set-up done in the master process.  Raises ServeRefused."""
+    from .db import make_engine, upgrade
+    from .settings import Settings, SettingsError
+
+    if "CDS_PUBLIC_BASE_URL" not in environ and is_loopback(host):
+        environ["CDS_PUBLIC_BASE_URL"] = f"http://{'[' + host + ']' if ':' in host else host}:{port}"
+    try:
+        settings = Settings.from_env(environ)
+    except SettingsError as exc:
+        raise ServeRefused(f"configuration error: {exc}") from None
+    if not settings.auth_enabled and not is_loopback(host):
+        raise ServeRefused(f"refusing to bind {host}: CDS_AUTH=off is for local use only "
+                           "(bind 127.0.0.1, or configure CDS_AUTH=jwt with CDS_TRUSTED_ISSUERS)")
+    if settings.auth_enabled and not settings.trusted_issuers_file:
+        raise ServeRefused("CDS_AUTH=jwt needs CDS_TRUSTED_ISSUERS (see README); "
+                           "CDS_AUTH=off only for a local demo")
+    if settings.auth_enabled:
+        from .issuers import load_issuers
+
+        try:
+            load_issuers(settings.trusted_issuers_file, ttl=settings.jwks_cache_seconds)
+        except SettingsError as exc:
+            raise ServeRefused(str(exc)) from None
+    if not settings.auth_enabled:
+        log.warning("!!! CDS_AUTH=off: EHR authentication is DISABLED (local demo/tests only) !!!")
+    try:
+        upgrade(make_engine(settings.database_url))
+    except Exception as exc:  # noqa: BLE001 - report, do not start half-configured
+        raise ServeRefused(f"database migration failed ({type(exc).__name__}): {exc}") from None
+    environ["CDS_DB_AUTO_MIGRATE"] = "0"  # done once here; workers must not race on DDL
+    try:
+        from .metrics import prepare_multiprocess_dir
+
+        prepare_multiprocess_dir(environ.get("PROMETHEUS_MULTIPROC_DIR"))
+    except ImportError:  # pragma: no cover
+        pass
+
+
+def serve(host: str = "127.0.0.1", port: int = 8080, workers: int = 2, threads: int = 4,
+          timeout: int = 30) -> None:
+    prepare(host, port)
+    CdsGunicorn(gunicorn_options(host, port, workers, threads, timeout)).run()

@@ -1,0 +1,106 @@
+"""The CDS services this project offers, as discovery describes them.
+
+One id serves both order hooks (`order-select` and `order-sign`), so a client replaces the cards it
+got at select time with the sign-time ones (CDS Hooks 2.0, "Update stale guidance").  Prefetch
+templates come from `fhir_mappings.prefetch_templates()`, which builds them from the same code-set
+files the mappings read, so discovery never asks for codes the mappings would not understand.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+PATIENT_VIEW_ID = "omalizumab-patient-view"
+ORDER_REVIEW_ID = "omalizumab-order-review"
+
+HOOKS = ("patient-view", "order-select", "order-sign")
+
+
+@dataclass(frozen=True)
+class ServiceDefinition:
+    id: str
+    hook: str
+    title: str
+    description: str
+    usage_requirements: str
+
+
+_USAGE = (
+    "Needs read access to the patient's Patient, Observation (total IgE, eosinophils, WBC, urinary "
+    "LTE4, weight, eGFR, blood pressure), Condition, MedicationRequest, MedicationStatement and "
+    "AllergyIntolerance resources, through prefetch or fhirServer with fhirAuthorization. Calls must "
+    "carry a CDS Hooks JWT from a trusted issuer. Cards are advisory: a clinician decides."
+)
+
+SERVICES: tuple[ServiceDefinition, ...] = (
+    ServiceDefinition(
+        id=PATIENT_VIEW_ID,
+        hook="patient-view",
+        title="Omalizumab phenotype and dosing",
+        description=(
+            "Reads the chart for the type-2 inflammatory phenotype (allergic, eosinophilic, AERD, "
+            "chronic spontaneous urticaria) and says whether omalizumab fits, with the label dose "
+            "from baseline total IgE and body weight, or which therapy fits instead; warns when "
+            "cyclosporine would be unsafe for the kidneys or blood pressure."
+        ),
+        usage_requirements=_USAGE,
+    ),
+    ServiceDefinition(
+        id=ORDER_REVIEW_ID,
+        hook="order-select",
+        title="Omalizumab and cyclosporine order check",
+        description=(
+            "Checks a selected omalizumab, anti-IL-5/5R, leukotriene-modifier or cyclosporine order "
+            "against the patient's phenotype, label dose table, renal function and blood pressure."
+        ),
+        usage_requirements=_USAGE,
+    ),
+    ServiceDefinition(
+        id=ORDER_REVIEW_ID,
+        hook="order-sign",
+        title="Omalizumab and cyclosporine order check",
+        description=(
+            "Checks omalizumab, anti-IL-5/5R, leukotriene-modifier and cyclosporine orders before "
+            "signing: dose and interval against the label table, phenotype fit, renal and blood "
+            "pressure safety. Replaces the cards given at order-select."
+        ),
+        usage_requirements=_USAGE,
+    ),
+)
+
+
+def service_ids() -> frozenset[str]:
+    return frozenset(s.id for s in SERVICES)
+
+
+def hooks_for(service_id: str) -> tuple[str, ...]:
+    return tuple(s.hook for s in SERVICES if s.id == service_id)
+
+
+def prefetch_templates() -> dict[str, str]:
+    """Discovery prefetch templates (one source of truth: fhir_mappings' code-set files)."""
+    import fhir_mappings
+
+    return dict(fhir_mappings.prefetch_templates())
+
+
+def required_prefetch_keys() -> tuple[str, ...]:
+    import fhir_mappings
+
+    return tuple(getattr(fhir_mappings, "REQUIRED_PREFETCH_KEYS", ("patient",)))
+
+
+def discovery_document() -> dict:
+    templates = prefetch_templates()
+    return {
+        "services": [
+            {
+                "hook": s.hook,
+                "title": s.title,
+                "description": s.description,
+                "id": s.id,
+                "prefetch": dict(templates),
+                "usageRequirements": s.usage_requirements,
+            }
+            for s in SERVICES
+        ]
+    }

@@ -1,0 +1,311 @@
+"""Reading and checking what a CDS client sends, before any clinical code sees it.
+
+`read_json_body` enforces the transport rules (JSON content type: 415; size: 413 through Flask's
+MAX_CONTENT_LENGTH; syntax, NaN/Infinity and nesting depth: 400).  `hook_request_problems` and
+`feedback_problems` return every problem found (not only the first), so a 400 names them all.
+Field rules follow CDS Hooks 2.0 (Calling a CDS Service, Passing the Access Token, Feedback) and the
+hook library's context tables for patient-view, order-select and order-sign.
+"""
+from __future__ import annotations
+
+import json
+import re
+import uuid
+from datetime import datetime
+from typing import Any, Mapping
+
+from flask import Request
+
+from .errors import ApiError
+
+FHIR_ID = re.compile(r"^[A-Za-z0-9\-.]{1,64}$")
+RELATIVE_REF = re.compile(r"^([A-Z][A-Za-z]+)/([A-Za-z0-9\-.]{1,64})$")
+RFC3339 = re.compile(
+    r"^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$")
+
+USER_TYPES = {
+    "patient-view": ("Practitioner", "PractitionerRole", "Patient", "RelatedPerson"),
+    "order-select": ("Practitioner", "PractitionerRole"),
+    "order-sign": ("Practitioner", "PractitionerRole"),
+}
+
+
+def is_json_mimetype(mimetype: str) -> bool:
+    return mimetype == "application/json" or (mimetype.startswith("application/")
+                                              and mimetype.endswith("+json"))
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not valid JSON")
+
+
+def json_depth_exceeds(value: Any, limit: int) -> bool:
+    """True when containers nest deeper than `limit` (iterative: no recursion on hostile input)."""
+    stack = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, dict):
+            if depth > limit:
+                return True
+            stack.extend((v, depth + 1) for v in item.values())
+        elif isinstance(item, list):
+            if depth > limit:
+                return True
+            stack.extend((v, depth + 1) for v in item)
+    return False
+
+
+def read_json_body(request: Request, *, max_depth: int) -> Any:
+    """The request body as JSON, or an ApiError (415/400).  Oversize bodies raise 413 in Flask."""
+    if not is_json_mimetype(request.mimetype or ""):
+        raise ApiError(415, "unsupported media type: send application/json",
+                       [f"Content-Type was {request.mimetype or 'missing'!r}"])
+    raw = request.get_data(cache=True)
+    if not raw:
+        raise ApiError(400, "invalid request", ["request body is empty"])
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise ApiError(400, "invalid request", ["request body is not UTF-8"]) from None
+    try:
+        body = json.loads(text, parse_constant=_reject_constant)
+    except RecursionError:
+        raise ApiError(400, "invalid request", [f"JSON nested deeper than {max_depth} levels"]) from None
+    except ValueError as exc:
+        raise ApiError(400, "invalid request", [f"body is not valid JSON: {exc}"[:300]]) from None
+    if json_depth_exceeds(body, max_depth):
+        raise ApiError(400, "invalid request", [f"JSON nested deeper than {max_depth} levels"])
+    return body
+
+
+def _is_str(value: Any) -> bool:
+    return isinstance(value, str) and value.strip() != ""
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def is_uuid(value: Any) -> bool:
+    if not isinstance(value, str) or not value.strip():
+        return False
+    try:
+        uuid.UUID(value.strip())
+    except ValueError:
+        return False
+    return True
+
+
+def _check_url(value: Any, name: str, problems: list[str]) -> None:
+    from urllib.parse import urlsplit
+
+    if not _is_str(value):
+        problems.append(f"{name}: must be a non-empty string (an absolute URL)")
+        return
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        problems.append(f"{name}: must be an absolute http(s) URL")
+    elif parts.username or parts.password or parts.query or parts.fragment:
+        problems.append(f"{name}: must not contain credentials, a query or a fragment")
+
+
+def _check_fhir_authorization(auth: Any, problems: list[str]) -> None:
+    name = "fhirAuthorization"
+    if not isinstance(auth, dict):
+        problems.append(f"{name}: must be an object")
+        return
+    if not _is_str(auth.get("access_token")):
+        problems.append(f"{name}.access_token: required non-empty string")
+    token_type = auth.get("token_type")
+    if not isinstance(token_type, str) or token_type.lower() != "bearer":
+        problems.append(f"{name}.token_type: required, must be 'Bearer'")
+    if not _is_int(auth.get("expires_in")) or auth.get("expires_in") < 0:
+        problems.append(f"{name}.expires_in: required non-negative integer (seconds)")
+    if not _is_str(auth.get("scope")):
+        problems.append(f"{name}.scope: required non-empty string")
+    if not _is_str(auth.get("subject")):
+        problems.append(f"{name}.subject: required non-empty string (the service's client id)")
+    if "patient" in auth and not (isinstance(auth["patient"], str) and FHIR_ID.match(auth["patient"])):
+        problems.append(f"{name}.patient: must be a FHIR id")
+
+
+def _bundle_problems(bundle: Any, name: str, problems: list[str]) -> set[str]:
+    """Check a draftOrders Bundle; return the 'Type/id' references of its entries."""
+    refs: set[str] = set()
+    if not isinstance(bundle, dict) or bundle.get("resourceType") != "Bundle":
+        problems.append(f"{name}: must be a FHIR Bundle (resourceType 'Bundle')")
+        return refs
+    entries = bundle.get("entry", [])
+    if not isinstance(entries, list):
+        problems.append(f"{name}.entry: must be an array")
+        return refs
+    for i, entry in enumerate(entries):
+        resource = entry.get("resource") if isinstance(entry, dict) else None
+        if not isinstance(resource, dict) or not _is_str(resource.get("resourceType")):
+            problems.append(f"{name}.entry[{i}].resource: must be a FHIR resource with a resourceType")
+            continue
+        rid = resource.get("id")
+        if rid is not None and not (isinstance(rid, str) and FHIR_ID.match(rid)):
+            problems.append(f"{name}.entry[{i}].resource.id: must be a FHIR id")
+            continue
+        if rid:
+            refs.add(f"{resource['resourceType']}/{rid}")
+    return refs
+
+
+def _check_context(hook: str, context: Any, problems: list[str]) -> None:
+    if not isinstance(context, dict):
+        problems.append("context: required object")
+        return
+    user = context.get("userId")
+    if not isinstance(user, str) or not RELATIVE_REF.match(user):
+        problems.append("context.userId: required, 'Type/id' (e.g. 'Practitioner/123')")
+    elif hook in USER_TYPES and user.split("/", 1)[0] not in USER_TYPES[hook]:
+        problems.append(f"context.userId: for {hook} must be one of {', '.join(USER_TYPES[hook])}")
+    patient = context.get("patientId")
+    if not isinstance(patient, str) or not FHIR_ID.match(patient):
+        problems.append("context.patientId: required FHIR id")
+    if "encounterId" in context:
+        enc = context["encounterId"]
+        if not isinstance(enc, str) or not FHIR_ID.match(enc):
+            problems.append("context.encounterId: must be a FHIR id")
+    if hook in ("order-select", "order-sign"):
+        if "draftOrders" not in context:
+            problems.append(f"context.draftOrders: required for {hook}")
+            refs: set[str] = set()
+        else:
+            refs = _bundle_problems(context["draftOrders"], "context.draftOrders", problems)
+        if hook == "order-select":
+            selections = context.get("selections")
+            if not isinstance(selections, list) or not selections:
+                problems.append("context.selections: required non-empty array for order-select")
+            else:
+                for i, sel in enumerate(selections):
+                    if not isinstance(sel, str) or not RELATIVE_REF.match(sel):
+                        problems.append(f"context.selections[{i}]: must be 'Type/id'")
+                    elif isinstance(context.get("draftOrders"), dict) and sel not in refs:
+                        problems.append(f"context.selections[{i}]: {sel} is not in context.draftOrders")
+
+
+def _check_prefetch(prefetch: Any, patient_id: Any, problems: list[str]) -> None:
+    if not isinstance(prefetch, dict):
+        problems.append("prefetch: must be an object")
+        return
+    for key, value in prefetch.items():
+        if value is None:
+            continue  # "no data" (spec), not an error
+        if not isinstance(value, dict) or not _is_str(value.get("resourceType")):
+            problems.append(f"prefetch.{key}: must be a FHIR resource, a Bundle, or null")
+    patient = prefetch.get("patient")
+    if (isinstance(patient, dict) and patient.get("resourceType") == "Patient"
+            and isinstance(patient_id, str) and patient.get("id") not in (None, patient_id)):
+        # Data about another patient must never reach the clinical logic.
+        problems.append("prefetch.patient: Patient.id does not match context.patientId")
+
+
+def hook_request_problems(body: Any, allowed_hooks: tuple[str, ...]) -> list[str]:
+    """Every problem with a service-call body (empty list when it is valid)."""
+    if not isinstance(body, dict):
+        return ["body: must be a JSON object"]
+    problems: list[str] = []
+    hook = body.get("hook")
+    if not _is_str(hook):
+        problems.append("hook: required string")
+    elif hook not in allowed_hooks:
+        problems.append(f"hook: this service answers {', '.join(allowed_hooks)}, not {hook!r}")
+    if not is_uuid(body.get("hookInstance")):
+        problems.append("hookInstance: required UUID")
+    if "fhirServer" in body:
+        _check_url(body["fhirServer"], "fhirServer", problems)
+    if "fhirAuthorization" in body:
+        if "fhirServer" not in body:
+            problems.append("fhirAuthorization: requires fhirServer")
+        _check_fhir_authorization(body["fhirAuthorization"], problems)
+    if "context" not in body:
+        problems.append("context: required object")
+    elif isinstance(hook, str) and hook in allowed_hooks:
+        _check_context(hook, body["context"], problems)
+    elif not isinstance(body["context"], dict):
+        problems.append("context: required object")
+    if "prefetch" in body:
+        context = body.get("context") if isinstance(body.get("context"), dict) else {}
+        _check_prefetch(body["prefetch"], context.get("patientId"), problems)
+    if "extension" in body and not isinstance(body["extension"], dict):
+        problems.append("extension: must be an object")
+    return problems
+
+
+def parse_timestamp(value: str) -> datetime | None:
+    if not isinstance(value, str) or not RFC3339.match(value):
+        return None
+    try:
+        return datetime.fromisoformat(value.replace("z", "Z").replace("Z", "+00:00"))
+    except ValueError:
+        return None
+
+
+def feedback_problems(body: Any) -> list[str]:
+    """Every problem with a feedback body (`{"feedback": [...]}`, CDS Hooks 2.0 Feedback)."""
+    if not isinstance(body, dict):
+        return ["body: must be a JSON object"]
+    items = body.get("feedback")
+    if not isinstance(items, list) or not items:
+        return ["feedback: required non-empty array"]
+    problems: list[str] = []
+    for i, item in enumerate(items):
+        name = f"feedback[{i}]"
+        if not isinstance(item, dict):
+            problems.append(f"{name}: must be an object")
+            continue
+        if not _is_str(item.get("card")):
+            problems.append(f"{name}.card: required (the card's uuid)")
+        elif len(item["card"]) > 200:
+            problems.append(f"{name}.card: too long")
+        outcome = item.get("outcome")
+        if outcome not in ("accepted", "overridden"):
+            problems.append(f"{name}.outcome: must be 'accepted' or 'overridden'")
+        accepted = item.get("acceptedSuggestions")
+        if outcome == "accepted":
+            if not isinstance(accepted, list) or not accepted:
+                problems.append(f"{name}.acceptedSuggestions: required non-empty array when accepted")
+        if accepted is not None:
+            if not isinstance(accepted, list):
+                problems.append(f"{name}.acceptedSuggestions: must be an array")
+            else:
+                for j, sug in enumerate(accepted):
+                    if not isinstance(sug, dict) or not _is_str(sug.get("id")) or len(sug["id"]) > 200:
+                        problems.append(f"{name}.acceptedSuggestions[{j}].id: required string")
+        if "overrideReason" in item:
+            reason = item["overrideReason"]
+            if not isinstance(reason, dict):
+                problems.append(f"{name}.overrideReason: must be an object")
+            else:
+                coding = reason.get("reason")
+                comment = reason.get("userComment")
+                if coding is None and comment is None:
+                    problems.append(f"{name}.overrideReason: needs reason and/or userComment")
+                if coding is not None:
+                    if (not isinstance(coding, dict) or not _is_str(coding.get("code"))
+                            or not _is_str(coding.get("system"))):
+                        problems.append(f"{name}.overrideReason.reason: a Coding with code and system")
+                    elif "display" in coding and not isinstance(coding["display"], str):
+                        problems.append(f"{name}.overrideReason.reason.display: must be a string")
+                if comment is not None and not isinstance(comment, str):
+                    problems.append(f"{name}.overrideReason.userComment: must be a string")
+                elif isinstance(comment, str) and len(comment) > 4000:
+                    problems.append(f"{name}.overrideReason.userComment: longer than 4000 characters")
+        if parse_timestamp(item.get("outcomeTimestamp")) is None:
+            problems.append(f"{name}.outcomeTimestamp: required ISO 8601 date-time with time zone")
+    return problems
+
+
+def relative_ref(value: Any) -> tuple[str, str] | None:
+    if isinstance(value, str):
+        m = RELATIVE_REF.match(value)
+        if m:
+            return m.group(1), m.group(2)
+    return None
+
+
+def mapping_or_empty(value: Any) -> Mapping[str, Any]:
+    return value if isinstance(value, Mapping) else {}
