@@ -116,3 +116,43 @@ def tampered_payload_token(token: str, **changes: Any) -> str:
 
 def bearer(token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
+
+
+# -- a trusted issuer for the service under test ---------------------------------------------------------
+ISSUER = "https://ehr.rel.test"
+JKU_ALLOWED = "https://ehr.rel.test/.well-known/jwks.json"
+PUBLIC_BASE = "http://127.0.0.1:8080"
+
+
+@dataclass
+class IssuerKit:
+    """Keys and files for one trusted issuer, plus a stranger's key for attacks."""
+
+    ec: SigningKey
+    rsa: SigningKey
+    stranger: SigningKey
+    issuers_path: Path
+    jwks_path: Path
+    iss: str = ISSUER
+    base: str = PUBLIC_BASE
+
+    def aud(self, path: str) -> str:
+        return self.base + path
+
+    def token(self, path: str, *, key: SigningKey | None = None, headers: dict | None = None,
+              kid: str | None = None, **claim_overrides: Any) -> str:
+        c = claims(iss=self.iss, aud=self.aud(path))
+        c.update(claim_overrides)
+        c = {k: v for k, v in c.items() if v is not DROP}
+        return (key or self.ec).sign(c, headers=headers, kid=kid)
+
+
+def write_issuers(dir_: Path, *, ec_key: SigningKey, rsa_key: SigningKey, fhir_servers: list[str],
+                  extra_issuers: list[dict] | None = None, iss: str = ISSUER) -> tuple[Path, Path]:
+    jwks_path = write_jwks(dir_ / "ehr-jwks.json", ec_key, rsa_key)
+    doc = {"issuers": [{"iss": iss, "jwks_file": jwks_path.name, "jku": [JKU_ALLOWED],
+                        "algorithms": ["ES384", "RS384"], "fhir_servers": fhir_servers}]
+           + (extra_issuers or [])}
+    path = dir_ / "trusted-issuers.json"
+    path.write_text(json.dumps(doc, indent=2))
+    return path, jwks_path

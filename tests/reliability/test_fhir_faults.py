@@ -1,0 +1,139 @@
+"""FHIR server faults over real HTTP (issue 8, item 5).
+
+The service gets only the Patient in prefetch and must fetch the rest from a misbehaving FHIR server
+on loopback.  For every fault: the call ends within the time budget, the answer is partial and says
+so with a `data-unavailable` card (or 412 when the Patient itself cannot be read), nothing reaches
+another host, and the very next call against a healthy server gets the full answer.
+"""
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from rel_faultserver import FAULT_MODES
+from rel_requests import CHART, PATIENT, full_prefetch, hook_request, topics
+
+BUDGET = 1.5  # CDS_FHIR_BUDGET_SECONDS for these tests
+SLACK = 1.5  # evaluation + scheduling on a busy 2-core box
+PV = "/cds-services/omalizumab-patient-view"
+
+
+@pytest.fixture
+def faulty(fault_server):
+    fault_server.chart = CHART
+    fault_server.slow_seconds = 6.0
+    fault_server.trickle_interval = 0.1
+    return fault_server
+
+
+@pytest.fixture
+def fault_app(faulty, tmp_path):
+    from cds_service.app import create_app
+
+    app = create_app({
+        "CDS_AUTH": "off",
+        "CDS_ALLOWED_FHIR_SERVERS": faulty.url,
+        "CDS_DATABASE_URL": f"sqlite:///{tmp_path}/faults.sqlite3",
+        "CDS_FHIR_BUDGET_SECONDS": str(BUDGET),
+        "CDS_CLOCK": "2025-06-01",
+    })
+    app.testing = True
+    yield app
+    ex = app.extensions.get("cds_fhir_executor")
+    if ex is not None:
+        ex.shutdown(wait=False, cancel_futures=True)
+
+
+def _call(client, body):
+    t0 = time.monotonic()
+    resp = client.post(PV, json=body)
+    return resp, time.monotonic() - t0
+
+
+def _healthy_followup(client, faulty):
+    """After a fault: a healthy server gives the full answer, promptly."""
+    faulty.set_mode("ok")
+    resp, elapsed = _call(client, hook_request(prefetch={"patient": PATIENT}, fhir_server=faulty.url,
+                                               fhir_token="fhir-token-ok"))
+    assert resp.status_code == 200, resp.get_data(as_text=True)[:500]
+    assert "data-unavailable" not in topics(resp.get_json()), resp.get_json()
+    assert elapsed < BUDGET + SLACK
+    assert client.get("/healthz").status_code == 200
+
+
+def test_healthy_server_gives_full_answer(fault_app, faulty):
+    client = fault_app.test_client()
+    _healthy_followup(client, faulty)
+    fetched = {h.path.split("?")[0].strip("/") for h in faulty.hits}
+    assert "Observation" in fetched and "Condition" in fetched  # the missing keys really were fetched
+    assert all(h.headers.get("Authorization") == "Bearer fhir-token-ok" for h in faulty.hits)
+
+
+@pytest.mark.parametrize("mode", FAULT_MODES)
+def test_fault_gives_partial_answer_within_budget(fault_app, faulty, attacker_server, figures, mode):
+    client = fault_app.test_client()
+    faulty.set_mode(mode)
+    resp, elapsed = _call(client, hook_request(prefetch={"patient": PATIENT}, fhir_server=faulty.url,
+                                               fhir_token="fhir-token-1"))
+    figures.add("faults_injected")
+    assert elapsed < BUDGET + SLACK, f"{mode}: took {elapsed:.2f}s"
+    assert resp.status_code == 200, resp.get_data(as_text=True)[:500]
+    body = resp.get_json()
+    assert "data-unavailable" in topics(body), (mode, topics(body))
+    card = next(c for c in body["cards"] if c["source"]["topic"]["code"] == "data-unavailable")
+    assert card["indicator"] == "warning"
+    assert attacker_server.hit_count() == 0, f"{mode}: the service contacted another host"
+    _healthy_followup(client, faulty)
+
+
+@pytest.mark.parametrize("mode", ["slow", "500", "401", "malformed", "non-fhir", "reset", "redirect-offhost"])
+def test_patient_unobtainable_gives_412(fault_app, faulty, attacker_server, figures, mode):
+    client = fault_app.test_client()
+    faulty.set_mode(mode)
+    resp, elapsed = _call(client, hook_request(prefetch=None, fhir_server=faulty.url, fhir_token="t"))
+    figures.add("faults_injected")
+    assert elapsed < BUDGET + SLACK
+    assert resp.status_code == 412, resp.get_data(as_text=True)[:300]
+    oo = resp.get_json()
+    assert oo["resourceType"] == "OperationOutcome"
+    assert any("patient" in str(i.get("expression", "")) for i in oo["issue"])
+    assert attacker_server.hit_count() == 0
+    _healthy_followup(client, faulty)
+
+
+def test_fault_on_one_key_keeps_the_rest(fault_app, faulty, figures):
+    """Only Condition searches fail: the Observations still arrive and still inform the cards."""
+    client = fault_app.test_client()
+    faulty.set_mode("500", pattern=r"^/Condition")
+    resp, _ = _call(client, hook_request(prefetch={"patient": PATIENT}, fhir_server=faulty.url, fhir_token="t"))
+    figures.add("faults_injected")
+    assert resp.status_code == 200
+    body = resp.get_json()
+    card = next(c for c in body["cards"] if c["source"]["topic"]["code"] == "data-unavailable")
+    assert "ondition" in card.get("detail", "") + card["summary"]  # names what is missing
+    assert len(body["cards"]) >= 2  # and still says something about the rest
+
+
+def test_repeated_trickle_faults_do_not_starve_later_calls(fault_app, faulty, figures):
+    """Slow-drip bodies must not pin the fetch pool: three in a row, then a healthy call."""
+    client = fault_app.test_client()
+    faulty.set_mode("trickle")
+    for _ in range(3):
+        resp, elapsed = _call(client, hook_request(prefetch={"patient": PATIENT}, fhir_server=faulty.url,
+                                                   fhir_token="t"))
+        figures.add("faults_injected")
+        assert resp.status_code == 200 and elapsed < BUDGET + SLACK
+    _healthy_followup(client, faulty)
+
+
+def test_prefetched_bundle_with_next_loop_is_bounded(fault_app, faulty, figures):
+    """A client-sent Bundle whose next link loops on the FHIR server: paging stops, answer arrives."""
+    client = fault_app.test_client()
+    faulty.set_mode("next-loop")
+    pf = full_prefetch()
+    pf["totalIge"] = dict(pf["totalIge"], link=[{"relation": "next", "url": f"{faulty.url}/Observation?code=19113-0"}])
+    resp, elapsed = _call(client, hook_request(prefetch=pf, fhir_server=faulty.url, fhir_token="t"))
+    figures.add("faults_injected")
+    assert resp.status_code == 200 and elapsed < BUDGET + SLACK
+    assert faulty.hit_count() <= 10
