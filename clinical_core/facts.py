@@ -175,6 +175,9 @@ class PatientFacts:
     specific_ige: tuple[SpecificIge, ...] = ()
     issues: tuple[DataIssue, ...] = ()
     unavailable: tuple[str, ...] = ()  # data groups the FHIR server could not supply (prefetch keys)
+    # newest body weight on or before the first omalizumab start (None without omalizumab history):
+    # lets the core say "weight moved to another band since the start: review the dose"
+    weight_at_omalizumab_start: Measurement | None = None
 
     def has_condition(self, *concepts: str) -> bool:
         return any(c.concept in concepts for c in self.conditions)

@@ -1,0 +1,83 @@
+"""Turn facts into `Evidence` rows: value in its canonical unit (comparator kept), date, resource, original.
+
+Every decision cites the facts it used in this one format, so the card's facts table reads the
+same whatever rule produced it.
+"""
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from .dosing import fmt_num
+from .facts import AllergyFact, BloodPressure, ConditionFact, Measurement, MedicationFact, SpecificIge
+from .decisions import Evidence
+
+# canonical UCUM unit -> how a clinician writes it
+DISPLAY_UNITS: dict[str, str] = {
+    "[IU]/mL": "IU/mL",
+    "k[IU]/L": "kU/L",
+    "/uL": "cells/µL",
+    "10*3/uL": "x10³/µL",
+    "pg/mg{creat}": "pg/mg creatinine",
+    "kg": "kg",
+    "mL/min/{1.73_m2}": "mL/min/1.73 m²",
+    "mm[Hg]": "mmHg",
+}
+
+
+def unit_text(unit: str | None) -> str:
+    return DISPLAY_UNITS.get(unit or "", unit or "")
+
+
+def day(when: datetime | date | None) -> date | None:
+    if when is None:
+        return None
+    return when.date() if isinstance(when, datetime) else when
+
+
+def value_text(m: Measurement, *, decimals: int | None = None) -> str:
+    v = round(m.value, decimals) if decimals is not None else m.value
+    return f"{m.comparator or ''}{fmt_num(v)} {unit_text(m.unit)}".strip()
+
+
+def measurement(label: str, m: Measurement, *, decimals: int | None = None, note: str = "") -> Evidence:
+    original = None
+    if m.original_value is not None and (m.original_unit != m.unit or m.original_value != m.value):
+        original = f"{m.comparator or ''}{fmt_num(m.original_value)} {m.original_unit or ''}".strip()
+    elif m.derived_from:
+        original = "computed from " + ", ".join(r.reference for r in m.derived_from)
+    value = value_text(m, decimals=decimals) + (f" ({note})" if note else "")
+    return Evidence(label, value, day(m.when), m.source.reference, original)
+
+
+def blood_pressure(label: str, bp: BloodPressure) -> Evidence:
+    s = fmt_num(bp.systolic.value) if bp.systolic else "?"
+    d = fmt_num(bp.diastolic.value) if bp.diastolic else "?"
+    return Evidence(label, f"{s}/{d} mmHg", day(bp.when), bp.source.reference)
+
+
+def condition(c: ConditionFact) -> Evidence:
+    return Evidence("Condition", c.display or c.concept, c.onset or c.recorded, c.source.reference)
+
+
+def medication(m: MedicationFact) -> Evidence:
+    state = "active" if m.is_active else (m.status or "inactive")
+    text = m.text or m.agent
+    return Evidence("Medication", f"{text} ({state})", m.start, m.source.reference)
+
+
+def allergy(a: AllergyFact) -> Evidence:
+    extra = []
+    if a.respiratory_reaction:
+        extra.append("respiratory reaction")
+    if a.ige_mediated:
+        extra.append("IgE-mediated")
+    suffix = f" ({', '.join(extra)})" if extra else ""
+    return Evidence(f"Allergy ({a.category})", f"{a.substance}{suffix}", a.recorded, a.source.reference)
+
+
+def specific_ige(s: SpecificIge) -> Evidence:
+    return measurement(f"Specific IgE, {s.allergen}", s.measurement)
+
+
+def age(years: int, patient_id: str) -> Evidence:
+    return Evidence("Age", f"{years} years", None, f"Patient/{patient_id}")

@@ -1,0 +1,138 @@
+"""Order checks for order-select and order-sign (clinical-brief scenario 12).
+
+Each drafted MedicationRequest the clinician is working on (order-select: the selections; order-sign:
+every draft) is checked against the patient's assessment: an omalizumab dose or interval that differs
+from the label table, omalizumab for a phenotype that is not IgE-driven, cyclosporine with renal or
+blood-pressure risk, and an anti-IL-5 agent below its labelled age. Order-select drafts are often
+incomplete: a draft without a dose is not a mismatch there.
+"""
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import Sequence
+
+from . import evidence as ev
+from .decisions import Assessment, Decision, DoseRecommendation, Evidence
+from .dosing import fmt_num
+from .facts import DraftOrder, PatientFacts
+from .knowledge import citation, csu_fixed
+from .options import ANTI_IL5_REGIMENS, min_age, options, unverified
+from .phenotypes import build_profile
+from .recommend import (check_region, clip, cyclosporine_data_needed, cyclosporine_decision, not_preferred_decision)
+
+ORDER_HOOKS = ("order-select", "order-sign")
+ANTI_IL5_AGENTS = ("mepolizumab", "benralizumab", "reslizumab")
+IGE_KEYS = ("allergic-asthma", "csu-refractory", "crswnp")
+
+
+def _draft_evidence(d: DraftOrder) -> Evidence:
+    parts = [d.text or (d.agent or "medication")]
+    if d.dose_value is not None:
+        parts.append(f"{fmt_num(d.dose_value)} {d.dose_unit or ''}".strip())
+    if d.interval_weeks is not None:
+        parts.append(f"every {fmt_num(d.interval_weeks)} weeks")
+    return Evidence("Drafted order", ", ".join(parts), None, d.reference)
+
+
+def _omalizumab_decision(assessment: Assessment) -> Decision | None:
+    return next((d for d in assessment.decisions
+                 if d.topic in ("omalizumab-dose", "omalizumab-not-dosable") and set(d.covers) & set(IGE_KEYS)), None)
+
+
+def _accepted(dec: Decision) -> set[tuple[float, float]]:
+    """Dose/interval pairs that match the label for this decision."""
+    assert dec.dose is not None
+    ok = {(float(dec.dose.dose_mg), float(dec.dose.interval_weeks))}
+    raw = csu_fixed()
+    if "csu-refractory" in dec.covers:
+        ok.add((float(raw["dose_mg"]), float(raw["interval_weeks"])))  # CSU trials dose: clinician's choice
+        if dec.dose.table_id == "csu-fixed" and dec.dose.region == "US":
+            ok.add((float(raw["alternative_dose_mg"]), float(raw["interval_weeks"])))
+    return ok
+
+
+def _same(a: float, b: float) -> bool:
+    return abs(a - b) < 0.01
+
+
+def _check_omalizumab(facts: PatientFacts, p, d: DraftOrder, hook: str, assessment: Assessment) -> Decision | None:
+    dec = _omalizumab_decision(assessment)
+    draft_ev = (_draft_evidence(d),)
+    if dec is None:
+        return not_preferred_decision(p, order_reference=d.reference, drafted=True)
+    if dec.topic == "omalizumab-not-dosable" or dec.dose is None:
+        return replace(dec, order_reference=d.reference, evidence=draft_ev + dec.evidence)
+    if d.dose_value is None and hook == "order-select":
+        return None  # incomplete draft: nothing to compare yet
+    accepted = _accepted(dec)
+    problems = []
+    if d.dose_value is None:
+        problems.append("the draft has no dose")
+    elif (d.dose_unit or "mg") != "mg":
+        problems.append(f"the draft dose unit is {d.dose_unit!r}, not mg")
+    if d.interval_weeks is None and (hook == "order-sign"):
+        problems.append("the draft has no dosing interval")
+    if not problems:
+        match = any(_same(d.dose_value, mg) and (d.interval_weeks is None or _same(d.interval_weeks, wk))
+                    for mg, wk in accepted)
+        if match:
+            return None  # matches the table: the card may be omitted (card contract)
+        problems.append(f"drafted {fmt_num(d.dose_value)} mg" + (
+            f" every {fmt_num(d.interval_weeks)} weeks" if d.interval_weeks is not None else ""))
+    dose: DoseRecommendation = dec.dose
+    where = f"{dose.table_label}" + (f": IgE {dose.ige_band}, {dose.weight_band}" if dose.ige_band else "")
+    head = (f"Omalizumab draft differs from the label: use {dose.dose_mg} mg SC every {dose.interval_weeks} weeks "
+            f"({dose.table_label.split(' (')[0]})")
+    rationale = (f"The drafted order ({'; '.join(problems)}) differs from the label dose for this patient: "
+                 f"{dose.dose_mg} mg every {dose.interval_weeks} weeks ({where}).")
+    return Decision(
+        topic="omalizumab-dose-mismatch", indicator="warning", headline=clip(head), rationale=rationale,
+        citation=dose.citation, evidence=draft_ev + dec.evidence, rule=dec.rule, missing=dec.missing,
+        cautions=dec.cautions, dose=dose, alternatives=(dose.as_option(),), order_reference=d.reference,
+        covers=dec.covers, links=dec.links)
+
+
+def _check_anti_il5(p, d: DraftOrder) -> Decision | None:
+    limit = min_age(d.agent or "")
+    if limit is None or p.age is None or p.age >= limit:
+        return None
+    alts = options(ANTI_IL5_REGIMENS, p.age, exclude_agents=(d.agent or "",))
+    name = (d.agent or "").capitalize()
+    head = f"{name} is labelled from {limit} years; the patient is {p.age}"
+    if alts:
+        head += f": {alts[0].display} fits"
+    return Decision(
+        topic="anti-il5-recommended", indicator="warning", headline=clip(head),
+        rationale=(f"{name} is not labelled below {limit} years." + (
+            " Age-appropriate anti-IL-5/5R options are listed." if alts else " No anti-IL-5/5R option fits this age.")),
+        citation=citation("cinqair") if d.agent == "reslizumab" else citation("gina-severe"),
+        evidence=(_draft_evidence(d),) + p.age_ev + p.ev("eosinophilic-asthma"),
+        rule=f"{name}: labelled age {limit} years and older.", cautions=unverified(alts), alternatives=alts,
+        order_reference=d.reference, covers=("eosinophilic-asthma",) if p.present("eosinophilic-asthma") else ())
+
+
+def check_orders(facts: PatientFacts, drafts: Sequence[DraftOrder], *, hook: str, assessment: Assessment,
+                 region: str = "US") -> tuple[Decision, ...]:
+    """Decisions about the drafted orders only (the patient-level ones are in `assessment`)."""
+    check_region(region)
+    if hook not in ORDER_HOOKS:
+        raise ValueError(f"order checks run for {ORDER_HOOKS}, not {hook!r}")
+    p = build_profile(facts)
+    out: list[Decision] = []
+    for d in drafts:
+        if not d.selected:
+            continue
+        dec: Decision | None = None
+        if d.agent == "omalizumab":
+            dec = _check_omalizumab(facts, p, d, hook, assessment)
+        elif d.agent == "cyclosporine":
+            dec = cyclosporine_decision(p, hook=hook, order_reference=d.reference)
+            if dec is not None:
+                dec = replace(dec, evidence=(_draft_evidence(d),) + dec.evidence)
+            else:
+                dec = cyclosporine_data_needed(p, order_reference=d.reference)
+        elif d.agent in ANTI_IL5_AGENTS:
+            dec = _check_anti_il5(p, d)
+        if dec is not None:
+            out.append(dec)
+    return tuple(out)

@@ -1,0 +1,345 @@
+"""The type-2 phenotype model: which IgE-, IL-5- and leukotriene-driven phenotypes a patient shows.
+
+Each finding says present / absent / possible / unknown, with the facts used and what is missing,
+so a decision never rests on a guess. Thresholds come from data/policy.json (product policy,
+each with its source), never from literals here.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+
+from . import evidence as ev
+from .decisions import Evidence, PhenotypeFinding
+from .dosing import fmt_num
+from .facts import BloodPressure, Measurement, PatientFacts
+from .knowledge import policy_value
+
+ASTHMA_CONCEPTS = ("asthma", "allergic-asthma", "eosinophilic-asthma", "severe-asthma", "aerd")
+CSU_CONCEPTS = ("csu", "chronic-urticaria", "chronic-idiopathic-urticaria")
+POLYP_CONCEPTS = ("nasal-polyps", "crswnp")
+USABLE_IGE = ("baseline-before-omalizumab", "newest-no-omalizumab")
+
+MISSING_SENSITISATION = "sensitisation test: specific IgE (kU/L) to perennial aeroallergens or a skin-prick test"
+MISSING_TOTAL_IGE = "baseline total IgE (IU/mL), drawn before any omalizumab"
+MISSING_EOS = "blood eosinophil count (cells/µL)"
+MISSING_WEIGHT = "body weight (kg)"
+MISSING_EGFR = "eGFR (mL/min/1.73 m²)"
+MISSING_BP = "blood pressure (mmHg)"
+MISSING_AGE = "date of birth (age decides which label table applies)"
+
+
+def months_before(d: date, months: int) -> date:
+    m = d.year * 12 + d.month - 1 - months
+    y, mo = divmod(m, 12)
+    mo += 1
+    for dd in (d.day, 30, 29, 28):
+        try:
+            return date(y, mo, dd)
+        except ValueError:
+            continue
+    raise ValueError(d)  # pragma: no cover
+
+
+def at_or_above(m: Measurement | None, threshold: float) -> bool | None:
+    """True/False when the value settles it, None when absent or a comparator leaves it open."""
+    if m is None:
+        return None
+    c, v = m.comparator, m.value
+    if c is None:
+        return v >= threshold
+    if c in (">", ">="):
+        return True if v >= threshold else None
+    if c == "<":
+        return False if v <= threshold else None
+    if c == "<=":
+        return False if v < threshold else None
+    return None
+
+
+def below(m: Measurement | None, threshold: float) -> bool | None:
+    r = at_or_above(m, threshold)
+    return None if r is None else not r
+
+
+def bp_high(bp: BloodPressure, sys_t: float, dia_t: float) -> bool:
+    return bool((bp.systolic and bp.systolic.value >= sys_t) or (bp.diastolic and bp.diastolic.value >= dia_t))
+
+
+@dataclass
+class Profile:
+    """Everything the decision rules need, computed once per assessment."""
+
+    facts: PatientFacts
+    age: int | None
+    age_ev: tuple[Evidence, ...]
+    asthma: bool
+    asthma_ev: tuple[Evidence, ...]
+    ige: Measurement | None  # the baseline IgE that may dose (None when none may)
+    ige_ev: tuple[Evidence, ...]
+    weight_ev: tuple[Evidence, ...]
+    weight_stale: bool
+    findings: dict[str, PhenotypeFinding] = field(default_factory=dict)
+    eos_high: bool = False  # >= anti-IL-5 favoured threshold (GINA ranking)
+    renal_critical: bool = False
+    bp_critical: bool = False
+    on_omalizumab: tuple = ()
+    on_cyclosporine: tuple = ()
+
+    def status(self, key: str) -> str:
+        f = self.findings.get(key)
+        return f.status if f else "absent"
+
+    def present(self, key: str) -> bool:
+        return self.status(key) == "present"
+
+    def ev(self, *keys: str) -> tuple[Evidence, ...]:
+        out: list[Evidence] = []
+        for k in keys:
+            f = self.findings.get(k)
+            if f:
+                out.extend(e for e in f.evidence if e not in out)
+        return tuple(out)
+
+
+def _add(p: Profile, key: str, status: str, evidence=(), missing=(), note: str = "") -> None:
+    p.findings[key] = PhenotypeFinding(key, status, tuple(dict.fromkeys(evidence)), tuple(missing), note)  # type: ignore[arg-type]
+
+
+def build_profile(facts: PatientFacts) -> Profile:
+    age = facts.age_years
+    age_ev = (ev.age(age, facts.patient_id),) if age is not None else ()
+    asthma_conds = facts.conditions_of(*ASTHMA_CONCEPTS)
+    ige = facts.total_ige.measurement if facts.total_ige.status in USABLE_IGE else None
+    ige_ev: tuple[Evidence, ...] = ()
+    if facts.total_ige.measurement is not None:
+        label = "Baseline total IgE" if ige is not None else "Total IgE (not usable for dosing)"
+        note = "" if ige is not None else facts.total_ige.status.replace("-", " ")
+        ige_ev = (ev.measurement(label, facts.total_ige.measurement, note=note),)
+    ige_ev += tuple(ev.measurement("Total IgE on omalizumab (never doses)", m) for m in facts.total_ige.excluded)
+    weight_ev: tuple[Evidence, ...] = ()
+    stale = False
+    if facts.weight is not None:
+        weight_ev = (ev.measurement("Body weight", facts.weight, decimals=1),)
+        when = ev.day(facts.weight.when)
+        stale = when is None or when < months_before(facts.evaluation_date, int(policy_value("weight_stale_months")))
+    p = Profile(facts, age, age_ev, bool(asthma_conds), tuple(ev.condition(c) for c in asthma_conds),
+                ige, ige_ev, weight_ev, stale)
+    p.on_omalizumab = facts.medications_of(agent="omalizumab", active_only=True)
+    p.on_cyclosporine = facts.medications_of(agent="cyclosporine", active_only=True)
+    _allergic(p)
+    _eosinophilic(p)
+    _csu(p)
+    _aerd(p)
+    _simple(p)
+    _cyclosporine_risks(p)
+    return p
+
+
+def _sensitisation(p: Profile) -> tuple[bool | None, list[Evidence], str]:
+    facts = p.facts
+    cut = policy_value("sensitisation_sige_min")
+    evid: list[Evidence] = []
+    dx = facts.conditions_of("allergic-asthma")
+    if dx:
+        evid.extend(ev.condition(c) for c in dx)
+    env = [a for a in facts.allergies if a.category == "environmental" and a.ige_mediated is not False]
+    evid.extend(ev.allergy(a) for a in env)
+    perennial = [s for s in facts.specific_ige if s.allergen_group == "perennial-aeroallergen"]
+    positive = [s for s in perennial if at_or_above(s.measurement, cut)]
+    evid.extend(ev.specific_ige(s) for s in positive)
+    if dx or env or positive:
+        return True, evid, ""
+    negative = [s for s in perennial if below(s.measurement, cut)]
+    seasonal = [s for s in facts.specific_ige if s.allergen_group == "seasonal-aeroallergen"
+                and at_or_above(s.measurement, cut)]
+    if negative:
+        evid.extend(ev.specific_ige(s) for s in negative + seasonal)
+        note = (f"specific IgE to perennial aeroallergens below {fmt_num(cut)} kU/L"
+                + ("; sensitised only to seasonal allergens (the label asks for a perennial aeroallergen)"
+                   if seasonal else ""))
+        return False, evid, note
+    if seasonal:
+        evid.extend(ev.specific_ige(s) for s in seasonal)
+        return None, evid, "sensitised only to seasonal allergens; perennial aeroallergens not tested"
+    return None, evid, ""
+
+
+def _allergic(p: Profile) -> None:
+    if not p.asthma:
+        _add(p, "allergic-asthma", "absent", note="no asthma recorded")
+        return
+    sens, sens_ev, note = _sensitisation(p)
+    evid = list(p.asthma_ev) + sens_ev
+    low_cut = policy_value("ige_non_allergic_below")
+    if p.ige is not None and below(p.ige, low_cut):
+        _add(p, "allergic-asthma", "absent", evid + list(p.ige_ev),
+             note=f"baseline total IgE below {fmt_num(low_cut)} IU/mL: non-allergic (policy)")
+        return
+    if sens is True:
+        _add(p, "allergic-asthma", "present", evid + list(p.ige_ev), note=note)
+    elif sens is False:
+        _add(p, "allergic-asthma", "absent", evid + list(p.ige_ev), note=note or "no sensitisation")
+    else:
+        _add(p, "allergic-asthma", "unknown", evid + list(p.ige_ev), (MISSING_SENSITISATION,), note)
+
+
+def _eosinophilic(p: Profile) -> None:
+    f = p.facts
+    if not p.asthma:
+        _add(p, "eosinophilic-asthma", "absent", note="no asthma recorded")
+        return
+    now_t, yr_t = policy_value("eosinophils_current_min"), policy_value("eosinophils_12m_min")
+    high_t = policy_value("eosinophils_anti_il5_favoured")
+    evid: list[Evidence] = list(p.asthma_ev)
+    latest, peak = f.eosinophils_latest, f.eosinophils_max_12m
+    if latest is not None:
+        evid.append(ev.measurement("Blood eosinophils (newest)", latest))
+    if peak is not None and peak != latest:
+        evid.append(ev.measurement("Blood eosinophils (highest, 12 months)", peak))
+    dx = f.conditions_of("eosinophilic-asthma")
+    now_hit, yr_hit = at_or_above(latest, now_t), at_or_above(peak, yr_t)
+    p.eos_high = bool(at_or_above(latest, high_t) or at_or_above(peak, high_t))
+    if now_hit or yr_hit or dx:
+        why = []
+        if now_hit:
+            why.append(f"newest count >= {fmt_num(now_t)}/µL")
+        if yr_hit:
+            why.append(f"highest count in 12 months >= {fmt_num(yr_t)}/µL")
+        if dx and not why:
+            why.append("eosinophilic asthma diagnosis recorded")
+        _add(p, "eosinophilic-asthma", "present", evid, note="; ".join(why) + " (policy thresholds)")
+    elif latest is None and peak is None:
+        _add(p, "eosinophilic-asthma", "unknown", evid, (MISSING_EOS,))
+    else:
+        _add(p, "eosinophilic-asthma", "absent", evid,
+             note=f"below {fmt_num(now_t)}/µL now and {fmt_num(yr_t)}/µL in 12 months (policy thresholds)")
+
+
+def _csu(p: Profile) -> None:
+    f = p.facts
+    conds = f.conditions_of(*CSU_CONCEPTS)
+    if not conds:
+        _add(p, "csu-refractory", "absent")
+        return
+    ah = f.medications_of(drug_class="h1-antihistamine")
+    evid = [ev.condition(c) for c in conds] + [ev.medication(m) for m in ah] + list(p.age_ev)
+    if ah:
+        _add(p, "csu-refractory", "present", evid,
+             note="chronic spontaneous urticaria with an H1 antihistamine recorded (symptomatic despite it)")
+    else:
+        _add(p, "csu-refractory", "possible", evid,
+             ("H1 antihistamine trial (the label asks for inadequate response to H1 antihistamines)",),
+             note="chronic urticaria without a recorded H1 antihistamine")
+
+
+def _aerd(p: Profile) -> None:
+    f = p.facts
+    dx = f.conditions_of("aerd")
+    polyps = f.conditions_of(*POLYP_CONCEPTS)
+    nsaid = [a for a in f.allergies if a.category == "aspirin-nsaid" and a.respiratory_reaction]
+    aerd_t, elev_t = policy_value("lte4_aerd_min"), policy_value("lte4_elevated_above")
+    evid: list[Evidence] = [ev.condition(c) for c in dx]
+    lte4 = f.lte4
+    cautions = []
+    if f.medications_of(agent="zileuton", active_only=True):
+        cautions.append("on zileuton, which lowers urinary LTE4 (stop 48 h before testing if possible)")
+    lte4_high = at_or_above(lte4, aerd_t) if lte4 is not None else None
+    lte4_elev = (lte4 is not None and lte4_high is False and lte4.comparator in (None, ">", ">=")
+                 and (lte4.value > elev_t or (lte4.comparator == ">" and lte4.value >= elev_t)))
+    if lte4 is not None:
+        tier = ("supports AERD (>= %s, policy)" % fmt_num(aerd_t) if lte4_high else
+                "elevated, nonspecific (>%s to <%s, policy)" % (fmt_num(elev_t), fmt_num(aerd_t)) if lte4_elev
+                else "not elevated")
+        evid.append(ev.measurement("Urinary LTE4", lte4, note=tier))
+    triad = p.asthma and bool(polyps) and bool(nsaid)
+    if p.asthma:
+        evid = list(p.asthma_ev) + evid
+    if triad:
+        evid += [ev.condition(c) for c in polyps] + [ev.allergy(a) for a in nsaid]
+    note = "; ".join(cautions)
+    if dx or triad or (p.asthma and lte4_high):
+        why = ("AERD diagnosis recorded" if dx else "asthma + nasal polyps + respiratory reaction to aspirin/NSAID"
+               if triad else f"urinary LTE4 >= {fmt_num(aerd_t)} pg/mg creatinine with asthma (policy)")
+        _add(p, "aerd", "present", evid, note="; ".join(x for x in (why, note) if x))
+        return
+    partial = p.asthma and (bool(nsaid) or lte4_elev)
+    if partial:
+        evid += [ev.allergy(a) for a in nsaid]
+        missing = []
+        if lte4 is None:
+            missing.append("urinary leukotriene E4 (pg/mg creatinine)")
+        if not polyps:
+            missing.append("nasal polyp assessment (nasal endoscopy or sinus CT)")
+        why = ("urinary LTE4 elevated, nonspecific" if lte4_elev else "respiratory reaction to aspirin/NSAID with asthma")
+        _add(p, "aerd", "possible", evid, missing, "; ".join(x for x in (why, note) if x))
+        return
+    _add(p, "aerd", "absent", evid, note=note)
+
+
+def _simple(p: Profile) -> None:
+    f = p.facts
+    polyps = f.conditions_of(*POLYP_CONCEPTS)
+    _add(p, "crswnp", "present" if polyps else "absent", [ev.condition(c) for c in polyps])
+    food_dx = f.conditions_of("food-allergy")
+    food_ige = [a for a in f.allergies if a.category == "food" and a.ige_mediated]
+    food_maybe = [a for a in f.allergies if a.category == "food" and a.ige_mediated is None]
+    evid = [ev.condition(c) for c in food_dx] + [ev.allergy(a) for a in food_ige]
+    if food_dx or food_ige:
+        _add(p, "food-allergy", "present", evid)
+    elif food_maybe:
+        _add(p, "food-allergy", "possible", [ev.allergy(a) for a in food_maybe],
+             ("whether the food reaction is IgE-mediated (allergy vs intolerance)",))
+    else:
+        _add(p, "food-allergy", "absent")
+    bp = f.conditions_of("bullous-pemphigoid")
+    _add(p, "bullous-pemphigoid", "present" if bp else "absent", [ev.condition(c) for c in bp])
+
+
+def _cyclosporine_risks(p: Profile) -> None:
+    f = p.facts
+    warn, crit = policy_value("egfr_warn_below"), policy_value("egfr_critical_below")
+    ckd = f.conditions_of("ckd")
+    evid = [ev.condition(c) for c in ckd]
+    if f.egfr is not None:
+        evid.append(ev.measurement("eGFR", f.egfr))
+    low = below(f.egfr, warn)
+    p.renal_critical = bool(below(f.egfr, crit))
+    if low or ckd:
+        note = (f"eGFR below {fmt_num(crit)} (policy: critical at order-sign)" if p.renal_critical
+                else f"eGFR below {fmt_num(warn)} (policy)" if low else "chronic kidney disease on the problem list")
+        _add(p, "cyclosporine-renal-risk", "present", evid, note=note)
+    elif f.egfr is None:
+        _add(p, "cyclosporine-renal-risk", "unknown", evid, (MISSING_EGFR,))
+    else:
+        _add(p, "cyclosporine-renal-risk", "absent", evid)
+
+    sys_w, dia_w = policy_value("bp_warn_systolic"), policy_value("bp_warn_diastolic")
+    sys_c, dia_c = policy_value("bp_critical_systolic"), policy_value("bp_critical_diastolic")
+    window, need = int(policy_value("bp_persistent_window")), int(policy_value("bp_persistent_min_high"))
+    htn = f.conditions_of("hypertension")
+    readings = list(f.bp_recent[:window])
+    latest = f.bp_latest or (readings[0] if readings else None)
+    if latest is not None and latest not in readings:
+        readings = [latest] + readings[: window - 1]
+    evid = [ev.condition(c) for c in htn]
+    evid += [ev.blood_pressure("Blood pressure" + (" (newest)" if i == 0 else ""), r) for i, r in enumerate(readings)]
+    latest_high = latest is not None and bp_high(latest, sys_w, dia_w)
+    n_high = sum(bp_high(r, sys_w, dia_w) for r in readings)
+    persistent = n_high >= need
+    p.bp_critical = latest is not None and bp_high(latest, sys_c, dia_c)
+    if latest_high or persistent or htn:
+        parts = []
+        if p.bp_critical:
+            parts.append(f"newest reading >= {fmt_num(sys_c)}/{fmt_num(dia_c)} (policy: critical at order-sign)")
+        elif latest_high:
+            parts.append(f"newest reading >= {fmt_num(sys_w)}/{fmt_num(dia_w)} mmHg (policy)")
+        if persistent:
+            parts.append(f"{n_high} of the last {len(readings)} readings high (policy: persistently high)")
+        if htn:
+            parts.append("hypertension on the problem list")
+        _add(p, "cyclosporine-bp-risk", "present", evid, note="; ".join(parts))
+    elif latest is None:
+        _add(p, "cyclosporine-bp-risk", "unknown", evid, (MISSING_BP,))
+    else:
+        _add(p, "cyclosporine-bp-risk", "absent", evid)

@@ -1,0 +1,613 @@
+"""Patient-level decisions (clinical-brief scenarios 1-11): what fits, at what dose, and why.
+
+`assess` builds the phenotype profile once and turns it into decisions, one per card: a single
+omalizumab decision whatever the IgE-driven indications (asthma + CSU -> one decision covering both),
+anti-IL-5/5R and leukotriene-modifier recommendations, cyclosporine safety, off-label notes, and
+what to measure when data is missing. Order checks (scenario 12) live in `orders`.
+"""
+from __future__ import annotations
+
+from dataclasses import replace
+
+from . import evidence as ev
+from .decisions import Assessment, Citation, Decision, DoseRecommendation, Evidence, TherapyOption
+from .dosing import Lookup, band_of, fmt_num, lookup
+from .knowledge import citation, csu_fixed, policy_value, table_meta
+from .options import ANTI_IL5_REGIMENS, LTM_REGIMENS, csu_dose, option, options, unverified
+from .phenotypes import (MISSING_AGE, MISSING_TOTAL_IGE, MISSING_WEIGHT, Profile, build_profile)
+
+REGIONS = ("US", "EU")
+UNAVAILABLE_NAMES = {
+    "patient": "patient demographics (age)", "totalIge": "total IgE results", "eosinophils": "eosinophil counts",
+    "lte4": "urinary LTE4 results", "weight": "body weight", "egfr": "eGFR results", "bloodPressure": "blood pressure",
+    "specificIge": "specific IgE results", "conditions": "problem list (conditions)",
+    "medicationRequests": "medication orders", "medicationStatements": "medication statements",
+    "allergies": "allergies and intolerances",
+}
+HEADLINE_MAX = 139
+
+
+def check_region(region: str) -> str:
+    r = (region or "US").strip().upper()
+    if r not in REGIONS:
+        raise ValueError(f"unknown region {region!r}: expected one of {REGIONS}")
+    return r
+
+
+def clip(text: str) -> str:
+    return text if len(text) <= HEADLINE_MAX else text[: HEADLINE_MAX - 1].rstrip() + "…"
+
+
+def label_citation(region: str) -> Citation:
+    return citation("xolair-us" if region == "US" else "xolair-eu")
+
+
+def _uniq(items) -> tuple:
+    return tuple(dict.fromkeys(i for i in items if i))
+
+
+# ---------------------------------------------------------------------------------------------
+# omalizumab
+
+
+def asthma_table(region: str, age: int | None) -> tuple[str | None, str]:
+    if age is None:
+        return None, "age unknown: the label table depends on age"
+    if region == "US":
+        if age >= 12:
+            return "us-asthma-12plus", ""
+        if age >= 6:
+            return "us-asthma-6to11", ""
+        return None, f"age {age} years is below the US label's asthma age range (6 years and older)"
+    if age >= 6:
+        return "eu-q4w", ""
+    return None, f"age {age} years is below the EU SmPC asthma age range (6 years and older)"
+
+
+def dose_inputs(p: Profile, table_id: str) -> tuple[Lookup | None, tuple[str, ...], str]:
+    """Look the patient up in a table, or say which input is missing and why."""
+    f = p.facts
+    missing: list[str] = []
+    reasons: list[str] = []
+    status = f.total_ige.status
+    if status == "only-on-treatment":
+        reasons.append("every total IgE on record was drawn on omalizumab or within a year of stopping; "
+                       "IgE measured on treatment never sets the dose (label)")
+        missing.append("the pre-treatment total IgE from the initial dose determination")
+    elif status == "retest-after-interruption":
+        reasons.append("omalizumab was interrupted for 1 year or more: the label asks for a new total IgE")
+        missing.append("total IgE re-test (IU/mL) after the interruption of 1 year or more")
+    elif p.ige is None:
+        reasons.append("no baseline total IgE on record")
+        missing.append(MISSING_TOTAL_IGE)
+    if f.weight is None:
+        reasons.append("no body weight on record")
+        missing.append(MISSING_WEIGHT)
+    if missing:
+        return None, tuple(missing), "; ".join(reasons)
+    assert p.ige is not None and f.weight is not None
+    lk = lookup(table_id, p.ige, f.weight)
+    return lk, lk.missing, lk.reason
+
+
+def dose_from(lk: Lookup) -> DoseRecommendation:
+    meta = lk.table
+    return DoseRecommendation(
+        dose_mg=int(lk.dose_mg), interval_weeks=int(lk.interval_weeks), table_id=meta.id,  # type: ignore[arg-type]
+        table_label=f"{meta.short_label} ({meta.raw.get('indication', '')}, age >= {meta.age_min})",
+        region=meta.region, citation=meta.citation, ige_band=lk.ige_band, weight_band=lk.weight_band,
+    )
+
+
+def _common_cautions(p: Profile, region: str) -> list[str]:
+    out: list[str] = []
+    f = p.facts
+    if f.weight is not None and p.weight_stale:
+        d = ev.day(f.weight.when)
+        out.append(f"Weight dated {d.isoformat() if d else 'unknown'} is older than "
+                   f"{fmt_num(policy_value('weight_stale_months'))} months (policy): confirm the weight before dosing.")
+    if region == "EU" and p.ige is not None and p.ige.value < 76 and p.ige.comparator in (None, "<", "<="):
+        out.append("EU SmPC: with IgE below 76 IU/mL (below 200 IU/mL in children 6 to <12) ensure unequivocal "
+                   "in vitro reactivity to a perennial allergen before starting.")
+    if any(e.label.startswith("Specific IgE") for e in p.ev("allergic-asthma")):
+        out.append(f"Sensitisation cut-off {fmt_num(policy_value('sensitisation_sige_min'))} kU/L is product policy, "
+                   "not label text.")
+    return out
+
+
+def _on_treatment(p: Profile, lk: Lookup) -> tuple[bool, list[str], list[Evidence]]:
+    """Dose review when the weight moved to another band since omalizumab started."""
+    if not p.on_omalizumab:
+        return False, [], []
+    f = p.facts
+    notes = ["Already on omalizumab: the dose comes from the pre-treatment IgE and the current weight; "
+             "IgE measured on treatment is never used."]
+    start = f.weight_at_omalizumab_start
+    if start is None:
+        notes.append("No weight from the start of treatment on record: check the current dose against this table dose.")
+        return False, notes, []
+    b0 = band_of(lk.table.id, start.value)
+    evid = [ev.measurement("Body weight at omalizumab start", start, decimals=1)]
+    if b0 is not None and b0 != lk.weight_band:
+        notes.append(f"Weight moved from the {b0} band at the start to {lk.weight_band}: review the dose "
+                     "(label: adjust for significant changes in body weight).")
+        return True, notes, evid
+    if b0 is None:
+        notes.append("The weight at the start lies outside this table: check the current dose against this table dose.")
+        return False, notes, evid
+    notes.append(f"Weight band unchanged since the start ({b0}).")
+    return False, notes, evid
+
+
+def _csu_note(dose: DoseRecommendation) -> str:
+    per4 = dose.dose_mg * 4 / dose.interval_weeks
+    target = policy_value("csu_dose_per_4_weeks_note")
+    if per4 < target:
+        return (f"CSU trials used a fixed {fmt_num(target)} mg every 4 weeks; this asthma dose gives {fmt_num(per4)} mg "
+                f"per 4 weeks. Whether to give {fmt_num(target)} mg every 4 weeks for the urticaria is the clinician's "
+                "choice (no combined label table).")
+    return (f"This asthma dose ({fmt_num(per4)} mg per 4 weeks) is at least the CSU dose of {fmt_num(target)} mg every "
+            "4 weeks, so it also covers the urticaria.")
+
+
+def _il5_alternatives(p: Profile) -> tuple[TherapyOption, ...]:
+    return options(ANTI_IL5_REGIMENS, p.age) if p.present("eosinophilic-asthma") else ()
+
+
+def _not_dosable(p: Profile, region: str, *, reason: str, missing: tuple[str, ...], covers: tuple[str, ...],
+                 short: str, evidence: tuple[Evidence, ...], cit: Citation, cautions: tuple[str, ...] = ()) -> Decision:
+    alts = _il5_alternatives(p)
+    rationale = f"Omalizumab fits ({', '.join(covers)}) but no dose can be computed: {reason}"
+    rationale = rationale.rstrip(".") + "."
+    if alts:
+        rationale += " The asthma is also eosinophilic: anti-IL-5/5R therapy fits without an IgE/weight table."
+    if missing:
+        rationale += " Measure or record: " + "; ".join(missing) + "."
+    return Decision(
+        topic="omalizumab-not-dosable", indicator="warning", headline=clip(f"Omalizumab: {short}"),
+        rationale=rationale, citation=cit, evidence=evidence, rule=reason, missing=missing,
+        cautions=_uniq(list(cautions) + _common_cautions(p, region) + list(unverified(alts))),
+        alternatives=alts, covers=covers,
+    )
+
+
+def _short_reason(lk: Lookup | None, missing: tuple[str, ...]) -> str:
+    if lk is None or lk.outcome == "indeterminate":
+        names = []
+        for m in missing:
+            names.append("pre-treatment IgE" if "pre-treatment" in m else "IgE re-test" if "re-test" in m
+                         else "baseline total IgE" if "IgE" in m else "body weight" if "weight" in m else m)
+        return "no dose without " + " and ".join(_uniq(names))
+    if lk.outcome in ("table-unverified", "unverified-cell"):
+        bands = ", ".join(b for b in (lk.ige_band and f"IgE {lk.ige_band}", lk.weight_band) if b)
+        return f"not dosable automatically: use {lk.table.short_label}" + (f" ({bands})" if bands else "")
+    if lk.outcome == "see-table" and lk.see_table is not None:
+        return (f"not dosable automatically: use {lk.see_table.short_label} (every 2 weeks; IgE {lk.ige_band}, "
+                f"{lk.weight_band})")
+    if lk.outcome == "insufficient-data":
+        return f"{lk.table.short_label} gives no dose for IgE {lk.ige_band}, {lk.weight_band} (insufficient data)"
+    # below-min / above-max: the first limit problem in plain words
+    detail = lk.reason.split(": ", 1)[-1].split(";")[0].split(" (table limits")[0]
+    return f"outside {lk.table.short_label}: {detail}"
+
+
+def omalizumab_decision(p: Profile, region: str) -> Decision | None:
+    if p.present("allergic-asthma"):
+        return _oma_asthma(p, region)
+    if p.present("csu-refractory"):
+        return _oma_csu(p, region, covers=("csu-refractory",) + (("crswnp",) if p.present("crswnp") else ()))
+    if p.present("crswnp"):
+        return _oma_crswnp(p, region)
+    return None
+
+
+def _oma_asthma(p: Profile, region: str) -> Decision:
+    csu, polyps = p.present("csu-refractory"), p.present("crswnp")
+    covers = ("allergic-asthma",) + (("csu-refractory",) if csu else ()) + (("crswnp",) if polyps else ())
+    base_ev = p.age_ev + p.ev("allergic-asthma") + p.weight_ev
+    if csu:
+        base_ev += tuple(e for e in p.ev("csu-refractory") if e not in base_ev)
+    if polyps:
+        base_ev += tuple(e for e in p.ev("crswnp") if e not in base_ev)
+    base_ev = _uniq(base_ev + p.ige_ev)
+    table_id, age_problem = asthma_table(region, p.age)
+    cit = label_citation(region)
+    if table_id is None:
+        missing = (MISSING_AGE,) if p.age is None else ()
+        return _not_dosable(p, region, reason=age_problem, missing=missing, covers=covers, evidence=base_ev, cit=cit,
+                            short="no dose without the patient's age" if p.age is None else
+                            f"age {p.age} years is outside the label's asthma age range")
+    lk, missing, reason = dose_inputs(p, table_id)
+    if lk is not None and lk.outcome == "dose":
+        dose = dose_from(lk)
+        review, on_notes, on_ev = _on_treatment(p, lk)
+        cautions = _common_cautions(p, region) + on_notes
+        if csu:
+            cautions.append(_csu_note(dose))
+        if polyps:
+            cautions.append("Asthma with nasal polyps: the label doses by the primary diagnosis; this is the "
+                            "asthma table.")
+        alts = _il5_alternatives(p)
+        cautions += list(unverified(alts))
+        head = f"Omalizumab {dose.dose_mg} mg SC every {dose.interval_weeks} weeks ({lk.table.short_label}: " \
+               f"IgE {lk.ige_band}, {lk.weight_band})"
+        if review:
+            head = "Omalizumab dose review: " + head[len("Omalizumab "):]
+        treats = "allergic asthma" + (" and chronic spontaneous urticaria" if csu else "") + (
+            " (with nasal polyps)" if polyps else "")
+        rationale = (f"Severe allergic asthma with sensitisation and a baseline IgE and weight inside "
+                     f"{lk.table.short_label}: the label table gives {dose.dose_mg} mg every {dose.interval_weeks} "
+                     f"weeks. One omalizumab course treats {treats}.")
+        return Decision(topic="omalizumab-dose", indicator="info", headline=clip(head), rationale=rationale,
+                        citation=lk.table.citation, evidence=_uniq(base_ev + tuple(on_ev)), rule=lk.rule,
+                        cautions=_uniq(cautions), dose=dose, alternatives=alts, covers=covers,
+                        links=(citation("gina-severe"),) if alts else ())
+    # no asthma dose: a CSU patient still gets the fixed CSU dose, in the same single decision
+    if csu and p.age is not None and p.age >= int(csu_fixed()["age_min"]):
+        note = f"Asthma: {reason.rstrip('.')}." + (" Measure: " + "; ".join(missing) + "." if missing else "")
+        return _oma_csu(p, region, covers=covers, extra_cautions=(note,), extra_missing=missing, extra_ev=base_ev)
+    return _not_dosable(p, region, reason=reason, missing=missing, covers=covers, evidence=base_ev,
+                        cit=lk.table.citation if lk else cit, short=_short_reason(lk, missing))
+
+
+def _oma_csu(p: Profile, region: str, *, covers: tuple[str, ...], extra_cautions: tuple[str, ...] = (),
+             extra_missing: tuple[str, ...] = (), extra_ev: tuple[Evidence, ...] = ()) -> Decision:
+    raw = csu_fixed()
+    evid = _uniq(p.age_ev + p.ev("csu-refractory") + extra_ev)
+    cit = citation("xolair-us" if region == "US" else "xolair-eu")
+    if p.age is None or p.age < int(raw["age_min"]):
+        short = ("no dose without the patient's age (CSU is labelled from 12 years)" if p.age is None
+                 else f"for CSU it is labelled from {raw['age_min']} years (patient is {p.age})")
+        reason = short if p.age is None else f"age {p.age} years is below the CSU age limit of {raw['age_min']} years"
+        return _not_dosable(p, region, reason=reason, missing=(MISSING_AGE,) if p.age is None else (),
+                            covers=covers, evidence=evid, cit=cit, short=short)
+    dose = csu_dose(region)
+    cautions = list(extra_cautions)
+    if region == "US":
+        cautions.append("150 mg every 4 weeks is the US label's alternative CSU dose.")
+    cautions.append("Cyclosporine is the later step if omalizumab fails within 6 months (EAACI 2022).")
+    if p.on_omalizumab:
+        cautions.append("Already on omalizumab: continue the fixed CSU dose; IgE and weight do not change it.")
+    rule = (f"CSU refractory to H1 antihistamines, age >= {raw['age_min']}: fixed {dose.dose_mg} mg every "
+            f"{dose.interval_weeks} weeks, independent of IgE and weight (label).")
+    return Decision(
+        topic="omalizumab-dose", indicator="info",
+        headline=clip(f"Omalizumab {dose.dose_mg} mg SC every {dose.interval_weeks} weeks for CSU (fixed label dose, "
+                      "independent of IgE and weight)"),
+        rationale=("Chronic spontaneous urticaria still active despite an H1 antihistamine: omalizumab is the next "
+                   "step (EAACI 2022 step 3), at a fixed dose."), citation=dose.citation, evidence=evid, rule=rule,
+        missing=extra_missing, cautions=_uniq(cautions), dose=dose, covers=covers,
+        links=(citation("eaaci-urticaria"),))
+
+
+def _oma_crswnp(p: Profile, region: str) -> Decision:
+    covers = ("crswnp",)
+    evid = _uniq(p.age_ev + p.ev("crswnp") + p.ige_ev + p.weight_ev)
+    cit = label_citation(region)
+    if p.age is None or p.age < 18:
+        short = ("no dose without the patient's age (nasal polyps: adults)" if p.age is None
+                 else f"for nasal polyps it is labelled for adults (patient is {p.age})")
+        return _not_dosable(p, region, reason=short, missing=(MISSING_AGE,) if p.age is None else (), covers=covers,
+                            evidence=evid, cit=cit, short=short)
+    table_id = "us-crswnp" if region == "US" else "eu-q4w"
+    lk, missing, reason = dose_inputs(p, table_id)
+    if lk is not None and lk.outcome == "dose":
+        dose = dose_from(lk)
+        cautions = _common_cautions(p, region) + [
+            "EU SmPC: nasal polyps use the asthma dose tables; body weights below 30 kg were not studied for CRSwNP."]
+        return Decision(topic="omalizumab-dose", indicator="info", headline=clip(
+            f"Omalizumab {dose.dose_mg} mg SC every {dose.interval_weeks} weeks for nasal polyps "
+            f"({lk.table.short_label}: IgE {lk.ige_band}, {lk.weight_band})"),
+            rationale="Chronic rhinosinusitis with nasal polyps in an adult: omalizumab is labelled, dosed from "
+                      "baseline IgE and weight.", citation=lk.table.citation, evidence=evid, rule=lk.rule,
+            cautions=_uniq(cautions), dose=dose, covers=covers)
+    return _not_dosable(p, region, reason=reason, missing=missing, covers=covers, evidence=evid,
+                        cit=lk.table.citation if lk else table_meta(table_id).citation, short=_short_reason(lk, missing))
+
+
+# ---------------------------------------------------------------------------------------------
+# other therapies
+
+
+def anti_il5_decision(p: Profile) -> Decision | None:
+    if not p.present("eosinophilic-asthma"):
+        return None
+    alts = options(ANTI_IL5_REGIMENS, p.age)
+    if not alts:
+        return None  # below 6 years no anti-IL-5/5R is labelled
+    evid = _uniq(p.age_ev + p.ev("eosinophilic-asthma"))
+    age_note = "reslizumab only from 18 years" if p.age is None or p.age >= 18 else (
+        "reslizumab is labelled only from 18 years, so it is not offered")
+    rationale = (f"Eosinophilic severe asthma ({p.findings['eosinophilic-asthma'].note}): anti-IL-5/5R biologics "
+                 f"fit ({age_note}).")
+    if p.status("allergic-asthma") == "absent":
+        rationale += " No allergic phenotype: omalizumab is not the right tool."
+    cautions = ["Eosinophil thresholds (150/µL now, 300/µL in 12 months) are product policy from GINA and the "
+                "trials, not label text."] + list(unverified(alts))
+    if p.age is None:
+        cautions.append("Age unknown: check the label's age limits before ordering.")
+    return Decision(
+        topic="anti-il5-recommended", indicator="info",
+        headline=clip(f"Eosinophilic asthma: anti-IL-5/5R fits, e.g. {alts[0].display}"),
+        rationale=rationale, citation=citation("gina-severe"), evidence=evid,
+        rule=p.findings["eosinophilic-asthma"].note, cautions=_uniq(cautions), alternatives=alts,
+        covers=("eosinophilic-asthma",), links=(citation("nucala"), citation("cinqair")))
+
+
+def rank_biologics(p: Profile, oma: Decision | None, il5: Decision | None) -> list[Decision]:
+    """GINA: both fit -> high eos (>= 300) and nasal polyps favour anti-IL-5/5R; low eos and comorbid
+    CSU or food allergy favour anti-IgE. The preferred decision comes first and both say so."""
+    if oma is None or il5 is None or "allergic-asthma" not in oma.covers:
+        return [d for d in (oma, il5) if d is not None]
+    t = fmt_num(policy_value("eosinophils_anti_il5_favoured"))
+    for_il5 = [w for w, on in ((f"eosinophils >= {t}/µL", p.eos_high), ("nasal polyps", p.present("crswnp"))) if on]
+    for_oma = [w for w, on in ((f"eosinophils < {t}/µL", not p.eos_high), ("comorbid CSU", p.present("csu-refractory")),
+                               ("comorbid food allergy", p.present("food-allergy"))) if on]
+    if len(for_il5) > len(for_oma):
+        pref, text = "il5", "GINA ranking: anti-IL-5/5R first (" + ", ".join(for_il5) + "), omalizumab second"
+    elif len(for_oma) > len(for_il5):
+        pref, text = "oma", "GINA ranking: omalizumab first (" + ", ".join(for_oma) + "), anti-IL-5/5R second"
+    else:
+        pref, text = "oma", ("GINA ranking: both fit equally (" + ", ".join(for_oma + for_il5)
+                             + "); omalizumab listed first, the choice is the clinician's")
+    text += " (ranking thresholds are product policy)."
+    oma = replace(oma, rationale=f"{oma.rationale} Allergic and eosinophilic phenotypes are both present. {text}")
+    il5 = replace(il5, rationale=f"{il5.rationale} Allergic and eosinophilic phenotypes are both present. {text}")
+    return [il5, oma] if pref == "il5" else [oma, il5]
+
+
+def not_preferred_reason(p: Profile) -> str | None:
+    """Why omalizumab is the wrong tool, or None when an IgE-driven indication is present or unknown."""
+    if any(p.present(k) for k in ("allergic-asthma", "csu-refractory", "crswnp", "food-allergy")):
+        return None
+    if p.status("allergic-asthma") == "unknown":
+        return None
+    parts = []
+    if p.present("eosinophilic-asthma"):
+        parts.append("eosinophilic, non-allergic asthma (IL-5 driven)")
+    if p.present("aerd"):
+        parts.append("AERD without an allergic phenotype (leukotriene driven)")
+    if not parts and p.asthma and p.status("allergic-asthma") == "absent":
+        parts.append("asthma without an allergic phenotype")
+    return "; ".join(parts) or None
+
+
+def not_preferred_alternatives(p: Profile) -> tuple[TherapyOption, ...]:
+    alts: list[TherapyOption] = []
+    if p.present("eosinophilic-asthma"):
+        alts += options(ANTI_IL5_REGIMENS, p.age)
+    if p.present("aerd"):
+        alts += options(LTM_REGIMENS, p.age)
+    if not alts and p.asthma and (p.age is None or p.age >= 12):
+        alts.append(option("tezepelumab-asthma-12plus"))
+    return tuple(alts)
+
+
+def not_preferred_decision(p: Profile, *, order_reference: str | None = None, drafted: bool = False) -> Decision | None:
+    why = not_preferred_reason(p)
+    if why is None:
+        return None
+    alts = not_preferred_alternatives(p)
+    evid = _uniq(p.age_ev + p.ev("allergic-asthma", "eosinophilic-asthma", "aerd")
+                 + tuple(ev.medication(m) for m in p.on_omalizumab))
+    verb = "drafted" if drafted else "active"
+    head = f"Omalizumab {verb}, but the phenotype is not IgE-driven: {why.split(' (')[0]}"
+    if alts:
+        head += f"; consider {alts[0].display.split(' ')[0].lower()}"
+    rationale = (f"Omalizumab binds IgE; it helps IgE-driven disease. This patient has {why}, so it is not the "
+                 "preferred therapy.")
+    if p.present("aerd"):
+        rationale += (" Omalizumab is not contraindicated in AERD: prefer a leukotriene modifier and aspirin "
+                      "desensitisation; choose a biologic by the asthma/CRSwNP phenotype.")
+    return Decision(
+        topic="omalizumab-not-preferred", indicator="warning", headline=clip(head), rationale=rationale,
+        citation=citation("gina-severe"), evidence=evid,
+        rule="Anti-IgE fits allergic (sensitised, IgE-driven) phenotypes; eosinophilic non-allergic asthma -> "
+             "anti-IL-5/5R; AERD -> leukotriene modifier (product rule from GINA 2024 and the AERD literature).",
+        cautions=_uniq(["Phenotype thresholds (eosinophils, IgE < 30, LTE4) are product policy, not label text."]
+                       + list(unverified(alts))),
+        alternatives=alts, order_reference=order_reference,
+        covers=tuple(k for k in ("eosinophilic-asthma", "aerd") if p.present(k)))
+
+
+def leukotriene_decision(p: Profile) -> Decision | None:
+    if not p.present("aerd"):
+        return None
+    active_ltm = tuple(m.agent for m in p.facts.medications_of(drug_class="leukotriene-modifier", active_only=True))
+    alts = options(LTM_REGIMENS, p.age, exclude_agents=active_ltm)
+    evid = _uniq(p.age_ev + p.ev("aerd"))
+    rationale = (f"Aspirin-exacerbated respiratory disease ({p.findings['aerd'].note}): leukotrienes drive it, so a "
+                 "leukotriene modifier fits, with referral for aspirin desensitisation. Choose any biologic by the "
+                 "asthma/CRSwNP phenotype.")
+    if p.present("allergic-asthma"):
+        rationale += " An IgE-driven allergic phenotype is also present: omalizumab remains an option for it."
+    else:
+        rationale += " Without an allergic phenotype omalizumab is not the first choice."
+    cautions = ["LTE4 thresholds (104 elevated, 166 supports AERD, pg/mg creatinine) are product policy from the Mayo "
+                "test comment, not label text."]
+    if active_ltm:
+        cautions.append(f"Already on {', '.join(active_ltm)}.")
+    cautions += [f"{o.display}: {o.note}." for o in alts if o.note]
+    first = alts[0].display if alts else "a leukotriene modifier"
+    return Decision(
+        topic="leukotriene-modifier-recommended", indicator="info",
+        headline=clip(f"AERD: {first[0].lower() + first[1:]} and aspirin-desensitisation referral"),
+        rationale=rationale, citation=citation("lte4-mayo"), evidence=evid, rule=p.findings["aerd"].note,
+        missing=p.findings["aerd"].missing, cautions=_uniq(cautions), alternatives=alts, covers=("aerd",))
+
+
+def _risk_words(p: Profile) -> str:
+    f = p.facts
+    words = []
+    if p.present("cyclosporine-renal-risk"):
+        words.append(f"eGFR {fmt_num(f.egfr.value)}" if f.egfr is not None and p.findings[
+            "cyclosporine-renal-risk"].note.startswith("eGFR") else "CKD")
+    if p.present("cyclosporine-bp-risk"):
+        bp = f.bp_latest or (f.bp_recent[0] if f.bp_recent else None)
+        note = p.findings["cyclosporine-bp-risk"].note
+        if bp is not None and ("newest" in note or "persistently" in note):
+            words.append(f"BP {fmt_num(bp.systolic.value) if bp.systolic else '?'}/"
+                         f"{fmt_num(bp.diastolic.value) if bp.diastolic else '?'}")
+        else:
+            words.append("hypertension")
+    return ", ".join(words)
+
+
+def cyclosporine_decision(p: Profile, *, hook: str | None = None, order_reference: str | None = None,
+                          offer_omalizumab: bool = True) -> Decision | None:
+    """Scenario 4: cyclosporine with renal or blood-pressure risk; critical at order-sign when severe."""
+    if not (p.present("cyclosporine-renal-risk") or p.present("cyclosporine-bp-risk")):
+        return None
+    critical = hook == "order-sign" and (p.renal_critical or p.bp_critical)
+    alts: tuple[TherapyOption, ...] = ()
+    csu = p.status("csu-refractory") in ("present", "possible")
+    if offer_omalizumab and csu and (p.age is None or p.age >= int(csu_fixed()["age_min"])):
+        alts = (option("omalizumab-csu"),)
+    missing = tuple(m for k in ("cyclosporine-renal-risk", "cyclosporine-bp-risk") for m in p.findings[k].missing)
+    evid = _uniq(p.ev("cyclosporine-renal-risk", "cyclosporine-bp-risk")
+                 + tuple(ev.medication(m) for m in p.on_cyclosporine) + p.ev("csu-refractory"))
+    target = "Cyclosporine drafted" if order_reference else "Avoid cyclosporine"
+    head = f"{target} with {_risk_words(p)}: nephrotoxic and raises BP"
+    head += "; omalizumab 300 mg SC every 4 weeks instead" if alts else ""
+    rationale = ("Cyclosporine is nephrotoxic and raises blood pressure (boxed warning); the label contraindicates it "
+                 "with abnormal renal function or uncontrolled hypertension (psoriasis/RA). ")
+    if alts:
+        rationale += ("For CSU, omalizumab is the step before cyclosporine (EAACI 2022); it is cleared by the "
+                      "reticuloendothelial system, not the kidney, and has no blood-pressure effect.")
+    rule_parts = [p.findings[k].note for k in ("cyclosporine-renal-risk", "cyclosporine-bp-risk") if p.present(k)]
+    cautions = ["eGFR < 60 (critical < 30) and BP >= 140/90 (critical >= 180/110) are product policy from common "
+                "practice, not label text."]
+    if critical:
+        cautions.append("Critical at order-sign: eGFR below 30 or BP at or above 180/110.")
+    return Decision(
+        topic="cyclosporine-unsafe", indicator="critical" if critical else "warning", headline=clip(head),
+        rationale=rationale.strip(), citation=citation("neoral"), evidence=evid, rule="; ".join(rule_parts),
+        missing=missing, cautions=tuple(cautions), alternatives=alts, order_reference=order_reference,
+        covers=tuple(k for k in ("cyclosporine-renal-risk", "cyclosporine-bp-risk") if p.present(k)),
+        links=(citation("eaaci-urticaria"),) if alts else ())
+
+
+def cyclosporine_data_needed(p: Profile, *, order_reference: str | None = None) -> Decision | None:
+    missing = tuple(m for k in ("cyclosporine-renal-risk", "cyclosporine-bp-risk")
+                    for m in p.findings[k].missing if p.status(k) == "unknown")
+    if not missing:
+        return None
+    return Decision(
+        topic="data-needed", indicator="info",
+        headline=clip("Before cyclosporine: measure " + " and ".join(
+            "eGFR" if "eGFR" in m else "blood pressure" for m in missing)),
+        rationale="Cyclosporine harms the kidneys and raises blood pressure; the service cannot judge its safety "
+                  "without a recent eGFR and blood pressure.", citation=citation("neoral"),
+        evidence=_uniq(p.ev("cyclosporine-renal-risk", "cyclosporine-bp-risk")), missing=missing,
+        order_reference=order_reference, covers=("cyclosporine-renal-risk", "cyclosporine-bp-risk"))
+
+
+def food_allergy_decision(p: Profile, region: str) -> Decision | None:
+    if not p.present("food-allergy"):
+        return None
+    evid = _uniq(p.age_ev + p.ev("food-allergy") + p.ige_ev + p.weight_ev)
+    off = "As an adjunct that makes oral immunotherapy safer, omalizumab is off-label."
+    if region == "EU":
+        return Decision(topic="food-allergy-omalizumab", indicator="info",
+                        headline="IgE-mediated food allergy: no EU-labelled omalizumab dosing in this service",
+                        rationale="The omalizumab food-allergy indication and its dose table (Table 4) are from the US "
+                                  f"label; this service has no EU food-allergy table. {off}",
+                        citation=citation("xolair-eu"), evidence=evid, covers=("food-allergy",))
+    meta = table_meta("us-food-allergy")
+    missing: tuple[str, ...] = ()
+    band = ""
+    if p.age is not None and p.age < int(meta.age_min or 1):
+        return Decision(topic="food-allergy-omalizumab", indicator="info",
+                        headline=f"IgE-mediated food allergy: omalizumab is labelled from age {meta.age_min} year",
+                        rationale=f"The patient is younger than the labelled age. {off}", citation=meta.citation,
+                        evidence=evid, covers=("food-allergy",))
+    lk, missing, reason = dose_inputs(p, "us-food-allergy")
+    if lk is not None:
+        band = " " + lk.reason
+    rationale = ("Omalizumab is labelled for IgE-mediated food allergy from age 1 (with allergen avoidance), dosed "
+                 f"from baseline IgE and weight by {meta.short_label}, whose cells are not verified here.{band} {off}")
+    if missing:
+        rationale += " Measure: " + "; ".join(missing) + "."
+    return Decision(
+        topic="food-allergy-omalizumab", indicator="info",
+        headline=f"IgE-mediated food allergy: omalizumab is labelled; dose from {meta.short_label} (not automatic)",
+        rationale=rationale, citation=meta.citation, evidence=evid,
+        rule=lk.reason if lk is not None else reason, missing=missing, covers=("food-allergy",),
+        cautions=("OUTMATCH trial dosing used the same IgE/weight table; oral-immunotherapy use is off-label.",))
+
+
+def pemphigoid_decision(p: Profile) -> Decision | None:
+    if not p.present("bullous-pemphigoid"):
+        return None
+    return Decision(
+        topic="pemphigoid-itch-off-label", indicator="info",
+        headline="Bullous pemphigoid itch: omalizumab is off-label (case series); specialist decision, no dose",
+        rationale="Case series and retrospective cohorts report less itch (and blistering) with omalizumab in bullous "
+                  "pemphigoid, mostly at 300 mg every 4 weeks; it is not labelled for it in the US or EU, so the "
+                  "service proposes no dose.", citation=citation("xolair-us"),
+        evidence=_uniq(p.ev("bullous-pemphigoid")), covers=("bullous-pemphigoid",),
+        cautions=("Off-label: dermatology/specialist decision.",))
+
+
+def asthma_data_needed(p: Profile) -> Decision | None:
+    if not p.asthma:
+        return None
+    missing: list[str] = []
+    for key in ("allergic-asthma", "eosinophilic-asthma"):
+        if p.status(key) == "unknown":
+            missing += p.findings[key].missing
+    if not missing:
+        return None
+    if p.status("allergic-asthma") == "unknown":
+        if p.ige is None and p.facts.total_ige.status == "missing":
+            missing.insert(0, MISSING_TOTAL_IGE)
+        if p.facts.weight is None:
+            missing.append(MISSING_WEIGHT)
+    short = []
+    for m in missing:
+        short.append("total IgE" if m == MISSING_TOTAL_IGE else "sensitisation tests" if "sensitisation" in m
+                     else "eosinophil count" if "eosinophil" in m else "weight" if "weight" in m else m)
+    return Decision(
+        topic="data-needed", indicator="info",
+        headline=clip("Asthma phenotype not determined: measure " + ", ".join(_uniq(short))),
+        rationale="Which biologic fits depends on the type-2 phenotype: allergic (sensitisation plus total IgE) "
+                  "points to omalizumab, eosinophilic (blood eosinophils) to anti-IL-5/5R. The data to tell them "
+                  "apart is missing.", citation=citation("gina-severe"),
+        evidence=_uniq(p.asthma_ev + p.ev("allergic-asthma", "eosinophilic-asthma")), missing=_uniq(missing),
+        covers=tuple(k for k in ("allergic-asthma", "eosinophilic-asthma") if p.status(k) == "unknown"))
+
+
+def data_unavailable_decision(facts) -> Decision | None:
+    if not facts.unavailable:
+        return None
+    names = [UNAVAILABLE_NAMES.get(k, k) for k in facts.unavailable]
+    return Decision(
+        topic="data-unavailable", indicator="warning",
+        headline=clip("Partial answer: could not read " + ", ".join(names) + " from the FHIR server"),
+        rationale="The FHIR server did not supply some data in time or returned an error. The other cards are based "
+                  "only on what could be read and may change once this data is available.",
+        citation=citation("xolair-us"), missing=tuple(names),
+        evidence=tuple(Evidence("Unavailable", n, None, k) for k, n in zip(facts.unavailable, names)))
+
+
+def assess(facts, *, region: str = "US") -> Assessment:
+    region = check_region(region)
+    p = build_profile(facts)
+    oma = omalizumab_decision(p, region)
+    il5 = anti_il5_decision(p)
+    out: list[Decision | None] = [data_unavailable_decision(facts)]
+    out += rank_biologics(p, oma, il5)
+    if p.on_omalizumab:
+        out.append(not_preferred_decision(p))
+    out.append(leukotriene_decision(p))
+    out.append(food_allergy_decision(p, region))
+    out.append(pemphigoid_decision(p))
+    csu_any = p.status("csu-refractory") in ("present", "possible")
+    if csu_any or p.on_cyclosporine:
+        offer = bool(p.on_cyclosporine) or oma is None or oma.topic != "omalizumab-dose"
+        cyc = cyclosporine_decision(p, offer_omalizumab=offer)
+        out.append(cyc)
+        if cyc is None and (p.present("csu-refractory") or p.on_cyclosporine):
+            out.append(cyclosporine_data_needed(p))
+    out.append(asthma_data_needed(p))
+    return Assessment(phenotypes=tuple(p.findings.values()), decisions=tuple(d for d in out if d is not None))
