@@ -14,7 +14,7 @@ from flask import Blueprint, current_app, g, jsonify, request
 
 from . import services
 from .errors import ApiError, PrefetchUnavailable
-from .pipeline import EvaluationInfo, client_for_request
+from .pipeline import EvaluationInfo, client_for_request, strip_empty
 from .settings import Settings, normalize_base_url
 from .signals import hook_evaluated, send_safely
 from .validation import hook_request_problems, read_json_body
@@ -83,7 +83,8 @@ def call_service(service_id: str):
         if evaluator is _pipeline_evaluate():
             kwargs["info"] = info
         result = evaluator(body, **kwargs)
-        cards = list(result.get("cards") or [])
+        cards = [strip_empty(card) for card in result.get("cards") or []]
+        result = {**strip_empty({k: v for k, v in result.items() if k != "cards"}), "cards": cards}
         g.cds_log["unavailable"] = info.unavailable or None
         recorder = current_app.extensions.get("cds_card_log")
         if recorder is not None:
