@@ -20,8 +20,9 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from clinical_core.decisions import Decision, DoseRecommendation, TherapyOption
+from clinical_core.options import CHECK_LABEL  # the core's marker of a regimen not verified from a label
 
-from .text import dose_phrase
+from .text import dose_phrase, shorten
 from .validation import MEDREQ_INTENT, CardValidationError, validate_fhir_resource
 from .vocabulary import (RXNORM_SYSTEM, UCUM_SYSTEM, dose_unit_allowed, period_unit_allowed,
                          route_coding)
@@ -29,6 +30,9 @@ from .vocabulary import (RXNORM_SYSTEM, UCUM_SYSTEM, dose_unit_allowed, period_u
 RxNormLookup = Callable[[str], "tuple[str, str] | None"]
 
 ORDER_HOOKS = ("order-select", "order-sign")
+# A decision about a drafted order with an alternative: replace the draft (delete + create), one suggestion.
+REPLACE_TOPICS = ("omalizumab-not-preferred", "cyclosporine-unsafe", "anti-il5-recommended",
+                  "leukotriene-modifier-recommended")
 # Intent for a replacement when the draft's own intent cannot be read: drafts in an ordering session
 # are orders.
 FALLBACK_ORDER_INTENT = "order"
@@ -37,19 +41,26 @@ def new_uuid() -> str:
     return str(uuid.uuid4())
 
 
+def not_codable(option: TherapyOption, rxnorm: RxNormLookup) -> str | None:
+    """Why `option` cannot become a coded MedicationRequest, or None when it can."""
+    if CHECK_LABEL in option.note:
+        return "the regimen is not verified from a label here"
+    if option.dose_value is None or option.frequency is None or option.period is None \
+            or not dose_unit_allowed(option.dose_unit) or not period_unit_allowed(option.period_unit):
+        return "the regimen cannot be coded completely"
+    if route_coding(option.route) is None:
+        return "the route has no verified code here"
+    if rxnorm(option.agent) is None:
+        return "no verified RxNorm code"
+    return None
+
+
 def coded_regimen(option: TherapyOption, rxnorm: RxNormLookup) -> tuple[dict, dict] | None:
     """(medicationCodeableConcept, dosageInstruction) for a complete, verified regimen, else None."""
-    if option.dose_value is None or option.frequency is None or option.period is None:
-        return None
-    if not dose_unit_allowed(option.dose_unit) or not period_unit_allowed(option.period_unit):
+    if not_codable(option, rxnorm) is not None:
         return None
     route = route_coding(option.route)
-    if route is None:
-        return None
-    code = rxnorm(option.agent)
-    if code is None:
-        return None
-    rxcui, display = code
+    rxcui, display = rxnorm(option.agent)
     medication = {
         "coding": [{"system": RXNORM_SYSTEM, "code": rxcui, "display": display}],
         "text": option.agent.capitalize(),
@@ -148,8 +159,7 @@ def suggestions_for(decision: Decision, *, hook: str, patient_id: str,
                        description=f"Set the drafted omalizumab order to {dose_phrase(decision.dose)} "
                                    f"({decision.dose.table_label}).")
 
-    if topic in ("omalizumab-not-preferred", "cyclosporine-unsafe") and in_order_hook \
-            and decision.order_reference:
+    if topic in REPLACE_TOPICS and in_order_hook and decision.order_reference:
         return _replace(decision, draft=draft, patient_id=patient_id, rxnorm=rxnorm)
 
     if topic in ("anti-il5-recommended", "leukotriene-modifier-recommended", "cyclosporine-unsafe"):
@@ -198,16 +208,16 @@ def _update(dose: DoseRecommendation, draft: Mapping[str, Any], *, label: str,
     }], []
 
 
-def _not_coded_note(option: TherapyOption) -> str:
-    return (f"{option.display}: no verified RxNorm code or incomplete regimen here, so no order is "
-            "suggested; order it from the formulary.")
+def _not_coded_note(option: TherapyOption, rxnorm: RxNormLookup) -> str:
+    why = not_codable(option, rxnorm) or "it could not be coded"
+    return f"{option.display}: no order is suggested ({why}); order it from the formulary after checking the label."
 
 
 def _create_one(option: TherapyOption, decision: Decision, *, patient_id: str, intent: str,
                 rxnorm: RxNormLookup, recommended: bool, label: str) -> tuple[list[dict], list[str]]:
     resource = new_medication_request(option, patient_id=patient_id, intent=intent, rxnorm=rxnorm)
     if resource is None:
-        return [], [_not_coded_note(option)]
+        return [], [_not_coded_note(option, rxnorm)]
     suggestion: dict[str, Any] = {"label": label, "uuid": new_uuid()}
     if recommended:
         suggestion["isRecommended"] = True
@@ -237,18 +247,15 @@ def _replace(decision: Decision, *, draft: Mapping[str, Any] | None, patient_id:
     drafted = _drafted_name(decision, draft)
     delete = {"type": "delete", "description": f"Remove the drafted {drafted} order ({ref}).",
               "resourceId": ref}
-    option = decision.alternatives[0] if decision.alternatives else (
-        decision.dose.as_option() if decision.dose else None)
-    resource = None
+    if not decision.alternatives:
+        return [], []  # nothing to switch to: the warning alone (deleting could leave a need untreated)
+    option = decision.alternatives[0]
     notes: list[str] = []
-    if option is not None:
-        resource = new_medication_request(option, patient_id=patient_id, intent=_intent(draft, True),
-                                          rxnorm=rxnorm, draft=draft)
-        if resource is None:
-            notes.append(_not_coded_note(option))
+    resource = new_medication_request(option, patient_id=patient_id, intent=_intent(draft, True),
+                                      rxnorm=rxnorm, draft=draft)
     if resource is None:
-        label = f"Remove the {drafted} draft" + (f"; order {_lower_first(option.display)} separately"
-                                                 if option else "")
+        notes.append(_not_coded_note(option, rxnorm))
+        label = f"Remove the {drafted} draft; order {_lower_first(option.display)} separately"
         return [{"label": label, "uuid": new_uuid(), "actions": [delete]}], notes
     return [{
         "label": f"Replace {drafted} with {_lower_first(option.display)}",
@@ -267,8 +274,11 @@ def _drafted_name(decision: Decision, draft: Mapping[str, Any] | None) -> str:
         return "cyclosporine"
     if decision.topic.startswith("omalizumab"):
         return "omalizumab"
-    text = ((draft or {}).get("medicationCodeableConcept") or {}).get("text")
-    return text or "drafted"
+    concept = (draft or {}).get("medicationCodeableConcept") or {}
+    codings = concept.get("coding") if isinstance(concept.get("coding"), list) else []
+    names = [concept.get("text")] + [c.get("display") for c in codings if isinstance(c, dict)]
+    name = next((n for n in names if isinstance(n, str) and n.strip()), None)
+    return shorten(name, 40) if name else "drafted medication"
 
 
 def _lower_first(text: str) -> str:

@@ -139,7 +139,7 @@ def test_unverified_omalizumab_code_gives_no_suggestion_and_says_so():
     card = only_card([decision("omalizumab-dose")], rxnorm=lambda agent: None)
     assert "suggestions" not in card and "selectionBehavior" not in card
     assert "**Order by hand:**" in card["detail"]
-    assert "no verified RxNorm code" in card["detail"]
+    assert "no order is suggested (no verified RxNorm code)" in card["detail"]
 
 
 # --- detail markdown safety ------------------------------------------------------------------------------
@@ -290,7 +290,8 @@ def test_wrong_phenotype_with_unverified_alternative_offers_only_the_delete():
     assert [a["type"] for a in suggestion["actions"]] == ["delete"]
     assert "isRecommended" not in suggestion
     assert "order mepolizumab 100 mg SC every 4 weeks separately" in suggestion["label"]
-    assert "Mepolizumab 100 mg SC every 4 weeks: no verified RxNorm code" in card["detail"]
+    assert ("Mepolizumab 100 mg SC every 4 weeks: no order is suggested (no verified RxNorm code)"
+            in card["detail"])
 
 
 def test_omalizumab_not_preferred_in_patient_view_has_no_delete():
@@ -344,7 +345,8 @@ def test_anti_il5_proposals_only_for_verified_complete_regimens():
     assert dosage(resli) == (3, "mg/kg", UCUM, "mg/kg", 1, 4, "wk", SCT, "47625008")
     assert all(r["intent"] == "proposal" for r in (mepo, resli))
     # benralizumab's loading schedule cannot be coded: named in the detail instead
-    assert "Benralizumab 30 mg SC every 4 weeks x3, then every 8 weeks: no verified RxNorm code" in card["detail"]
+    assert ("Benralizumab 30 mg SC every 4 weeks x3, then every 8 weeks: no order is suggested "
+            "(the regimen cannot be coded completely)") in card["detail"]
 
 
 def test_anti_il5_without_verified_codes_lists_the_agents_only():
@@ -444,7 +446,7 @@ def test_default_rxnorm_lookup_is_fhir_mappings(monkeypatch):
 
     monkeypatch.setattr(fhir_mappings, "rxnorm_for", fake)
     [card] = build_cards([decision("anti-il5-recommended")], hook="patient-view", patient_id="p1")
-    assert asked == ["mepolizumab", "reslizumab"]  # benralizumab's regimen is incomplete: never looked up
+    assert set(asked) == {"mepolizumab", "reslizumab"}  # benralizumab's regimen is incomplete: never looked up
     assert "suggestions" not in card
 
 
@@ -452,3 +454,39 @@ def test_real_code_set_codes_omalizumab_302379():
     [card] = build_cards([decision("omalizumab-dose")], hook="patient-view", patient_id="p1")
     [resource] = resources_of(card, "create")
     assert resource["medicationCodeableConcept"]["coding"][0]["code"] == "302379"
+
+
+def test_unverified_regimen_is_never_coded_even_with_a_verified_rxnorm_code():
+    from clinical_core.options import CHECK_LABEL
+    from clinical_core.decisions import TherapyOption
+    dupilumab = TherapyOption("dupilumab", "Dupilumab 200 mg SC every 2 weeks (after a 400 mg loading dose)",
+                              200, "mg", 1, 2, "wk", "subcutaneous", note=f"from 12 years; {CHECK_LABEL}")
+    card = only_card([decision("anti-il5-recommended", alternatives=(dupilumab,))],
+                     rxnorm=lambda a: ("1876376", "dupilumab"))
+    assert "suggestions" not in card
+    assert "(the regimen is not verified from a label here)" in card["detail"]
+
+
+def test_underage_anti_il5_draft_is_replaced_by_the_age_appropriate_agent():
+    reslizumab_draft = {"resourceType": "MedicationRequest", "id": "draft-resli", "status": "draft",
+                        "intent": "order", "subject": {"reference": "Patient/p1"},
+                        "medicationCodeableConcept": {"text": "Cinqair (reslizumab) 100 mg/10 mL vial"}}
+    d = decision("anti-il5-recommended", indicator="warning", alternatives=(MEPOLIZUMAB,),
+                 headline="Reslizumab is labelled from 18 years; the patient is 15",
+                 order_reference="MedicationRequest/draft-resli")
+    card = only_card([d], hook="order-sign", drafts={"MedicationRequest/draft-resli": reslizumab_draft},
+                     rxnorm=rxnorm_all)
+    [suggestion] = card["suggestions"]
+    assert suggestion["label"] == "Replace Cinqair (reslizumab) 100 mg/10 mL vial with mepolizumab 100 mg SC every 4 weeks"
+    delete, create = suggestion["actions"]
+    assert delete["resourceId"] == "MedicationRequest/draft-resli"
+    [resource] = resources_of(card, "create")
+    assert dosage(resource) == (100, "mg", UCUM, "mg", 1, 4, "wk", SCT, "34206005")
+    assert card["overrideReasons"]
+
+
+def test_cyclosporine_warning_without_an_alternative_offers_no_delete():
+    card = only_card([decision("cyclosporine-unsafe", alternatives=())], hook="order-sign",
+                     drafts={"MedicationRequest/draft-cyc": cyclosporine_draft()})
+    assert "suggestions" not in card
+    assert card["indicator"] == "critical" and card["overrideReasons"]
