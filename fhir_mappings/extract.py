@@ -1,0 +1,584 @@
+"""extract_facts: the hook's FHIR data -> PatientFacts (typed, canonical units, provenance).
+
+Resources are classified by resourceType and code, never by the prefetch key they came under (an
+EHR may send a whole-patient Bundle under one key). Cheap filtering by code comes first; only the
+resources a decision can use are validated with the FHIR R4B models. Anything that cannot be read
+becomes a DataIssue and the rest of the answer goes on: this function never raises on data.
+"""
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from clinical_core.facts import (
+    AllergyFact,
+    BloodPressure,
+    ConditionFact,
+    DataIssue,
+    IgeBaseline,
+    Measurement,
+    MedicationFact,
+    PatientFacts,
+    SourceRef,
+    SpecificIge,
+)
+
+from . import codesets as cs
+from . import units
+from .fhirutil import (
+    all_text,
+    as_dict,
+    as_list,
+    as_str,
+    bundle_entries,
+    coded,
+    concept_text,
+    parse_date,
+    parse_datetime,
+    ref_type_id,
+    reference_of,
+    status_code,
+    subject_id,
+    validation_problem,
+)
+from .medications import MedicationIndex, medication_facts
+from .observations import IGNORED_STATUSES, RawObservation, effective_time, match_loinc, read_quantity, status_usable
+
+log = logging.getLogger(__name__)
+
+READ_TYPES = frozenset({"Patient", "Observation", "Condition", "MedicationRequest", "MedicationStatement",
+                        "AllergyIntolerance"})
+ONE_YEAR = timedelta(days=365)
+BP_COMPONENT_WINDOW = timedelta(minutes=5)  # lone systolic + diastolic Observations of one reading
+
+
+@dataclass
+class _Ctx:
+    patient_id: str
+    evaluation_date: date
+    issues: list[DataIssue]
+
+    def issue(self, ref: str, problem: str, kind: str | None = None) -> None:
+        self.issues.append(DataIssue(ref, problem, kind))
+
+
+def extract_facts(data: Mapping[str, Any], *, patient_id: str, evaluation_date: date,
+                  unavailable: Iterable[str] = (),
+                  resolve_reference: Callable[[str], dict | None] | None = None) -> PatientFacts:
+    issues: list[DataIssue] = []
+    ctx = _Ctx(str(patient_id), evaluation_date, issues)
+    try:
+        unavailable_keys = [str(k) for k in (unavailable or ()) if k is not None]
+    except TypeError:
+        unavailable_keys = []
+    try:
+        return _extract(data, ctx, unavailable_keys, resolve_reference)
+    except Exception:  # last line of defence: a bug here must degrade the answer, not crash it
+        log.exception("extract_facts failed for patient %s", ctx.patient_id)
+        issues.append(DataIssue("extract_facts", "internal error while reading the patient's data; "
+                                "facts may be incomplete"))
+        return PatientFacts(patient_id=ctx.patient_id, evaluation_date=evaluation_date,
+                            issues=tuple(issues), unavailable=tuple(unavailable_keys))
+
+
+def _extract(data: Any, ctx: _Ctx, unavailable_keys: list[str], resolver) -> PatientFacts:
+    by_type, med_index = _collect(data, ctx, unavailable_keys)
+
+    birth_date, age = _patient(by_type.get("Patient", []), ctx)
+    obs = _observations(by_type.get("Observation", []), by_type.get("DiagnosticReport", []), ctx)
+    conditions = _conditions(by_type.get("Condition", []), ctx)
+    medications = medication_facts(by_type.get("MedicationRequest", []) + by_type.get("MedicationStatement", []),
+                                   med_index, resolver, ctx.evaluation_date, ctx.issue, ctx.patient_id)
+    allergies = _allergies(by_type.get("AllergyIntolerance", []), ctx)
+
+    measurements = obs["measurements"]
+    ige = _ige_baseline(measurements.get("total-ige", []), medications, ctx)
+    weight = _newest(measurements.get("weight", []))
+    eos_all = measurements.get("eosinophils", []) + _derived_eosinophils(
+        measurements.get("eosinophils-percent", []), measurements.get("wbc", []),
+        measurements.get("eosinophils", []), obs["draw_keys"], ctx)
+    eos_latest = _newest(eos_all)
+    since = _months_before(ctx.evaluation_date, 12)
+    eos_12m = [m for m in eos_all if m.when is not None and m.when.date() >= since]
+    eos_max = max(eos_12m, key=lambda m: (m.value, m.when)) if eos_12m else None
+    bps = _blood_pressures(obs["bp_panels"], measurements.get("systolic", []), measurements.get("diastolic", []))
+    specific = tuple(obs["specific_ige"])
+
+    seen: set[str] = set()
+    unavailable_out = tuple(k for k in unavailable_keys if not (k in seen or seen.add(k)))
+    return PatientFacts(
+        patient_id=ctx.patient_id,
+        evaluation_date=ctx.evaluation_date,
+        birth_date=birth_date,
+        age_years=age,
+        total_ige=ige,
+        weight=weight,
+        eosinophils_latest=eos_latest,
+        eosinophils_max_12m=eos_max,
+        lte4=_newest(measurements.get("lte4", [])),
+        egfr=_newest(measurements.get("egfr", [])),
+        bp_latest=bps[0] if bps else None,
+        bp_recent=tuple(bps[:3]),
+        conditions=tuple(conditions),
+        medications=tuple(medications),
+        allergies=tuple(allergies),
+        specific_ige=specific,
+        issues=tuple(_dedupe_issues(ctx.issues)),
+        unavailable=unavailable_out,
+    )
+
+
+# ------------------------------------------------------------------------------- collection
+def _collect(data: Any, ctx: _Ctx, unavailable_keys: list[str]):
+    """Group every resource by type (deduplicated by type/id), and index Medications for references."""
+    by_type: dict[str, list[dict]] = {}
+    med_index = MedicationIndex()
+    seen: set[tuple[str, str]] = set()
+    if not isinstance(data, Mapping):
+        if data is not None:
+            ctx.issue("prefetch", f"prefetch data is a {type(data).__name__}, not an object; ignored")
+        return by_type, med_index
+    for key, value in data.items():
+        if value is None:
+            continue
+        if not isinstance(value, dict):
+            ctx.issue(str(key), f"prefetch value is a {type(value).__name__}, not a FHIR resource; ignored")
+            continue
+        rtype = value.get("resourceType")
+        if rtype == "OperationOutcome":
+            ctx.issue(str(key), "the EHR reported that this data could not be retrieved (OperationOutcome)")
+            unavailable_keys.append(str(key))
+            continue
+        if rtype is None and "entry" not in value:
+            ctx.issue(str(key), "prefetch value has no resourceType; ignored")
+            continue
+        for full_url, res in bundle_entries(value):
+            if res.get("resourceType") == "Bundle":
+                for fu2, r2 in bundle_entries(res):
+                    _add(r2, fu2, by_type, med_index, seen, ctx, str(key))
+                continue
+            _add(res, full_url, by_type, med_index, seen, ctx, str(key))
+    return by_type, med_index
+
+
+def _add(res: dict, full_url: str | None, by_type, med_index: MedicationIndex, seen, ctx: _Ctx, key: str) -> None:
+    rtype = res.get("resourceType")
+    if not isinstance(rtype, str):
+        ctx.issue(key, "an entry without a resourceType was skipped")
+        return
+    if rtype == "OperationOutcome":
+        ctx.issue(key, "the EHR included an OperationOutcome: part of this data may be missing")
+        return
+    rid = res.get("id")
+    if isinstance(rid, str) and rid:
+        k = (rtype, rid)
+        if k in seen:
+            return
+        seen.add(k)
+    med_index.add(res, full_url)
+    if rtype in READ_TYPES or rtype == "DiagnosticReport":
+        by_type.setdefault(rtype, []).append(res)
+
+
+def _about_patient(res: dict, ctx: _Ctx) -> bool:
+    """False (with an issue) when the resource is explicitly about another patient."""
+    rtype, rid = subject_id(res)
+    if rtype == "Patient" and rid and rid != ctx.patient_id:
+        ctx.issue(reference_of(res), f"belongs to Patient/{rid}, not Patient/{ctx.patient_id}; ignored")
+        return False
+    return True
+
+
+def _valid(res: dict, ctx: _Ctx, kind: str | None = None) -> bool:
+    problem = validation_problem(res)
+    if problem:
+        ctx.issue(reference_of(res), f"not valid FHIR R4 {res.get('resourceType')}: {problem}; skipped", kind)
+        return False
+    return True
+
+
+# ---------------------------------------------------------------------------------- patient
+def _patient(patients: list[dict], ctx: _Ctx) -> tuple[date | None, int | None]:
+    chosen = None
+    for p in patients:
+        pid = as_str(p.get("id"))
+        if pid and pid != ctx.patient_id:
+            ctx.issue(reference_of(p), f"Patient/{pid} is not the hook's patient ({ctx.patient_id}); ignored")
+            continue
+        chosen = p
+        break
+    if chosen is None or not _valid(chosen, ctx):
+        return None, None
+    raw = chosen.get("birthDate")
+    if raw is None:
+        ctx.issue(reference_of(chosen), "no birthDate: age unknown")
+        return None, None
+    dt, precision = parse_datetime(raw)
+    if dt is None:
+        ctx.issue(reference_of(chosen), f"birthDate {raw!r} not understood: age unknown")
+        return None, None
+    ev = ctx.evaluation_date
+    if precision == "day":
+        bd = dt.date()
+        if bd > ev:
+            ctx.issue(reference_of(chosen), "birthDate is after the evaluation date: age unknown")
+            return None, None
+        return bd, ev.year - bd.year - ((ev.month, ev.day) < (bd.month, bd.day))
+    # partial date: the age is known only if every possible birthday gives the same age
+    first = dt.date()
+    if precision == "year":
+        last = date(first.year, 12, 31)
+    else:
+        nxt = date(first.year + (first.month == 12), first.month % 12 + 1, 1)
+        last = nxt - timedelta(days=1)
+    ages = {ev.year - d.year - ((ev.month, ev.day) < (d.month, d.day)) for d in (first, last)}
+    if len(ages) == 1 and first <= ev:
+        return None, ages.pop()
+    ctx.issue(reference_of(chosen), f"birthDate {raw!r} is not a full date: age cannot be told exactly")
+    return None, None
+
+
+# ----------------------------------------------------------------------------- observations
+def _observations(observations: list[dict], reports: list[dict], ctx: _Ctx) -> dict:
+    report_of: dict[str, list[str]] = {}
+    for rep in reports:
+        rref = reference_of(rep)
+        for r in as_list(rep.get("result")):
+            t, i = ref_type_id(as_dict(r).get("reference"))
+            if t == "Observation" and i:
+                report_of.setdefault(i, []).append(rref)
+
+    measurements: dict[str, list[Measurement]] = {}
+    draw_keys: dict[int, set[str]] = {}  # id(Measurement) -> specimen / report keys of its draw
+    bp_panels: list[BloodPressure] = []
+    specific: list[SpecificIge] = []
+    for res in observations:
+        loinc, coding, problem = match_loinc(res.get("code"))
+        if problem:
+            ctx.issue(reference_of(res), f"{problem}; not used")
+            continue
+        if loinc is None:
+            continue  # not a test this service reads
+        kind = loinc.kind
+        status = as_str(res.get("status"))
+        status = status.lower() if status else ""
+        if status in IGNORED_STATUSES:
+            continue
+        if not status_usable(status, kind):
+            ctx.issue(reference_of(res), f"{loinc.display}: status '{status or 'missing'}' is not a usable "
+                      "result; not used", _kind_label(kind))
+            continue
+        if not _about_patient(res, ctx) or not _valid(res, ctx, _kind_label(kind)):
+            continue
+        when = effective_time(res)
+        if when is not None and when.date() > ctx.evaluation_date:
+            ctx.issue(reference_of(res), f"{loinc.display}: dated after the evaluation date; not used",
+                      _kind_label(kind))
+            continue
+        rid = as_str(res.get("id"))
+        specimen = as_str(as_dict(res.get("specimen")).get("reference"))
+        raw = RawObservation(res, loinc, coding or {}, when, status, specimen,
+                             tuple(report_of.get(rid, ())) if rid else ())
+        if kind == "bp":
+            bp = _bp_panel(raw, ctx)
+            if bp is not None:
+                bp_panels.append(bp)
+            continue
+        m = read_quantity(res, kind, raw, ctx.issues)
+        if m is None:
+            continue
+        if kind == "specific-ige":
+            specific.append(SpecificIge(loinc.allergen or loinc.display,
+                                        loinc.allergen_group or "other", m))  # type: ignore[arg-type]
+            continue
+        measurements.setdefault(kind, []).append(m)
+        keys = set()
+        if specimen:
+            keys.add("specimen:" + specimen)
+        keys.update("report:" + r for r in raw.reports)
+        draw_keys[id(m)] = keys
+    return {"measurements": measurements, "draw_keys": draw_keys, "bp_panels": bp_panels, "specific_ige": specific}
+
+
+def _kind_label(kind: str) -> str:
+    return {"bp": "blood-pressure", "eosinophils-percent": "eosinophils"}.get(kind, kind)
+
+
+def _bp_panel(raw: RawObservation, ctx: _Ctx) -> BloodPressure | None:
+    systolic = diastolic = None
+    for comp in as_list(raw.resource.get("component")):
+        comp = as_dict(comp)
+        loinc, _, problem = match_loinc(comp.get("code"))
+        if loinc is None or problem:
+            continue
+        if loinc.kind == "systolic" and systolic is None:
+            systolic = read_quantity(comp, "systolic", raw, ctx.issues, loinc=loinc)
+        elif loinc.kind == "diastolic" and diastolic is None:
+            diastolic = read_quantity(comp, "diastolic", raw, ctx.issues, loinc=loinc)
+    if systolic is None and diastolic is None:
+        if not as_list(raw.resource.get("component")):
+            ctx.issue(raw.reference, "blood pressure panel without systolic/diastolic components", "blood-pressure")
+        return None
+    return BloodPressure(systolic, diastolic, raw.when, raw.source())
+
+
+def _blood_pressures(panels: list[BloodPressure], systolics: list[Measurement],
+                     diastolics: list[Measurement]) -> list[BloodPressure]:
+    """Panels plus lone systolic/diastolic Observations paired by time; newest first."""
+    out = list(panels)
+    unpaired_d = list(diastolics)
+    for s in systolics:
+        match = None
+        if s.when is not None:
+            cands = [d for d in unpaired_d if d.when is not None and abs(d.when - s.when) <= BP_COMPONENT_WINDOW]
+            if cands:
+                match = min(cands, key=lambda d: abs(d.when - s.when))
+        if match is not None:
+            unpaired_d.remove(match)
+        out.append(BloodPressure(s, match, s.when, s.source))
+    for d in unpaired_d:
+        out.append(BloodPressure(None, d, d.when, d.source))
+    out.sort(key=lambda b: b.when or datetime.min, reverse=True)
+    return out
+
+
+def _derived_eosinophils(percents: list[Measurement], wbcs: list[Measurement], absolutes: list[Measurement],
+                         draw_keys: dict[int, set[str]], ctx: _Ctx) -> list[Measurement]:
+    """Eosinophil % x WBC from the same draw -> absolute count (/uL), unless the draw has a count."""
+    window = timedelta(minutes=units.pairing_window_minutes())
+
+    def same_draw(a: Measurement, b: Measurement) -> bool:
+        ka, kb = draw_keys.get(id(a), set()), draw_keys.get(id(b), set())
+        if ka & kb:
+            return True
+        return a.when is not None and b.when is not None and abs(a.when - b.when) <= window
+
+    out = []
+    for p in percents:
+        if any(same_draw(p, a) for a in absolutes):
+            continue  # the lab reported the count itself: use that, not a derived one
+        cands = [w for w in wbcs if same_draw(p, w)]
+        if not cands:
+            ctx.issue(p.source.reference, "eosinophil % without a WBC from the same draw: no count derived",
+                      "eosinophils")
+            continue
+        w = min(cands, key=lambda w: (0 if draw_keys.get(id(w), set()) & draw_keys.get(id(p), set()) else 1,
+                                      abs((w.when or datetime.min) - (p.when or datetime.min))))
+        comparator = p.comparator or w.comparator
+        if p.comparator and w.comparator and p.comparator[0] != w.comparator[0]:
+            ctx.issue(p.source.reference, "eosinophil % and WBC carry opposite comparators: no count derived",
+                      "eosinophils")
+            continue
+        value = float(f"{w.value * 1000.0 * p.value / 100.0:.10g}")
+        out.append(Measurement(
+            kind="eosinophils", value=value, unit="/uL", when=p.when, source=p.source, comparator=comparator,
+            original_value=p.original_value, original_unit=p.original_unit or "%", status=p.status,
+            derived_from=(p.source, w.source),
+        ))
+    return out
+
+
+def _newest(ms: list[Measurement]) -> Measurement | None:
+    dated = [m for m in ms if m.when is not None]
+    if dated:
+        return max(dated, key=lambda m: m.when)
+    return ms[0] if ms else None
+
+
+def _months_before(d: date, months: int) -> date:
+    m = d.year * 12 + d.month - 1 - months
+    y, mo = divmod(m, 12)
+    for dd in (d.day, 30, 29, 28):
+        try:
+            return date(y, mo + 1, dd)
+        except ValueError:
+            continue
+    return date(y, mo + 1, 1)
+
+
+# ------------------------------------------------------------------------------ IgE baseline
+def _ige_baseline(results: list[Measurement], meds: list[MedicationFact], ctx: _Ctx) -> IgeBaseline:
+    """The total IgE that may dose omalizumab (label: never an on-treatment IgE).
+
+    Omalizumab courses come from MedicationRequest/Statement start and end dates. A result drawn
+    on treatment or within a year after a course ended is excluded. The newest remaining result is
+    the baseline: either drawn before the first start, or a re-test drawn after an interruption of
+    at least a year. If omalizumab stopped a year or more ago and only the pre-treatment result
+    exists, the label asks for a re-test.
+    """
+    if not results:
+        return IgeBaseline("missing", None, note="no usable total IgE result")
+    courses = [m for m in meds if m.agent == "omalizumab"]
+    dated = [r for r in results if r.when is not None]
+    undated = [r for r in results if r.when is None]
+    for r in undated:
+        ctx.issue(r.source.reference, "total IgE without a date: cannot tell whether it predates omalizumab",
+                  "total-ige")
+    if not courses:
+        newest = _newest(dated)
+        if newest is None:
+            return IgeBaseline("missing", None, note="total IgE results have no date")
+        return IgeBaseline("newest-no-omalizumab", newest, note="no omalizumab history: newest result")
+    if any(c.start is None for c in courses):
+        refs = ", ".join(c.source.reference for c in courses if c.start is None)
+        return IgeBaseline("only-on-treatment", None, excluded=tuple(dated),
+                           note=f"omalizumab recorded without a start date ({refs}): cannot tell which IgE "
+                                "predates treatment; confirm the baseline IgE")
+    ev = ctx.evaluation_date
+    windows = []
+    for c in courses:
+        end = c.end
+        if c.is_active or end is None:
+            end = ev  # still on it, or stop date unknown: treat as on treatment up to today
+        windows.append((c.start, end + ONE_YEAR, c))
+    first_start = min(c.start for c in courses)
+
+    def excluded(r: Measurement) -> bool:
+        d = r.when.date()
+        return any(s <= d <= e for s, e, _ in windows)
+
+    usable = [r for r in dated if not excluded(r)]
+    dropped = tuple(r for r in dated if excluded(r))
+    if not usable:
+        return IgeBaseline("only-on-treatment", None, excluded=dropped,
+                           note="every total IgE was drawn on omalizumab or within a year of stopping")
+    chosen = max(usable, key=lambda r: r.when)
+    ongoing = [c for c in courses if c.is_active or c.end is None]
+    last_end = max((c.end for c in courses if c.end is not None), default=None)
+    interrupted = not ongoing and last_end is not None and (ev - last_end) >= ONE_YEAR
+    if interrupted and chosen.when.date() < last_end + ONE_YEAR:
+        return IgeBaseline("retest-after-interruption", chosen, excluded=dropped,
+                           note=f"omalizumab stopped {last_end.isoformat()} (a year or more ago): the label asks "
+                                "for a new total IgE before dosing")
+    if chosen.when.date() < first_start:
+        return IgeBaseline("baseline-before-omalizumab", chosen, excluded=dropped,
+                           note=f"newest result before the first omalizumab start ({first_start.isoformat()})")
+    return IgeBaseline("baseline-before-omalizumab", chosen, excluded=dropped,
+                       note="re-test drawn a year or more after omalizumab was stopped")
+
+
+# ------------------------------------------------------------------------------- conditions
+INACTIVE_CLINICAL = frozenset({"inactive", "remission", "resolved"})
+EXCLUDED_VERIFICATION = frozenset({"refuted", "entered-in-error"})
+
+
+def _conditions(conds: list[dict], ctx: _Ctx) -> list[ConditionFact]:
+    out: list[ConditionFact] = []
+    seen: set[tuple[str, str]] = set()
+    ev = ctx.evaluation_date
+    for res in conds:
+        matches = _condition_concepts(res.get("code"))
+        if not matches:
+            continue
+        ver = status_code(res.get("verificationStatus"))
+        clin = status_code(res.get("clinicalStatus"))
+        if ver in EXCLUDED_VERIFICATION or clin in INACTIVE_CLINICAL:
+            continue
+        if not _about_patient(res, ctx) or not _valid(res, ctx):
+            continue
+        onset = parse_date(res.get("onsetDateTime")) or parse_date(as_dict(res.get("onsetPeriod")).get("start"))
+        abatement = (parse_date(res.get("abatementDateTime"))
+                     or parse_date(as_dict(res.get("abatementPeriod")).get("end"))
+                     or parse_date(as_dict(res.get("abatementPeriod")).get("start")))
+        if abatement is not None and abatement <= ev:
+            continue
+        if clin is None and (res.get("abatementBoolean") is True or res.get("abatementString")):
+            continue
+        if onset is not None and onset > ev:
+            continue
+        recorded = parse_date(res.get("recordedDate"))
+        text = concept_text(res.get("code"))
+        for concept, code, display in matches:
+            key = (as_str(res.get("id")) or str(id(res)), concept)
+            if key in seen:
+                continue
+            seen.add(key)
+            out.append(ConditionFact(concept=concept, display=text or display,
+                                     source=SourceRef("Condition", as_str(res.get("id")), code, display),
+                                     onset=onset, recorded=recorded))
+    return out
+
+
+def _condition_concepts(concept: Any) -> list[tuple[str, str | None, str]]:
+    """(concept key, 'system|code' or None for a text match, display) for a Condition.code."""
+    found: list[tuple[str, str | None, str]] = []
+    for system, code, c in coded(concept):
+        rule = None
+        if system == cs.SNOMED:
+            rule = cs.snomed_index().get(code)
+        elif system == cs.ICD10CM:
+            rule = cs.icd10_lookup(code)
+        if rule is None:
+            continue
+        for k in rule.concepts:
+            if k not in {f[0] for f in found}:
+                found.append((k, f"{system}|{code}", as_str(c.get("display")) or rule.display))
+    if found:
+        return found
+    text = all_text(concept).lower()
+    if not text:
+        return []
+    for pat in cs.condition_text_patterns():
+        if any(w in text for w in pat["any"]) and not any(w in text for w in pat.get("none", ())):
+            found.append((pat["concept"], None, concept_text(concept)))
+    return found
+
+
+# -------------------------------------------------------------------------------- allergies
+def _allergies(items: list[dict], ctx: _Ctx) -> list[AllergyFact]:
+    out = []
+    groups = cs.allergy_groups()
+    resp = cs.respiratory_manifestations()
+    subst_idx = cs.snomed_substance_index()
+    for res in items:
+        ver = status_code(res.get("verificationStatus"))
+        clin = status_code(res.get("clinicalStatus"))
+        if ver in EXCLUDED_VERIFICATION or clin in ("inactive", "resolved"):
+            continue
+        texts = [all_text(res.get("code"))]
+        for r in as_list(res.get("reaction")):
+            texts.append(all_text(as_dict(r).get("substance")))
+        text = " | ".join(t for t in texts if t).lower()
+        coded_substance = next((subst_idx[code] for system, code, _ in coded(res.get("code"))
+                                if system == cs.SNOMED and code in subst_idx), None)
+        category = None
+        for group in ("aspirin-nsaid", "food", "environmental"):
+            if any(p.search(text) for p in groups[group]):
+                category = group
+                break
+        if category is None and coded_substance:
+            category = "food"
+        if category is None:
+            fhir_cat = {str(c).lower() for c in as_list(res.get("category"))}
+            category = ("food" if "food" in fhir_cat else "environmental" if "environment" in fhir_cat
+                        else "medication" if "medication" in fhir_cat or "biologic" in fhir_cat else "other")
+        if not _about_patient(res, ctx) or not _valid(res, ctx):
+            continue
+        manifest = " | ".join(all_text(m) for r in as_list(res.get("reaction"))
+                              for m in as_list(as_dict(r).get("manifestation"))).lower()
+        typ = as_str(res.get("type"))
+        ige = True if typ == "allergy" else False if typ == "intolerance" else None
+        substance = concept_text(res.get("code")) or coded_substance or "unspecified substance"
+        code_str = next((f"{system}|{code}" for system, code, _ in coded(res.get("code")) if system), None)
+        out.append(AllergyFact(
+            category=category, substance=substance,  # type: ignore[arg-type]
+            source=SourceRef("AllergyIntolerance", as_str(res.get("id")), code_str, concept_text(res.get("code"))),
+            respiratory_reaction=any(p.search(manifest) for p in resp),
+            ige_mediated=ige,
+            recorded=parse_date(res.get("recordedDate")) or parse_date(res.get("onsetDateTime")),
+        ))
+    return out
+
+
+def _dedupe_issues(issues: list[DataIssue]) -> list[DataIssue]:
+    seen = set()
+    out = []
+    for i in issues:
+        k = (i.reference, i.problem)
+        if k not in seen:
+            seen.add(k)
+            out.append(i)
+    return out

@@ -1,0 +1,206 @@
+"""Small, total helpers for raw FHIR JSON: dates, references, codings, bundles, validation.
+
+Everything here accepts any input shape and returns None / empty instead of raising, because EHR
+data is messy and one odd field must never cost the whole answer.
+"""
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator, Mapping
+from datetime import date, datetime, timezone
+from functools import cache
+from typing import Any
+
+from .codesets import canonical_system
+
+_DATE_RE = re.compile(r"^(\d{4})(?:-(\d{2})(?:-(\d{2}))?)?$")
+
+
+def as_dict(x: Any) -> dict:
+    return x if isinstance(x, dict) else {}
+
+
+def as_list(x: Any) -> list:
+    return x if isinstance(x, list) else []
+
+
+def as_str(x: Any) -> str | None:
+    return x if isinstance(x, str) and x.strip() else None
+
+
+def parse_datetime(value: Any) -> tuple[datetime | None, str]:
+    """A FHIR date/dateTime/instant as a naive UTC datetime, and its precision.
+
+    Precision is 'year', 'month', 'day' or 'time'. Partial dates become the first instant of the
+    period (the caller decides whether that precision is enough). Timezone-aware values are
+    converted to UTC and made naive, so every datetime in the facts compares with every other.
+    """
+    if not isinstance(value, str) or not value.strip():
+        return None, ""
+    s = value.strip()
+    m = _DATE_RE.match(s)
+    try:
+        if m:
+            y, mo, d = m.group(1), m.group(2), m.group(3)
+            dt = datetime(int(y), int(mo or 1), int(d or 1))
+            return dt, "day" if d else ("month" if mo else "year")
+        s2 = s.replace("Z", "+00:00")
+        dt = datetime.fromisoformat(s2)
+        if dt.tzinfo is not None:
+            dt = dt.astimezone(timezone.utc).replace(tzinfo=None)
+        return dt, "time"
+    except (ValueError, OverflowError):
+        return None, ""
+
+
+def parse_date(value: Any) -> date | None:
+    dt, _ = parse_datetime(value)
+    return dt.date() if dt else None
+
+
+def ref_type_id(ref: Any) -> tuple[str | None, str | None]:
+    """('Patient', '123') from 'Patient/123', 'https://x/fhir/Patient/123/_history/2', etc."""
+    s = as_str(ref)
+    if not s:
+        return None, None
+    s = s.split("/_history/")[0].rstrip("/")
+    parts = s.split("/")
+    if len(parts) >= 2 and re.fullmatch(r"[A-Z][A-Za-z]+", parts[-2]):
+        return parts[-2], parts[-1]
+    return None, None
+
+
+def codings(concept: Any) -> list[dict]:
+    return [c for c in as_list(as_dict(concept).get("coding")) if isinstance(c, dict)]
+
+
+def coded(concept: Any) -> Iterator[tuple[str | None, str, dict]]:
+    """(canonical system or None, code, coding) for each coding with a code."""
+    for c in codings(concept):
+        code = as_str(c.get("code"))
+        if code:
+            yield canonical_system(c.get("system")), code.strip(), c
+
+
+def concept_text(concept: Any) -> str:
+    """code.text, else the first coding display, else ''."""
+    d = as_dict(concept)
+    t = as_str(d.get("text"))
+    if t:
+        return t.strip()
+    for c in codings(d):
+        disp = as_str(c.get("display"))
+        if disp:
+            return disp.strip()
+    return ""
+
+
+def all_text(concept: Any) -> str:
+    """text and every coding display, joined (for name matching)."""
+    d = as_dict(concept)
+    parts = [as_str(d.get("text")) or ""]
+    parts += [as_str(c.get("display")) or "" for c in codings(d)]
+    return " | ".join(p for p in parts if p)
+
+
+def status_code(concept: Any) -> str | None:
+    """The code of a CodeableConcept status (clinicalStatus/verificationStatus), lower-cased."""
+    for c in codings(concept):
+        code = as_str(c.get("code"))
+        if code:
+            return code.strip().lower()
+    t = as_str(as_dict(concept).get("text"))
+    return t.strip().lower() if t else None
+
+
+def iter_resources(obj: Any, depth: int = 0) -> Iterator[dict]:
+    """Every resource in a resource or a Bundle (any type, nested bundles included)."""
+    if depth > 5 or not isinstance(obj, dict):
+        return
+    if obj.get("resourceType") == "Bundle" or ("entry" in obj and "resourceType" not in obj):
+        for e in as_list(obj.get("entry")):
+            r = as_dict(e).get("resource")
+            if isinstance(r, dict):
+                if r.get("resourceType") == "Bundle":
+                    yield from iter_resources(r, depth + 1)
+                else:
+                    yield r
+        return
+    yield obj
+
+
+def bundle_entries(obj: Any) -> Iterator[tuple[str | None, dict]]:
+    """(fullUrl, resource) pairs of a Bundle (or of a bare resource: (None, resource))."""
+    if not isinstance(obj, dict):
+        return
+    if obj.get("resourceType") == "Bundle" or ("entry" in obj and "resourceType" not in obj):
+        for e in as_list(obj.get("entry")):
+            e = as_dict(e)
+            r = e.get("resource")
+            if isinstance(r, dict):
+                yield as_str(e.get("fullUrl")), r
+        return
+    yield None, obj
+
+
+def reference_of(resource: dict) -> str:
+    rtype = as_str(resource.get("resourceType")) or "Resource"
+    rid = as_str(resource.get("id"))
+    return f"{rtype}/{rid or '(no id)'}"
+
+
+# ------------------------------------------------------------------------------- validation
+_MODEL_MODULES = {
+    "Observation": "observation",
+    "Condition": "condition",
+    "MedicationRequest": "medicationrequest",
+    "MedicationStatement": "medicationstatement",
+    "Medication": "medication",
+    "AllergyIntolerance": "allergyintolerance",
+    "Patient": "patient",
+}
+
+
+@cache
+def _model(resource_type: str):
+    import importlib
+
+    mod = importlib.import_module(f"fhir.resources.R4B.{_MODEL_MODULES[resource_type]}")
+    return getattr(mod, resource_type)
+
+
+def validation_problem(resource: dict) -> str | None:
+    """None when the resource validates against the FHIR R4B model, else a short description."""
+    rtype = resource.get("resourceType")
+    if rtype not in _MODEL_MODULES:
+        return None
+    try:
+        _model(rtype).model_validate(resource)
+        return None
+    except Exception as exc:  # pydantic ValidationError, or anything odd inside the model
+        errors = getattr(exc, "errors", None)
+        if callable(errors):
+            try:
+                items = errors()
+                parts = []
+                for e in items[:3]:
+                    loc = ".".join(str(x) for x in e.get("loc", ()) if x != "__root__")
+                    parts.append(f"{loc or 'resource'}: {e.get('msg', 'invalid')}")
+                more = f" (+{len(items) - 3} more)" if len(items) > 3 else ""
+                return "; ".join(parts) + more
+            except Exception:
+                pass
+        return f"{type(exc).__name__}: {str(exc)[:200]}"
+
+
+def subject_id(resource: dict) -> tuple[str | None, str | None]:
+    """(type, id) of the patient a resource is about (subject, or patient for AllergyIntolerance)."""
+    for key in ("subject", "patient"):
+        ref = as_dict(resource.get(key)).get("reference")
+        if ref:
+            return ref_type_id(ref)
+    return None, None
+
+
+def is_mapping(x: Any) -> bool:
+    return isinstance(x, Mapping)

@@ -1,0 +1,130 @@
+"""Observations -> Measurements: status rules, values with comparators, units, provenance.
+
+Only Observations whose code is a usable LOINC code (see data/codesets/loinc.json) are read; they
+are validated with the FHIR R4B model first (the caller does that), then turned into canonical-unit
+Measurements. Status: final, amended and corrected are used; preliminary only for blood pressure
+(a point-of-care reading a nurse has not yet "finalised" still says the pressure is high, and it can
+only add a warning, never a dose); registered, cancelled and entered-in-error are ignored.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from clinical_core.facts import CANONICAL_UNITS, DataIssue, Measurement, SourceRef
+
+from . import units
+from .codesets import LOINC, LoincCode, loinc_index
+from .fhirutil import as_dict, as_list, as_str, coded, parse_datetime, reference_of
+
+USED_STATUSES = frozenset({"final", "amended", "corrected"})
+PRELIMINARY_OK_KINDS = frozenset({"bp", "systolic", "diastolic"})
+IGNORED_STATUSES = frozenset({"registered", "cancelled", "entered-in-error"})
+COMPARATORS = frozenset({"<", "<=", ">=", ">"})
+
+
+@dataclass(frozen=True, slots=True)
+class RawObservation:
+    """An Observation that matched a usable LOINC code, with what is needed to read it."""
+
+    resource: dict
+    loinc: LoincCode
+    coding: dict
+    when: datetime | None
+    status: str
+    specimen: str | None
+    reports: tuple[str, ...]  # DiagnosticReport references that list it in result[]
+
+    @property
+    def reference(self) -> str:
+        return reference_of(self.resource)
+
+    def source(self, loinc: LoincCode | None = None) -> SourceRef:
+        lc = loinc or self.loinc
+        return SourceRef("Observation", as_str(self.resource.get("id")), f"{LOINC}|{lc.code}",
+                         as_str(self.coding.get("display")) or lc.display)
+
+
+def match_loinc(concept: dict) -> tuple[LoincCode | None, dict | None, str | None]:
+    """The usable LOINC coding of a CodeableConcept; an error text if codings disagree on the kind."""
+    idx = loinc_index()
+    hits = [(idx[code], c) for system, code, c in coded(concept) if system == LOINC and code in idx]
+    if not hits:
+        return None, None, None
+    kinds = {h[0].concept for h in hits}
+    if len(kinds) > 1:
+        return None, None, f"codings name different tests ({', '.join(sorted(kinds))})"
+    return hits[0][0], hits[0][1], None
+
+
+def effective_time(resource: dict) -> datetime | None:
+    """effectiveDateTime, effectivePeriod (start, else end), effectiveInstant; issued as fallback."""
+    r = resource
+    for value in (r.get("effectiveDateTime"), as_dict(r.get("effectivePeriod")).get("start"),
+                  as_dict(r.get("effectivePeriod")).get("end"), r.get("effectiveInstant"), r.get("issued")):
+        dt, _ = parse_datetime(value)
+        if dt is not None:
+            return dt
+    return None
+
+
+def status_usable(status: str, kind: str) -> bool:
+    if status in USED_STATUSES:
+        return True
+    return status == "preliminary" and kind in PRELIMINARY_OK_KINDS
+
+
+def read_quantity(holder: dict, kind: str, raw: RawObservation, issues: list[DataIssue],
+                  *, loinc: LoincCode | None = None, label: str | None = None) -> Measurement | None:
+    """valueQuantity of an Observation (or of one component) -> Measurement in the canonical unit.
+
+    dataAbsentReason means no value. A comparator ('>1500', '<2') is kept; the value is converted
+    with it. A missing or unknown unit makes the result unusable and says so.
+    """
+    ref = raw.reference
+    what = label or (loinc or raw.loinc).display
+    if holder.get("dataAbsentReason") is not None and holder.get("valueQuantity") is None:
+        reason = _absent_text(holder.get("dataAbsentReason"))
+        issues.append(DataIssue(ref, f"{what}: no value ({reason})", kind))
+        return None
+    q = holder.get("valueQuantity")
+    if not isinstance(q, dict):
+        if any(k.startswith("value") for k in holder):
+            issues.append(DataIssue(ref, f"{what}: result is not a quantity with a unit; not used", kind))
+        else:
+            issues.append(DataIssue(ref, f"{what}: no value", kind))
+        return None
+    value = q.get("value")
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        issues.append(DataIssue(ref, f"{what}: no numeric value", kind))
+        return None
+    comparator = q.get("comparator")
+    if comparator is not None and comparator not in COMPARATORS:
+        issues.append(DataIssue(ref, f"{what}: comparator {comparator!r} not understood; not used", kind))
+        return None
+    code = as_str(q.get("code"))
+    system = as_str(q.get("system"))
+    unit_text = as_str(q.get("unit"))
+    # a non-UCUM code system: only the human unit string can be trusted for normalisation
+    ucum_code = code if (system is None or system.rstrip("/") == "http://unitsofmeasure.org") else None
+    try:
+        converted, _ = units.convert(kind, float(value), ucum_code, unit_text)
+    except units.UnitError as exc:
+        issues.append(DataIssue(ref, f"{what}: {exc}; not used", kind))
+        return None
+    src = raw.source(loinc)
+    return Measurement(
+        kind=kind, value=converted, unit=CANONICAL_UNITS.get(kind, units.canonical_unit(kind)),
+        when=raw.when, source=src, comparator=comparator,
+        original_value=float(value), original_unit=unit_text or code, status=raw.status,
+    )
+
+
+def _absent_text(dar) -> str:
+    d = as_dict(dar)
+    for c in as_list(d.get("coding")):
+        c = as_dict(c)
+        t = as_str(c.get("display")) or as_str(c.get("code"))
+        if t:
+            return t
+    return as_str(d.get("text")) or "data absent"

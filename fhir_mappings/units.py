@@ -1,0 +1,109 @@
+"""Unit normalisation and conversion to the canonical unit of each measurement kind.
+
+The accepted units, the string variants labs send and the analyte-specific factors (IgE 2.42 ng/IU,
+creatinine molar mass for LTE4) live in ``data/units.json``. Dimensional conversions (kU/L -> IU/mL,
+10*9/L -> /uL, [lb_av] -> kg, g -> mg) are computed by UCUM through ucumvert/pint, once per unit pair.
+A unit that the table does not list for a kind is never guessed: ``convert`` raises ``UnitError``.
+"""
+from __future__ import annotations
+
+import math
+from functools import cache
+
+from .codesets import load_json
+
+
+class UnitError(ValueError):
+    """The unit is missing, unknown, or not a unit of this kind."""
+
+
+@cache
+def _table() -> dict:
+    return load_json("units.json")
+
+
+@cache
+def _aliases() -> tuple[dict[str, str], dict[str, str]]:
+    exact = dict(_table()["aliases"]["map"])
+    folded: dict[str, str] = {}
+    for k, v in exact.items():
+        folded.setdefault(_fold(k), v)
+    return exact, folded
+
+
+def _fold(s: str) -> str:
+    return "".join(s.split()).lower().replace("µ", "u").replace("μ", "u")
+
+
+def canonical_unit(kind: str) -> str:
+    return _table()["canonical"][kind]
+
+
+def normalise(code: str | None, unit: str | None) -> str | None:
+    """The UCUM code for a Quantity's code/unit pair, or None when neither is recognised.
+
+    The UCUM ``code`` is preferred; the human ``unit`` string is the fallback (many labs only fill
+    ``unit``). Both go through the alias table, so 'kU/L' becomes 'k[IU]/L'.
+    """
+    exact, folded = _aliases()
+    for s in (code, unit):
+        if isinstance(s, str) and s.strip():
+            s = s.strip()
+            if s in exact:
+                return exact[s]
+            f = _fold(s)
+            if f in folded:
+                return folded[f]
+    return None
+
+
+@cache
+def _registry():
+    from ucumvert import PintUcumRegistry  # imported on first use (about 0.5 s to build)
+
+    return PintUcumRegistry()
+
+
+@cache
+def _ucum_factor(src: str, dst: str) -> float:
+    if src == dst:
+        return 1.0
+    ureg = _registry()
+    q = ureg.from_ucum(src).to(ureg.from_ucum(dst))
+    f = float(q.magnitude)
+    return float(f"{f:.12g}")  # drop binary noise (1.0000000000000002)
+
+
+@cache
+def factor(kind: str, ucum: str) -> float:
+    """Multiplier from ``ucum`` to the canonical unit of ``kind``; raises UnitError if not accepted."""
+    table = _table()
+    if kind not in table["accepted"]:
+        raise UnitError(f"no unit table for {kind}")
+    if ucum not in table["accepted"][kind]:
+        raise UnitError(f"unit '{ucum}' is not accepted for {kind}")
+    explicit = table["factors"].get(kind, {})
+    if ucum in explicit:
+        return float(explicit[ucum]["factor"])
+    try:
+        return _ucum_factor(ucum, table["canonical"][kind])
+    except Exception as exc:  # pint dimensionality or parse errors: refuse, never assume
+        raise UnitError(f"unit '{ucum}' cannot be converted to {table['canonical'][kind]} ({exc})") from None
+
+
+def convert(kind: str, value: float, code: str | None, unit: str | None) -> tuple[float, str]:
+    """(value in the canonical unit, UCUM code it was read as). Raises UnitError."""
+    if not isinstance(value, (int, float)) or isinstance(value, bool) or not math.isfinite(value):
+        raise UnitError(f"value {value!r} is not a number")
+    ucum = normalise(code, unit)
+    if ucum is None:
+        shown = unit if isinstance(unit, str) and unit.strip() else code
+        if not (isinstance(shown, str) and shown.strip()):
+            raise UnitError(f"no unit given for {kind}")
+        raise UnitError(f"unit '{shown}' is not a known {kind} unit")
+    f = factor(kind, ucum)
+    return float(f"{value * f:.10g}"), ucum
+
+
+def pairing_window_minutes() -> float:
+    return float(_table()["pairing"]["eosinophil_percent_wbc_window_minutes"])
