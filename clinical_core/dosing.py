@@ -140,8 +140,8 @@ def lookup(table_id: str, ige: Measurement, weight: Measurement) -> Lookup:
         if meta.weight_min is not None and meta.weight_max is not None:
             lim.append(f"{fmt_num(meta.weight_min)}-{fmt_num(meta.weight_max)} kg")
         limits = f" (table limits {', '.join(lim)})" if lim else ""
-        tail = "" if outcome == "indeterminate" else (
-            " " + meta.raw.get("outside_limits_text", "No dose can be given from the table").rstrip(".") + ".")
+        text = meta.raw.get("outside_limits_text", "no dose can be given from the table").rstrip(".")
+        tail = "" if outcome == "indeterminate" else f" {text[0].upper()}{text[1:]}."
         return Lookup(outcome, meta, reason=f"{meta.short_label}: " + "; ".join(problems) + limits + "." + tail,
                       missing=tuple(missing), weight_kg=kg)
 

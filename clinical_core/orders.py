@@ -113,12 +113,13 @@ def _check_anti_il5(p, d: DraftOrder) -> Decision | None:
 
 def check_orders(facts: PatientFacts, drafts: Sequence[DraftOrder], *, hook: str, assessment: Assessment,
                  region: str = "US") -> tuple[Decision, ...]:
-    """Decisions about the drafted orders only (the patient-level ones are in `assessment`)."""
+    """Decisions about the drafted orders (the order hooks' whole answer), plus the assessment's
+    data-unavailable warning so a partial answer is never shown as complete."""
     check_region(region)
     if hook not in ORDER_HOOKS:
         raise ValueError(f"order checks run for {ORDER_HOOKS}, not {hook!r}")
     p = build_profile(facts)
-    out: list[Decision] = []
+    out: list[Decision] = [d for d in assessment.decisions if d.topic == "data-unavailable"]
     for d in drafts:
         if not d.selected:
             continue

@@ -109,7 +109,7 @@ def _common_cautions(p: Profile, region: str) -> list[str]:
     if region == "EU" and p.ige is not None and p.ige.value < 76 and p.ige.comparator in (None, "<", "<="):
         out.append("EU SmPC: with IgE below 76 IU/mL (below 200 IU/mL in children 6 to <12) ensure unequivocal "
                    "in vitro reactivity to a perennial allergen before starting.")
-    if any(e.label.startswith("Specific IgE") for e in p.ev("allergic-asthma")):
+    if p.present("allergic-asthma") and any(e.label.startswith("Specific IgE") for e in p.ev("allergic-asthma")):
         out.append(f"Sensitisation cut-off {fmt_num(policy_value('sensitisation_sige_min'))} kU/L is product policy, "
                    "not label text.")
     return out
@@ -196,8 +196,8 @@ def omalizumab_decision(p: Profile, region: str) -> Decision | None:
         return _oma_asthma(p, region)
     if p.present("csu-refractory"):
         return _oma_csu(p, region, covers=("csu-refractory",) + (("crswnp",) if p.present("crswnp") else ()))
-    if p.present("crswnp"):
-        return _oma_crswnp(p, region)
+    if p.present("crswnp") and not p.present("aerd"):
+        return _oma_crswnp(p, region)  # AERD without an allergic phenotype: leukotriene modifier first
     return None
 
 
@@ -453,15 +453,14 @@ def _risk_words(p: Profile) -> str:
     return ", ".join(words)
 
 
-def cyclosporine_decision(p: Profile, *, hook: str | None = None, order_reference: str | None = None,
-                          offer_omalizumab: bool = True) -> Decision | None:
+def cyclosporine_decision(p: Profile, *, hook: str | None = None, order_reference: str | None = None) -> Decision | None:
     """Scenario 4: cyclosporine with renal or blood-pressure risk; critical at order-sign when severe."""
     if not (p.present("cyclosporine-renal-risk") or p.present("cyclosporine-bp-risk")):
         return None
     critical = hook == "order-sign" and (p.renal_critical or p.bp_critical)
     alts: tuple[TherapyOption, ...] = ()
     csu = p.status("csu-refractory") in ("present", "possible")
-    if offer_omalizumab and csu and (p.age is None or p.age >= int(csu_fixed()["age_min"])):
+    if csu and (p.age is None or p.age >= int(csu_fixed()["age_min"])):
         alts = (option("omalizumab-csu"),)
     missing = tuple(m for k in ("cyclosporine-renal-risk", "cyclosporine-bp-risk") for m in p.findings[k].missing)
     evid = _uniq(p.ev("cyclosporine-renal-risk", "cyclosporine-bp-risk")
@@ -525,7 +524,7 @@ def food_allergy_decision(p: Profile, region: str) -> Decision | None:
     if lk is not None:
         band = " " + lk.reason
     rationale = ("Omalizumab is labelled for IgE-mediated food allergy from age 1 (with allergen avoidance), dosed "
-                 f"from baseline IgE and weight by {meta.short_label}, whose cells are not verified here.{band} {off}")
+                 f"from baseline IgE and weight by {meta.short_label}.{band} {off}")
     if missing:
         rationale += " Measure: " + "; ".join(missing) + "."
     return Decision(
@@ -604,8 +603,7 @@ def assess(facts, *, region: str = "US") -> Assessment:
     out.append(pemphigoid_decision(p))
     csu_any = p.status("csu-refractory") in ("present", "possible")
     if csu_any or p.on_cyclosporine:
-        offer = bool(p.on_cyclosporine) or oma is None or oma.topic != "omalizumab-dose"
-        cyc = cyclosporine_decision(p, offer_omalizumab=offer)
+        cyc = cyclosporine_decision(p)
         out.append(cyc)
         if cyc is None and (p.present("csu-refractory") or p.on_cyclosporine):
             out.append(cyclosporine_data_needed(p))
