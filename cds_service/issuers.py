@@ -30,6 +30,19 @@ from .settings import JWT_ALGORITHMS, SettingsError, normalize_base_url
 MIN_REFRESH_SECONDS = 30.0
 
 
+def _fetch_jwks(url: str) -> Any:
+    """GET a JWK Set: short timeouts, no redirects (a redirect could swap in someone else's keys)."""
+    import requests
+
+    with requests.Session() as session:
+        session.trust_env = False
+        resp = session.get(url, timeout=(2, 3), allow_redirects=False,
+                           headers={"Accept": "application/jwk-set+json, application/json"})
+    if resp.status_code != 200 or len(resp.content) > 1_000_000:
+        raise ValueError(f"JWKS fetch failed: HTTP {resp.status_code}")
+    return resp.json()
+
+
 class JwksSource:
     """One JWK Set (file, URL or inline) with a TTL cache."""
 
@@ -39,7 +52,6 @@ class JwksSource:
         self._keys: dict[str, jwt.PyJWK] = {}
         self._loaded_at = -1e18
         self._lock = threading.Lock()
-        self._client = jwt.PyJWKClient(url, cache_jwk_set=False, timeout=3) if url else None
 
     def _load(self) -> dict[str, jwt.PyJWK]:
         if self.inline is not None:
@@ -48,7 +60,7 @@ class JwksSource:
             with open(self.file, encoding="utf-8") as fh:
                 data = json.load(fh)
         else:
-            data = self._client.fetch_data()  # type: ignore[union-attr]
+            data = _fetch_jwks(self.url)  # type: ignore[arg-type]
         keys: dict[str, jwt.PyJWK] = {}
         for jwk in (data.get("keys") if isinstance(data, dict) else None) or ():
             if not isinstance(jwk, dict) or jwk.get("use", "sig") != "sig" or "d" in jwk:
