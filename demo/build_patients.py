@@ -444,8 +444,8 @@ def build_all() -> tuple[dict[str, dict], list[dict]]:
     b.total_ige(85, "IU/mL", "[IU]/mL", "2026-04-22T15:30:00-05:00")
     b.weight(110.0, "2026-04-22T15:10:00-05:00", unit="lb")            # = 49.9 kg
     b.weight(114.6, "2026-10-08T16:00:00-05:00", unit="lb")            # = 52.0 kg
-    b.eos_percent_with_wbc(3.0, 7.0, "2026-04-22T15:30:00-05:00")      # = 210 /uL
-    b.eos_absolute(0.19, "10*3/uL", "10*3/uL", "2026-10-08T16:00:00-05:00")  # = 190 /uL
+    b.eos_percent_with_wbc(2.0, 6.5, "2026-04-22T15:30:00-05:00")      # = 130 /uL
+    b.eos_absolute(0.11, "10*3/uL", "10*3/uL", "2026-10-08T16:00:00-05:00")  # = 110 /uL
     b.med_request(CETIRIZINE, "cetirizine 10 mg tablet (Zyrtec)", authored="2026-04-22", route="PO",
                   dose=(10, "mg", "mg"), period=(1, "d"), sig="10 mg once daily")
     asthma_meds(b, "2021-01-05")
@@ -453,7 +453,8 @@ def build_all() -> tuple[dict[str, dict], list[dict]]:
              "summary": "Sensitised to house dust mite; baseline IgE 85 IU/mL; weight 114.6 lb = 52.0 kg "
                         "(sent in [lb_av]); CSU on cetirizine.",
              "expected": {
-                 "patient-view": {"must": ["omalizumab-dose"], "may": [], "exactlyOne": "omalizumab-dose"},
+                 "patient-view": {"must": ["omalizumab-dose"], "may": ["data-needed"],
+                                  "exactlyOne": "omalizumab-dose"},
                  "order-select": {"draft": "draft-omalizumab-300mg-q4w", "must": [],
                                   "may": ["omalizumab-dose-mismatch", "omalizumab-dose"]},
                  "order-sign": {"draft": "draft-omalizumab-150mg-q4w", "must": [],
@@ -603,7 +604,9 @@ def build_all() -> tuple[dict[str, dict], list[dict]]:
     done(b, {"scenario": 11, "title": "Allergic asthma, no body weight recorded (29 y)",
              "summary": "Sensitised (D. pteronyssinus sIgE 6.7 kU/L), IgE 180 IU/mL, no weight "
                         "Observation at all.",
-             "expected": {"patient-view": {"must": ["data-needed"], "may": ["omalizumab-not-dosable"]}},
+             "expected": {"patient-view": {"must": [], "anyOf": ["data-needed", "omalizumab-not-dosable"],
+                                           "may": ["data-needed", "omalizumab-not-dosable"],
+                                           "mention": "weight"}},
              "dose": None, "note": "Says to record body weight instead of guessing a dose."})
 
     # 12. On treatment: IgE drawn on omalizumab is ignored; weight moved to another band.
@@ -619,7 +622,7 @@ def build_all() -> tuple[dict[str, dict], list[dict]]:
     b.weight(78, "2025-01-15T08:10:00-05:00")
     b.weight(86, "2026-02-20T08:10:00-05:00")
     b.weight(94, "2026-10-16T08:10:00-05:00")
-    b.eos_absolute(0.15, "10*3/uL", "10*3/uL", "2026-10-16T08:00:00-05:00")  # = 150 /uL
+    b.eos_absolute(0.12, "10*3/uL", "10*3/uL", "2026-10-16T08:00:00-05:00")  # = 120 /uL
     b.med_request(OMALIZUMAB, "omalizumab 300 mg/2 mL prefilled syringe (Xolair)", authored="2025-02-20",
                   route="SC", dose=(300, "mg", "mg"), period=(4, "wk"), bounds_start="2025-03-01",
                   sig="300 mg subcutaneously every 4 weeks")

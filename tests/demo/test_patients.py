@@ -233,8 +233,9 @@ def test_expected_table_dose_follows_from_the_bundle_values(entry):
 
 
 def test_scenario_values_fit_their_definitions():
-    # 1: eosinophils below 150/uL so only the allergic phenotype applies.
-    assert max(v for _, v in _eos_per_ul("allergic-asthma-adult")) < 150
+    # 1, 5, 11, 12: eosinophils below 150/uL now and below 300/uL all year: only the allergic phenotype.
+    for slug in ("allergic-asthma-adult", "adolescent-asthma-csu", "missing-weight", "on-treatment"):
+        assert max(v for _, v in _eos_per_ul(slug)) < 150, slug
     # 2: eosinophilic (>= 300 in the last year), not sensitised (IgE < 30, every sIgE < 0.35 kU/L).
     assert max(v for _, v in _eos_per_ul("eosinophilic-asthma")) >= 300
     assert _ige_iu(_obs("eosinophilic-asthma", "19113-0", "2462-0")[0]) < 30
