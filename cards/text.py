@@ -69,7 +69,7 @@ def detail_for(decision: Decision, notes: tuple[str, ...] | list[str] = ()) -> s
     if decision.evidence:
         rows = ["| Fact | Value | Date | Source |", "|---|---|---|---|"]
         for ev in decision.evidence:
-            value = ev.value if not ev.original else f"{ev.value} (reported as {ev.original})"
+            value = ev.value if not _differs(ev.original, ev.value) else f"{ev.value} (reported as {ev.original})"
             when = ev.date.isoformat() if ev.date else "not dated"
             rows.append(
                 f"| {md_escape(ev.label)} | {md_escape(value)} | {when} | {md_escape(ev.reference or 'not recorded')} |"
@@ -110,6 +110,14 @@ def detail_for(decision: Decision, notes: tuple[str, ...] | list[str] = ()) -> s
 
     parts.append(f"Source: [{md_escape(decision.citation.label)}]({_url(decision.citation.url)})")
     return "\n\n".join(parts)
+
+
+def _differs(original: str | None, value: str) -> bool:
+    """Show what the lab sent only when it differs from the canonical value (a conversion happened)."""
+    if not original:
+        return False
+    squash = lambda text: "".join(text.lower().split())  # noqa: E731
+    return squash(original) != squash(value)
 
 
 def _url(url: str) -> str:

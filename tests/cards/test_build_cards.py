@@ -490,3 +490,9 @@ def test_cyclosporine_warning_without_an_alternative_offers_no_delete():
                      drafts={"MedicationRequest/draft-cyc": cyclosporine_draft()})
     assert "suggestions" not in card
     assert card["indicator"] == "critical" and card["overrideReasons"]
+
+
+def test_original_value_is_shown_only_when_it_differs():
+    same = Evidence("Baseline total IgE", "180 IU/mL", date(2026, 8, 12), "Observation/i", original="180 IU/mL")
+    card = only_card([decision("omalizumab-dose", evidence=(same,))])
+    assert "| Baseline total IgE | 180 IU/mL | 2026-08-12 | Observation/i |" in card["detail"]
