@@ -358,8 +358,10 @@ def rank_biologics(p: Profile, oma: Decision | None, il5: Decision | None) -> li
 
 def not_preferred_reason(p: Profile) -> str | None:
     """Why omalizumab is the wrong tool, or None when an IgE-driven indication is present or unknown."""
-    if any(p.present(k) for k in ("allergic-asthma", "csu-refractory", "crswnp", "food-allergy")):
+    if any(p.present(k) for k in ("allergic-asthma", "csu-refractory", "food-allergy")):
         return None
+    if p.present("crswnp") and not p.present("aerd"):
+        return None  # nasal polyps alone are labelled; within AERD the leukotriene route comes first
     if p.status("allergic-asthma") == "unknown":
         return None
     parts = []
