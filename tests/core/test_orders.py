@@ -1,0 +1,177 @@
+"""Scenario 12: order checks for order-select and order-sign."""
+from __future__ import annotations
+
+from datetime import date
+
+import pytest
+
+import clinical_core
+from tests.core.builders import allergic_asthma, allergy, bp, cond, draft, ige, meas, med, mite_sige, patient
+
+CETIRIZINE = med("cetirizine", "h1-antihistamine", rid="med-cetirizine")
+
+
+def check(facts, drafts, hook="order-sign", region="US"):
+    assessment = clinical_core.assess(facts, region=region)
+    out = clinical_core.check_orders(facts, drafts, hook=hook, assessment=assessment, region=region)
+    for d in out:
+        assert len(d.headline) < 140
+    return out
+
+
+# --- omalizumab dose / interval ----------------------------------------------------------------
+
+@pytest.mark.parametrize("hook", ["order-select", "order-sign"])
+@pytest.mark.parametrize("dose,weeks", [(150, 4), (300, 2), (225, 2), (375, 4)])
+def test_dose_or_interval_mismatch_gets_the_table_dose(hook, dose, weeks):
+    f = allergic_asthma(ige_value=150, weight=65)  # table: 300 mg q4w
+    out = check(f, [draft("omalizumab", dose, weeks=weeks)], hook=hook)
+    assert len(out) == 1
+    d = out[0]
+    assert d.topic == "omalizumab-dose-mismatch" and d.indicator == "warning"
+    assert d.order_reference == "MedicationRequest/draft-1"
+    assert (d.dose.dose_mg, d.dose.interval_weeks) == (300, 4)
+    assert "300 mg SC every 4 weeks" in d.headline
+    assert d.evidence[0].reference == "MedicationRequest/draft-1"
+
+
+def test_matching_draft_gives_no_card():
+    f = allergic_asthma(ige_value=150, weight=65)
+    assert check(f, [draft("omalizumab", 300, weeks=4)]) == ()
+
+
+def test_incomplete_draft_at_order_select_is_not_a_mismatch():
+    f = allergic_asthma(ige_value=150, weight=65)
+    assert check(f, [draft("omalizumab")], hook="order-select") == ()
+    assert check(f, [draft("omalizumab", 300)], hook="order-select") == ()  # interval not filled in yet
+
+
+def test_draft_without_dose_at_order_sign_is_a_mismatch():
+    out = check(allergic_asthma(ige_value=150, weight=65), [draft("omalizumab")], hook="order-sign")
+    assert [d.topic for d in out] == ["omalizumab-dose-mismatch"]
+    assert "no dose" in out[0].rationale
+
+
+def test_unselected_draft_at_order_select_is_ignored():
+    f = allergic_asthma(ige_value=150, weight=65)
+    assert check(f, [draft("omalizumab", 150, weeks=4, selected=False)], hook="order-select") == ()
+
+
+def test_wrong_unit_is_a_mismatch():
+    out = check(allergic_asthma(ige_value=150, weight=65), [draft("omalizumab", 300, unit="mg/kg", weeks=4)])
+    assert out[0].topic == "omalizumab-dose-mismatch" and "mg/kg" in out[0].rationale
+
+
+def test_csu_fixed_dose_accepts_label_alternative_150():
+    f = patient(age_years=30, conditions=(cond("csu"),), medications=(CETIRIZINE,))
+    assert check(f, [draft("omalizumab", 150, weeks=4)]) == ()
+    assert check(f, [draft("omalizumab", 300, weeks=4)]) == ()
+    out = check(f, [draft("omalizumab", 300, weeks=2)])
+    assert out[0].topic == "omalizumab-dose-mismatch" and out[0].dose.table_id == "csu-fixed"
+
+
+def test_asthma_plus_csu_accepts_table_dose_or_csu_300():
+    f = allergic_asthma(age=14, ige_value=80, weight=50, extra_conditions=("csu",), medications=(CETIRIZINE,))
+    assert check(f, [draft("omalizumab", 150, weeks=4)]) == ()  # asthma table dose
+    assert check(f, [draft("omalizumab", 300, weeks=4)]) == ()  # CSU trials dose: the clinician's choice
+    assert check(f, [draft("omalizumab", 375, weeks=2)])[0].topic == "omalizumab-dose-mismatch"
+
+
+def test_out_of_table_draft_gets_the_not_dosable_warning():
+    out = check(allergic_asthma(ige_value=900), [draft("omalizumab", 375, weeks=2)])
+    assert [d.topic for d in out] == ["omalizumab-not-dosable"]
+    assert out[0].order_reference == "MedicationRequest/draft-1"
+
+
+# --- omalizumab for the wrong phenotype ---------------------------------------------------------
+
+def test_omalizumab_for_eosinophilic_non_allergic_is_not_preferred():
+    f = patient(age_years=45, conditions=(cond("asthma"),), total_ige=ige(20),
+                eosinophils_latest=meas("eosinophils", 420), weight=meas("weight", 80))
+    out = check(f, [draft("omalizumab", 150, weeks=4)], hook="order-select")
+    assert [d.topic for d in out] == ["omalizumab-not-preferred"]
+    d = out[0]
+    assert d.indicator == "warning" and d.order_reference == "MedicationRequest/draft-1"
+    assert d.alternatives[0].display == "Mepolizumab 100 mg SC every 4 weeks"
+    assert "drafted" in d.headline
+
+
+def test_omalizumab_for_aerd_without_allergy_is_not_preferred():
+    f = patient(age_years=40, conditions=(cond("asthma"), cond("nasal-polyps")),
+                allergies=(allergy("aspirin-nsaid", "ibuprofen", respiratory=True),), specific_ige=(mite_sige(0.1),),
+                eosinophils_latest=meas("eosinophils", 100))
+    out = check(f, [draft("omalizumab", 300, weeks=4)])
+    assert [d.topic for d in out] == ["omalizumab-not-preferred"]
+    assert out[0].alternatives[0].agent == "montelukast"
+
+
+def test_omalizumab_for_aerd_with_allergy_is_checked_as_a_dose():
+    f = patient(age_years=40, conditions=(cond("asthma"), cond("nasal-polyps")),
+                allergies=(allergy("aspirin-nsaid", "ibuprofen", respiratory=True),), specific_ige=(mite_sige(2.0),),
+                total_ige=ige(150), weight=meas("weight", 65))
+    assert check(f, [draft("omalizumab", 300, weeks=4)]) == ()
+
+
+# --- cyclosporine ---------------------------------------------------------------------------------
+
+def csu(**kw):
+    base = dict(age_years=50, conditions=(cond("csu"),), medications=(CETIRIZINE,), egfr=meas("egfr", 90),
+                bp_latest=bp(125, 80, date(2026, 11, 1), "bp-1"), bp_recent=(bp(125, 80, date(2026, 11, 1), "bp-1"),))
+    base.update(kw)
+    return patient(**base)
+
+
+@pytest.mark.parametrize("kw,hook,indicator", [
+    (dict(egfr=meas("egfr", 55)), "order-sign", "warning"),
+    (dict(egfr=meas("egfr", 29)), "order-sign", "critical"),
+    (dict(egfr=meas("egfr", 29)), "order-select", "warning"),
+    (dict(bp_latest=bp(142, 85, date(2026, 11, 1), "bp-1")), "order-sign", "warning"),
+    (dict(bp_latest=bp(182, 100, date(2026, 11, 1), "bp-1")), "order-sign", "critical"),
+    (dict(bp_latest=bp(170, 110, date(2026, 11, 1), "bp-1")), "order-sign", "critical"),
+    (dict(conditions=(cond("csu"), cond("ckd"))), "order-sign", "warning"),
+    (dict(conditions=(cond("csu"), cond("hypertension"))), "order-sign", "warning"),
+])
+def test_cyclosporine_with_risk(kw, hook, indicator):
+    out = check(csu(**kw), [draft("cyclosporine", 200, weeks=None, route="oral")], hook=hook)
+    assert [d.topic for d in out] == ["cyclosporine-unsafe"]
+    d = out[0]
+    assert d.indicator == indicator and d.order_reference == "MedicationRequest/draft-1"
+    alt = d.alternatives[0]
+    assert (alt.agent, alt.dose_value, alt.period, alt.period_unit) == ("omalizumab", 300, 4, "wk")
+
+
+def test_cyclosporine_without_risk_no_card():
+    assert check(csu(), [draft("cyclosporine", 200, route="oral")]) == ()
+
+
+def test_cyclosporine_without_egfr_or_bp_asks_for_them():
+    out = check(csu(egfr=None, bp_latest=None, bp_recent=()), [draft("cyclosporine", 200, route="oral")])
+    assert [d.topic for d in out] == ["data-needed"] and out[0].order_reference == "MedicationRequest/draft-1"
+
+
+# --- anti-IL-5 age limits --------------------------------------------------------------------------
+
+def test_reslizumab_below_18_warns():
+    f = patient(age_years=16, conditions=(cond("asthma"),), eosinophils_latest=meas("eosinophils", 500))
+    out = check(f, [draft("reslizumab", 3, unit="mg/kg", weeks=4, route="intravenous")], hook="order-select")
+    assert [d.topic for d in out] == ["anti-il5-recommended"]
+    d = out[0]
+    assert d.indicator == "warning" and "18 years" in d.headline and d.order_reference == "MedicationRequest/draft-1"
+    assert "reslizumab" not in [o.agent for o in d.alternatives] and d.alternatives[0].agent == "mepolizumab"
+
+
+def test_reslizumab_adult_no_card():
+    f = patient(age_years=40, conditions=(cond("asthma"),), eosinophils_latest=meas("eosinophils", 500))
+    assert check(f, [draft("reslizumab", 3, unit="mg/kg", weeks=4, route="intravenous")]) == ()
+
+
+def test_unavailable_data_warning_is_kept_in_order_hooks():
+    f = allergic_asthma(ige_value=150, weight=65, unavailable=("egfr",))
+    out = check(f, [draft("omalizumab", 300, weeks=4)])
+    assert [d.topic for d in out] == ["data-unavailable"]
+
+
+def test_unknown_hook_refused():
+    f = allergic_asthma()
+    with pytest.raises(ValueError):
+        clinical_core.check_orders(f, [], hook="patient-view", assessment=clinical_core.assess(f))
