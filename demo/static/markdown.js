@@ -10,10 +10,17 @@
       .replace(/"/g, "&quot;").replace(/'/g, "&#39;");
   }
 
+  // GFM backslash escapes (after HTML escaping: "\>" arrives as "\&gt;").
+  var BACKSLASH = /\\(&gt;|&lt;|&amp;|&quot;|&#39;|[!#$%()*+,\-.\/:;=?@\[\]^_`{|}~])/g;
+
   function inline(escaped) {
     var codes = [];
     var out = escaped.replace(/`([^`]+)`/g, function (_, code) {
       codes.push("<code>" + code + "</code>");
+      return "\u0000" + (codes.length - 1) + "\u0000";
+    });
+    out = out.replace(BACKSLASH, function (_, ch) {
+      codes.push(ch);
       return "\u0000" + (codes.length - 1) + "\u0000";
     });
     out = out.replace(/\[([^\]]+)\]\((https?:\/\/[^\s)]+)\)/g, function (_, label, url) {
@@ -27,8 +34,8 @@
   }
 
   function splitRow(line) {
-    var cells = line.trim().replace(/^\|/, "").replace(/\|$/, "").split("|");
-    return cells.map(function (c) { return c.trim(); });
+    var cells = line.trim().replace(/^\|/, "").replace(/\|$/, "").replace(/\\\|/g, "\u0001").split("|");
+    return cells.map(function (c) { return c.trim().replace(/\u0001/g, "\\|"); });
   }
 
   function render(markdown) {
