@@ -49,7 +49,10 @@ def build_cards(decisions: Sequence[Decision], *, hook: str, patient_id: str,
     drafts = drafts or {}
     unique = _dedupe(decisions)
     ordered = sorted(unique, key=lambda d: INDICATOR_RANK.get(d.indicator, len(INDICATOR_RANK)))
-    cards = [_card(d, hook=hook, patient_id=patient_id, drafts=drafts, rxnorm=rxnorm) for d in ordered]
+    planned = [(d, *suggestions_for(d, hook=hook, patient_id=patient_id, drafts=drafts, rxnorm=rxnorm))
+               for d in ordered]
+    planned = _one_order_button_per_regimen(planned)
+    cards = [_card(d, suggestions, notes) for d, suggestions, notes in planned]
     for card in cards:
         try:
             validate_card(card)
@@ -65,10 +68,47 @@ def _default_rxnorm() -> RxNormLookup:
     return rxnorm_for
 
 
-def _card(decision: Decision, *, hook: str, patient_id: str, drafts: Mapping[str, dict],
-          rxnorm: RxNormLookup) -> dict:
-    suggestions, notes = suggestions_for(decision, hook=hook, patient_id=patient_id, drafts=drafts,
-                                         rxnorm=rxnorm)
+def _regimen_key(suggestion: dict) -> tuple | None:
+    """What a create-only suggestion would order (code, dose, timing), to spot the same order twice."""
+    if any(a["type"] != "create" for a in suggestion["actions"]) or len(suggestion["actions"]) != 1:
+        return None
+    resource = suggestion["actions"][0]["resource"]
+    dosage = resource["dosageInstruction"][0]
+    quantity = dosage["doseAndRate"][0]["doseQuantity"]
+    repeat = dosage["timing"]["repeat"]
+    codes = tuple(c.get("code") for c in resource["medicationCodeableConcept"]["coding"])
+    return (codes, quantity["value"], quantity["code"], repeat["frequency"], repeat["period"], repeat["periodUnit"])
+
+
+def _one_order_button_per_regimen(planned: list[tuple]) -> list[tuple]:
+    """Two cards must not both offer the same new order (accepting both would order it twice).
+
+    The omalizumab dose card keeps its button; another card that proposed the same regimen (e.g. the
+    cyclosporine warning pointing to omalizumab 300 mg every 4 weeks) refers to it instead.
+    """
+    owner: dict[tuple, int] = {}
+    for index, (decision, suggestions, _notes) in sorted(
+            enumerate(planned), key=lambda item: item[1][0].topic != "omalizumab-dose"):
+        for suggestion in suggestions:
+            key = _regimen_key(suggestion)
+            if key is not None:
+                owner.setdefault(key, index)
+    out = []
+    for index, (decision, suggestions, notes) in enumerate(planned):
+        kept = []
+        for suggestion in suggestions:
+            key = _regimen_key(suggestion)
+            if key is not None and owner[key] != index:
+                other = planned[owner[key]][0]
+                notes = list(notes) + [f"{suggestion['label']}: offered on the card "
+                                       f"\"{summary_for(other)}\"."]
+                continue
+            kept.append(suggestion)
+        out.append((decision, kept, notes))
+    return out
+
+
+def _card(decision: Decision, suggestions: list[dict], notes: list[str]) -> dict:
     card: dict = {
         "uuid": new_uuid(),
         "summary": summary_for(decision),

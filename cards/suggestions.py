@@ -237,7 +237,8 @@ def _create_each(decision: Decision, *, patient_id: str, intent: str,
         made, why = _create_one(option, decision, patient_id=patient_id, intent=intent, rxnorm=rxnorm,
                                 recommended=index == 0, label=f"Order {_lower_first(option.display)}")
         suggestions += made
-        notes += why
+        if index == 0:  # explain a missing button for the preferred option only: the sidebar is narrow
+            notes += why
     return suggestions, notes
 
 

@@ -9,12 +9,23 @@ comes from data is escaped, so a `|` in a value cannot break the table and a `<`
 from __future__ import annotations
 
 import re
+import unicodedata
 
 from clinical_core.decisions import Decision, DoseRecommendation, TherapyOption
 
 from .validation import SUMMARY_MAX
 
 ELLIPSIS = "…"
+# Phenotype keys (Decision.covers) in clinical words, for "Treats:".
+CONDITION_NAMES = {
+    "allergic-asthma": "allergic asthma",
+    "eosinophilic-asthma": "eosinophilic asthma",
+    "csu-refractory": "chronic spontaneous urticaria",
+    "crswnp": "nasal polyps (CRSwNP)",
+    "food-allergy": "IgE-mediated food allergy",
+    "aerd": "AERD",
+    "bullous-pemphigoid": "bullous pemphigoid",
+}
 _MD_SPECIAL = re.compile(r"([\\`*_\[\]<>|~#])")
 
 
@@ -89,14 +100,16 @@ def detail_for(decision: Decision, notes: tuple[str, ...] | list[str] = ()) -> s
             cell.append(f"weight band {md_escape(dose.weight_band)}")
         parts.append(f"**Table cell:** {', '.join(cell)} (region {md_escape(dose.region)})")
         parts.append(f"**Dose:** omalizumab {md_escape(dose_phrase(dose))}")
-    if len(decision.covers) > 1:
-        parts.append("**Treats:** " + md_escape(", ".join(c.replace("-", " ") for c in decision.covers)))
+    if len(decision.covers) > 1 and decision.topic.startswith("omalizumab"):
+        parts.append("**Treats:** " + md_escape(", ".join(CONDITION_NAMES.get(c, c.replace("-", " "))
+                                                          for c in decision.covers)))
     if decision.order_reference:
         parts.append(f"**Draft order:** {md_escape(decision.order_reference)}")
 
-    if decision.alternatives:
+    shown = [opt for opt in decision.alternatives if dose is None or opt != dose.as_option()]
+    if shown:
         lines = ["**Fits instead:**", ""]
-        for opt in decision.alternatives:
+        for opt in shown:
             note = f" ({md_escape(opt.note)})" if opt.note.strip() else ""
             lines.append(f"- {md_escape(opt.display)}{note}")
         parts.append("\n".join(lines))
@@ -106,7 +119,7 @@ def detail_for(decision: Decision, notes: tuple[str, ...] | list[str] = ()) -> s
         parts.append("\n".join(["**Check before acting:**", ""] + [f"- {md_escape(c)}" for c in decision.cautions]))
 
     if notes:
-        parts.append("\n".join(["**Order by hand:**", ""] + [f"- {md_escape(n)}" for n in notes]))
+        parts.append("\n".join(["**Ordering:**", ""] + [f"- {md_escape(n)}" for n in notes]))
 
     parts.append(f"Source: [{md_escape(decision.citation.label)}]({_url(decision.citation.url)})")
     return "\n\n".join(parts)
@@ -116,7 +129,7 @@ def _differs(original: str | None, value: str) -> bool:
     """Show what the lab sent only when it differs from the canonical value (a conversion happened)."""
     if not original:
         return False
-    squash = lambda text: "".join(text.lower().split())  # noqa: E731
+    squash = lambda text: "".join(unicodedata.normalize("NFKC", text).lower().split())  # noqa: E731
     return squash(original) != squash(value)
 
 

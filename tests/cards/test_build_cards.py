@@ -12,7 +12,7 @@ from cards import (CARD_TOPIC_SYSTEM, OVERRIDE_REASON_SYSTEM, CardValidationErro
                    validate_card)
 from clinical_core.decisions import TOPICS, Evidence
 from tests.cards.factories import (MEPOLIZUMAB, OMALIZUMAB_CSU, cyclosporine_draft, decision,
-                                   omalizumab_draft, rxnorm_all, rxnorm_verified)
+                                   omalizumab_draft, rxnorm_all, rxnorm_verified, table_dose)
 
 RXNORM = "http://www.nlm.nih.gov/research/umls/rxnorm"
 SCT = "http://snomed.info/sct"
@@ -138,7 +138,7 @@ def test_long_headline_is_shortened_deterministically():
 def test_unverified_omalizumab_code_gives_no_suggestion_and_says_so():
     card = only_card([decision("omalizumab-dose")], rxnorm=lambda agent: None)
     assert "suggestions" not in card and "selectionBehavior" not in card
-    assert "**Order by hand:**" in card["detail"]
+    assert "**Ordering:**" in card["detail"]
     assert "no order is suggested (no verified RxNorm code)" in card["detail"]
 
 
@@ -192,7 +192,7 @@ def test_asthma_and_csu_omalizumab_decisions_become_one_card():
                    covers=("csu-refractory",), evidence=())
     [card] = build([asthma, csu])
     assert card["summary"].startswith("Omalizumab 300 mg SC every 4 weeks (US Table 1")
-    assert "**Treats:** allergic asthma, csu refractory" in card["detail"]
+    assert "**Treats:** allergic asthma, chronic spontaneous urticaria" in card["detail"]
     assert "Also assessed: Omalizumab 300 mg SC every 4 weeks for CSU" in card["detail"]
     assert len(card["suggestions"]) == 1
 
@@ -344,9 +344,9 @@ def test_anti_il5_proposals_only_for_verified_complete_regimens():
     assert dosage(mepo) == (100, "mg", UCUM, "mg", 1, 4, "wk", SCT, "34206005")
     assert dosage(resli) == (3, "mg/kg", UCUM, "mg/kg", 1, 4, "wk", SCT, "47625008")
     assert all(r["intent"] == "proposal" for r in (mepo, resli))
-    # benralizumab's loading schedule cannot be coded: named in the detail instead
-    assert ("Benralizumab 30 mg SC every 4 weeks x3, then every 8 weeks: no order is suggested "
-            "(the regimen cannot be coded completely)") in card["detail"]
+    # benralizumab's loading schedule cannot be coded: listed, with its note, but not offered as an order
+    assert "- Benralizumab 30 mg SC every 4 weeks x3, then every 8 weeks (Loading schedule" in card["detail"]
+    assert "**Ordering:**" not in card["detail"]  # only a missing button for the preferred option is explained
 
 
 def test_anti_il5_without_verified_codes_lists_the_agents_only():
@@ -496,3 +496,48 @@ def test_original_value_is_shown_only_when_it_differs():
     same = Evidence("Baseline total IgE", "180 IU/mL", date(2026, 8, 12), "Observation/i", original="180 IU/mL")
     card = only_card([decision("omalizumab-dose", evidence=(same,))])
     assert "| Baseline total IgE | 180 IU/mL | 2026-08-12 | Observation/i |" in card["detail"]
+
+
+def test_preferred_option_without_a_code_is_explained():
+    card = only_card([decision("anti-il5-recommended")])  # mepolizumab unverified in this lookup
+    assert ("- Mepolizumab 100 mg SC every 4 weeks: no order is suggested (no verified RxNorm code)"
+            in card["detail"])
+    assert "Reslizumab 3 mg/kg IV every 4 weeks: no order" not in card["detail"]
+
+
+def test_mismatch_card_does_not_repeat_the_dose_as_an_alternative():
+    d = decision("omalizumab-dose-mismatch", alternatives=(table_dose().as_option(),))
+    card = only_card([d], hook="order-sign", drafts={"MedicationRequest/draft-oma": omalizumab_draft()})
+    assert "Fits instead" not in card["detail"]
+    assert "**Dose:** omalizumab 300 mg SC every 4 weeks" in card["detail"]
+
+
+def test_treats_line_only_on_omalizumab_cards():
+    card = only_card([decision("cyclosporine-unsafe", covers=("cyclosporine-renal-risk", "cyclosporine-bp-risk"))],
+                     hook="order-sign", drafts={"MedicationRequest/draft-cyc": cyclosporine_draft()})
+    assert "Treats" not in card["detail"]
+
+
+def test_unit_spelling_differences_are_not_shown_as_a_conversion():
+    ev = Evidence("eGFR", "41 mL/min/1.73 m²", date(2026, 10, 14), "Observation/e", original="41 mL/min/1.73m2")
+    card = only_card([decision("data-needed", evidence=(ev,))])
+    assert "reported as" not in card["detail"]
+
+
+def test_the_same_new_order_is_offered_on_one_card_only():
+    cyclosporine = decision("cyclosporine-unsafe", indicator="warning", order_reference=None)
+    dose = decision("omalizumab-dose", dose=table_dose(), headline="Omalizumab 300 mg SC every 4 weeks for CSU")
+    warning, info = build([cyclosporine, dose])
+    assert warning["source"]["topic"]["code"] == "cyclosporine-unsafe"
+    assert "suggestions" not in warning and "selectionBehavior" not in warning
+    assert ('Order omalizumab 300 mg SC every 4 weeks: offered on the card "Omalizumab 300 mg SC every 4 '
+            'weeks for CSU".') in warning["detail"]
+    [create] = resources_of(info, "create")
+    assert dosage(create)[:7] == (300, "mg", UCUM, "mg", 1, 4, "wk")
+
+
+def test_different_regimens_keep_their_own_buttons():
+    cyclosporine = decision("cyclosporine-unsafe", indicator="warning", order_reference=None)
+    dose = decision("omalizumab-dose", dose=table_dose(150, 4), headline="Omalizumab 150 mg SC every 4 weeks")
+    warning, info = build([cyclosporine, dose])
+    assert len(resources_of(warning, "create")) == 1 and len(resources_of(info, "create")) == 1

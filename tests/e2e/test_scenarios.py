@@ -249,11 +249,13 @@ def test_4_order_sign_with_bp_180_110_is_critical(e2e_client):
     assert "186" in card["detail"]
 
 
-def test_4_patient_view_recommends_omalizumab(e2e_client):
+def test_4_patient_view_recommends_omalizumab_once(e2e_client):
     cards = run(e2e_client, SLUG4)
     card = the_card(cards, "omalizumab-dose")
     [create] = actions(card, "create")
     assert_omalizumab_order(create["resource"], mg=300, weeks=4, intent="proposal")
+    creates = [a for c in cards for a in actions(c, "create") if regimen(a["resource"])["rxnorm"] == OMALIZUMAB_RX]
+    assert len(creates) == 1  # the cyclosporine warning points to the dose card instead of a second button
 
 
 # --- 5. adolescent with allergic asthma and CSU ------------------------------------------------------------
@@ -292,16 +294,16 @@ def test_6_aerd_patient_view_recommends_leukotriene_modifier(e2e_client):
         assert res["intent"] == "proposal" and res["route"] == "26643006"  # oral
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "clinical_core: an omalizumab draft for AERD without an allergic phenotype (sIgE 0.12 kU/L, not "
-    "sensitised) gets no card at order-sign, because the nasal polyps of AERD make CRSwNP 'present' and "
-    "not_preferred_reason() returns None; clinical-brief scenario 6 asks for a warning"))
 def test_6_aerd_omalizumab_draft_at_order_sign_is_warned(e2e_client):
     cards = run(e2e_client, SLUG6, "order-sign", drafts=("draft-omalizumab-300mg-q4w",))
     card = the_card(cards, "omalizumab-not-preferred")
     assert card["indicator"] == "warning"
-    [delete] = actions(card, "delete")
+    [suggestion] = card["suggestions"]
+    delete, create = suggestion["actions"]  # replace the omalizumab draft with montelukast
     assert delete["resourceId"] == "MedicationRequest/draft-omalizumab-300mg-q4w"
+    assert regimen(create["resource"]) == {"rxnorm": "88249", "dose": 10, "unit": "mg", "unit_system": UCUM,
+                                           "frequency": 1, "period": 1, "periodUnit": "d", "route": "26643006",
+                                           "intent": "order", "status": "draft"}
 
 
 # --- 7. nasal polyps ----------------------------------------------------------------------------------------
