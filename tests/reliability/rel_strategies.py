@@ -350,7 +350,7 @@ def _by_kind(kind: str, allow_nan: bool) -> st.SearchStrategy:
 def prefetch(allow_nan: bool = True, pid: str = "p1", *, patient_required: bool = True) -> st.SearchStrategy:
     """A prefetch object: each key absent, null, an OperationOutcome, a (mutated) Bundle, or junk."""
     def value(kind: str) -> st.SearchStrategy:
-        return weighted((1, st.none()), (1, operation_outcome), (6, bundle(_by_kind(kind, allow_nan), allow_nan)),
+        return weighted((1, st.none()), (1, operation_outcome), (14, bundle(_by_kind(kind, allow_nan), allow_nan)),
                         (1, _by_kind(kind, allow_nan)), (1, junk(allow_nan)))
 
     optional = {k: value(kind) for k, kind in PREFETCH_KINDS.items()}
@@ -390,4 +390,4 @@ def draft_orders(allow_nan: bool = True) -> st.SearchStrategy:
     """draftOrders Bundle (type collection, or none), MedicationRequests with doses."""
     mr = medication_request(allow_nan).map(lambda r: {**r, "status": r.get("status", "draft")}
                                            if isinstance(r, dict) else r)
-    return st.one_of(bundle(mr, allow_nan, max_entries=4), junk(allow_nan))
+    return weighted((5, bundle(mr, allow_nan, max_entries=4)), (1, junk(allow_nan)))

@@ -1,0 +1,203 @@
+"""Property-based fuzzing of the mapping, core and card layers (issue 8, item 2).
+
+Generated FHIR-like data (rel_strategies: wrong types, missing fields, absurd / negative / zero
+quantities, huge strings, deep nesting, unicode, future and invalid dates) goes
+  1. straight into fhir_mappings.extract_facts / extract_draft_orders -> clinical_core.assess /
+     check_orders -> cards.build_cards: no exception escapes, no layer falls back to its "internal
+     error" path (which would hide a bug), every card is spec-valid and strict JSON;
+  2. through the HTTP service (Flask test client): every answer is 200 with valid cards, or a 4xx
+     JSON error (412 OperationOutcome when the Patient is missing); never 5xx, never a traceback.
+Case counts go to artifacts/reliability-figures.json; CDS_LONG=1 runs thousands.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import math
+from datetime import date
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+import rel_strategies as S
+from conftest import examples
+
+FUZZ_SETTINGS = dict(deadline=None, derandomize=False, database=None,
+                     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large,
+                                            HealthCheck.function_scoped_fixture, HealthCheck.filter_too_much])
+HOOKS = ("patient-view", "order-select", "order-sign")
+PID = "p1"
+
+
+class ErrorLogs(logging.Handler):
+    """Collects ERROR records of the project's loggers: a swallowed exception is still a bug."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.ERROR)
+        self.records: list[logging.LogRecord] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.records.append(record)
+
+
+@pytest.fixture(scope="module")
+def error_logs():
+    handler = ErrorLogs()
+    loggers = [logging.getLogger(n) for n in ("fhir_mappings", "clinical_core", "cards", "cds_service")]
+    for lg in loggers:
+        lg.addHandler(handler)
+    yield handler
+    for lg in loggers:
+        lg.removeHandler(handler)
+
+
+def _strict_json(obj) -> str:
+    return json.dumps(obj, allow_nan=False)  # NaN/Infinity in a card would be invalid JSON for the EHR
+
+
+def _selections(drafts) -> list[str]:
+    out = []
+    if isinstance(drafts, dict):
+        for e in drafts.get("entry") or []:
+            r = e.get("resource") if isinstance(e, dict) else None
+            if isinstance(r, dict) and isinstance(r.get("id"), str):
+                out.append(f"{r.get('resourceType')}/{r['id']}")
+    return out[:2]
+
+
+# -- 1. the layers, in process --------------------------------------------------------------------------
+@settings(max_examples=examples(150, 4000), **FUZZ_SETTINGS)
+@given(data=S.prefetch(patient_required=False), hook=st.sampled_from(HOOKS), drafts=S.draft_orders(),
+       evaluation_date=st.dates(min_value=date(1990, 1, 1), max_value=date(2040, 12, 31)),
+       region=st.sampled_from(["US", "EU"]), unavailable=st.lists(st.sampled_from(list(S.PREFETCH_KINDS)), max_size=3))
+def test_layers_never_raise_and_always_give_valid_cards(data, hook, drafts, evaluation_date, region, unavailable,
+                                                        figures, error_logs):
+    import cards
+    import clinical_core
+    import fhir_mappings
+    from clinical_core.facts import PatientFacts
+
+    figures.add("fuzz_cases_layers")
+    error_logs.records.clear()
+    facts = fhir_mappings.extract_facts(data, patient_id=PID, evaluation_date=evaluation_date,
+                                        unavailable=unavailable, resolve_reference=lambda ref: None)
+    assert isinstance(facts, PatientFacts)
+    assert not any(i.reference == "extract_facts" for i in facts.issues), "extract_facts hit its fallback"
+    for m in (facts.weight, facts.eosinophils_latest, facts.egfr, facts.lte4, facts.total_ige.measurement):
+        if m is not None:
+            assert math.isfinite(m.value), m
+    assessment = clinical_core.assess(facts, region=region)
+    decisions = list(assessment.decisions)
+    raw_drafts = None
+    if hook != "patient-view":
+        orders = fhir_mappings.extract_draft_orders(drafts if isinstance(drafts, dict) else None,
+                                                    _selections(drafts), hook=hook, resolve_reference=None)
+        decisions = list(clinical_core.check_orders(facts, orders, hook=hook, assessment=assessment, region=region))
+        raw_drafts = {}
+        if isinstance(drafts, dict):
+            for e in drafts.get("entry") or [] if isinstance(drafts.get("entry"), list) else []:
+                r = e.get("resource") if isinstance(e, dict) else None
+                if isinstance(r, dict) and r.get("resourceType") == "MedicationRequest" and isinstance(r.get("id"), str):
+                    raw_drafts[f"MedicationRequest/{r['id']}"] = r
+    built = cards.build_cards(decisions, hook=hook, patient_id=PID, drafts=raw_drafts)
+    for card in built:
+        cards.validate_card(card)
+        assert len(card["summary"]) < 140
+    _strict_json(built)
+    assert not error_logs.records, [r.getMessage()[:200] for r in error_logs.records]
+    figures.add("fuzz_cards_built", len(built))
+
+
+# -- 2. the HTTP service -------------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def fuzz_client(tmp_path_factory):
+    from cds_service.app import create_app
+
+    db = tmp_path_factory.mktemp("fuzz") / "fuzz.sqlite3"
+    app = create_app({"CDS_AUTH": "off", "CDS_DATABASE_URL": f"sqlite:///{db}", "CDS_CLOCK": "2025-06-01"})
+    app.testing = False  # exercise the real error handlers, not test-mode propagation
+    return app.test_client()
+
+
+def _check_http(resp) -> str:
+    from cards import validate_card
+
+    text = resp.get_data(as_text=True)
+    assert resp.status_code < 500, (resp.status_code, text[:500])
+    assert "Traceback" not in text and "File \"/" not in text
+    assert resp.is_json, resp.content_type
+    body = json.loads(text)
+    if resp.status_code == 200:
+        assert isinstance(body.get("cards"), list)
+        for card in body["cards"]:
+            validate_card(card)
+        return "cards"
+    assert 400 <= resp.status_code < 500
+    if resp.status_code == 412:
+        assert body["resourceType"] == "OperationOutcome"
+    else:
+        assert isinstance(body.get("error"), str) and body["error"]
+    return str(resp.status_code)
+
+
+def _hook_body(hook, prefetch, drafts):
+    import uuid
+
+    body = {"hook": hook, "hookInstance": str(uuid.uuid4()),
+            "context": {"userId": "Practitioner/dr-1", "patientId": PID}, "prefetch": prefetch}
+    if hook != "patient-view":
+        body["context"]["draftOrders"] = drafts
+        if hook == "order-select":
+            body["context"]["selections"] = _selections(drafts) or ["MedicationRequest/none"]
+    return body
+
+
+SERVICE = {"patient-view": "omalizumab-patient-view", "order-select": "omalizumab-order-review",
+           "order-sign": "omalizumab-order-review"}
+
+
+@settings(max_examples=examples(80, 2000), **FUZZ_SETTINGS)
+@given(prefetch=S.prefetch(allow_nan=False), hook=st.sampled_from(HOOKS), drafts=S.draft_orders(allow_nan=False))
+def test_service_answers_cards_or_a_clear_4xx(prefetch, hook, drafts, fuzz_client, figures):
+    resp = fuzz_client.post(f"/cds-services/{SERVICE[hook]}", data=json.dumps(_hook_body(hook, prefetch, drafts)),
+                            content_type="application/json")
+    outcome = _check_http(resp)
+    figures.add("fuzz_cases_http")
+    figures.add(f"fuzz_http_outcome_{outcome}")
+
+
+# Raw-text attacks on the JSON parser itself: constants Python accepts but JSON does not, huge numbers,
+# deep nesting, odd encodings, wrong content types.
+RAW_BODIES = st.one_of(
+    st.sampled_from([b"", b"{", b"[]", b"null", b"1", b'"x"', b"NaN", b'{"hook": NaN}', b'{"hook": Infinity}',
+                     b'{"a": 1e999}', b'{"a": ' + b"9" * 5000 + b"}", b"[" * 5000 + b"]" * 5000,
+                     b'{"a":' * 100 + b"1" + b"}" * 100, b"\xff\xfe{\x00}\x00", b"\xef\xbb\xbf{}",
+                     b'{"hook": "patient-view", "hook": "order-sign"}', b'{"\\ud800": 1}',
+                     b"\x00" * 100]),
+    st.binary(max_size=300),
+    st.text(max_size=300).map(lambda t: t.encode("utf-8", "surrogatepass")),
+)
+
+
+@settings(max_examples=examples(60, 1000), **FUZZ_SETTINGS)
+@given(raw=RAW_BODIES, ctype=st.sampled_from(["application/json", "application/fhir+json", "text/plain",
+                                               "application/x-www-form-urlencoded", "multipart/form-data", ""]),
+       path=st.sampled_from(["/cds-services/omalizumab-patient-view", "/cds-services/omalizumab-order-review",
+                             "/cds-services/omalizumab-patient-view/feedback", "/cds-services/nope"]))
+def test_raw_bodies_never_give_5xx(raw, ctype, path, fuzz_client, figures):
+    resp = fuzz_client.post(path, data=raw, content_type=ctype or None)
+    assert 400 <= resp.status_code < 500, (resp.status_code, resp.get_data(as_text=True)[:300])
+    _check_http(resp)
+    figures.add("fuzz_cases_raw")
+
+
+@settings(max_examples=examples(60, 1000), **FUZZ_SETTINGS)
+@given(body=S.junk(allow_nan=False), path=st.sampled_from(["/cds-services/omalizumab-patient-view/feedback",
+                                                           "/cds-services/omalizumab-order-review/feedback"]))
+def test_feedback_junk_is_a_clear_4xx(body, path, fuzz_client, figures):
+    resp = fuzz_client.post(path, data=json.dumps({"feedback": body} if isinstance(body, list) else body),
+                            content_type="application/json")
+    outcome = _check_http(resp)
+    assert outcome != "cards"
+    figures.add("fuzz_cases_feedback")
