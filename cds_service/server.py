@@ -63,6 +63,8 @@ def gunicorn_options(host: str, port: int, workers: int, threads: int, timeout: 
         "limit_request_field_size": 16384,  # JWTs can be long
         "preload_app": False,
         "proc_name": "omalizumab-cds",
+        # one shared $HOME/.gunicorn/gunicorn.ctl would collide between instances on one host
+        "control_socket_disable": True,
     }
     try:
         from .metrics import gunicorn_child_exit

@@ -1,0 +1,89 @@
+"""`omalizumab-cds serve`: a real gunicorn, configured from the environment, loopback-only without auth."""
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from cds_service.server import gunicorn_options, is_loopback, prepare
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.mark.parametrize("host, expected", [("127.0.0.1", True), ("localhost", True), ("::1", True),
+                                            ("[::1]", True), ("127.5.5.5", True), ("0.0.0.0", False),
+                                            ("10.0.0.5", False), ("example.org", False), ("::", False)])
+def test_loopback_detection(host, expected):
+    assert is_loopback(host) is expected
+
+
+@pytest.mark.parametrize("host", ["0.0.0.0", "192.168.1.10", "::"])
+def test_auth_off_refuses_non_loopback_bind(host, tmp_path):
+    env = {"CDS_AUTH": "off", "CDS_DATABASE_URL": f"sqlite:///{tmp_path}/x.db"}
+    with pytest.raises(SystemExit, match="refusing to bind"):
+        prepare(host, 8080, environ=env)
+
+
+def test_jwt_mode_needs_an_issuers_file(tmp_path):
+    with pytest.raises(SystemExit, match="CDS_TRUSTED_ISSUERS"):
+        prepare("0.0.0.0", 8080, environ={"CDS_DATABASE_URL": f"sqlite:///{tmp_path}/x.db"})
+
+
+def test_prepare_migrates_once_and_tells_workers_not_to(tmp_path):
+    env = {"CDS_AUTH": "off", "CDS_DATABASE_URL": f"sqlite:///{tmp_path}/x.db",
+           "PROMETHEUS_MULTIPROC_DIR": str(tmp_path / "prom")}
+    prepare("127.0.0.1", 9123, environ=env)
+    assert env["CDS_DB_AUTO_MIGRATE"] == "0"
+    assert env["CDS_PUBLIC_BASE_URL"] == "http://127.0.0.1:9123"
+    assert (tmp_path / "x.db").exists()
+
+
+def test_gunicorn_options():
+    opts = gunicorn_options("127.0.0.1", 8081, workers=3, threads=4, timeout=30)
+    assert opts["bind"] == "127.0.0.1:8081" and opts["workers"] == 3 and opts["timeout"] == 30
+    assert opts["worker_class"] == "gthread" and opts["preload_app"] is False
+    assert gunicorn_options("::1", 80, 1, 1, 30)["bind"] == "[::1]:80"
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_serve_runs_gunicorn_and_answers(tmp_path):
+    port = _free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CDS_")}
+    env.update(CDS_AUTH="off", CDS_DATABASE_URL=f"sqlite:///{tmp_path}/serve.db", PYTHONPATH=str(ROOT))
+    env.pop("PROMETHEUS_MULTIPROC_DIR", None)
+    proc = subprocess.Popen([sys.executable, "-m", "cds_service", "serve", "--port", str(port), "--workers", "2"],
+                            cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=1) as resp:
+                    assert resp.status == 200
+                    break
+            except OSError:
+                if time.monotonic() > deadline or proc.poll() is not None:
+                    pytest.fail("server did not start: " + proc.stdout.read1(20000).decode(errors="replace")
+                                if proc.poll() is not None else "server did not start in 30 s")
+                time.sleep(0.2)
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/cds-services", timeout=5) as resp:
+            assert resp.headers["Server"].startswith("gunicorn")
+            assert len(json.load(resp)["services"]) == 3
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/readyz", timeout=5) as resp:
+            assert json.load(resp)["database"] == "ok"
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
