@@ -35,8 +35,12 @@ def _draft_evidence(d: DraftOrder) -> Evidence:
 
 
 def _omalizumab_decision(assessment: Assessment) -> Decision | None:
-    return next((d for d in assessment.decisions
-                 if d.topic in ("omalizumab-dose", "omalizumab-not-dosable") and set(d.covers) & set(IGE_KEYS)), None)
+    """The assessment's omalizumab answer: a dose, why there is none, or what to measure first."""
+    for topics in (("omalizumab-dose", "omalizumab-not-dosable"), ("data-needed",)):
+        found = next((d for d in assessment.decisions if d.topic in topics and set(d.covers) & set(IGE_KEYS)), None)
+        if found is not None:
+            return found
+    return None
 
 
 def _accepted(dec: Decision) -> set[tuple[float, float]]:
@@ -60,7 +64,7 @@ def _check_omalizumab(facts: PatientFacts, p, d: DraftOrder, hook: str, assessme
     draft_ev = (_draft_evidence(d),)
     if dec is None:
         return not_preferred_decision(p, order_reference=d.reference, drafted=True)
-    if dec.topic == "omalizumab-not-dosable" or dec.dose is None:
+    if dec.topic != "omalizumab-dose" or dec.dose is None:
         return replace(dec, order_reference=d.reference, evidence=draft_ev + dec.evidence)
     if d.dose_value is None and hook == "order-select":
         return None  # incomplete draft: nothing to compare yet

@@ -25,6 +25,8 @@ UNAVAILABLE_NAMES = {
     "allergies": "allergies and intolerances",
 }
 HEADLINE_MAX = 139
+COVER_WORDS = {"allergic-asthma": "allergic asthma", "csu-refractory": "CSU", "crswnp": "nasal polyps",
+               "food-allergy": "food allergy"}
 
 
 def check_region(region: str) -> str:
@@ -157,12 +159,22 @@ def _il5_alternatives(p: Profile) -> tuple[TherapyOption, ...]:
 def _not_dosable(p: Profile, region: str, *, reason: str, missing: tuple[str, ...], covers: tuple[str, ...],
                  short: str, evidence: tuple[Evidence, ...], cit: Citation, cautions: tuple[str, ...] = ()) -> Decision:
     alts = _il5_alternatives(p)
-    rationale = f"Omalizumab fits ({', '.join(covers)}) but no dose can be computed: {reason}"
+    rationale = f"Omalizumab fits ({', '.join(COVER_WORDS.get(c, c) for c in covers)}) but no dose can be computed: {reason}"
     rationale = rationale.rstrip(".") + "."
     if alts:
         rationale += " The asthma is also eosinophilic: anti-IL-5/5R therapy fits without an IgE/weight table."
     if missing:
         rationale += " Measure or record: " + "; ".join(missing) + "."
+    if missing and all(m in (MISSING_WEIGHT, MISSING_AGE) for m in missing):
+        # only a measurement is missing (IgE is fine): card contract -> data-needed, not a dosing warning
+        items = " and ".join("body weight" if m == MISSING_WEIGHT else "date of birth" for m in missing)
+        what = ", ".join(COVER_WORDS.get(c, c) for c in covers)
+        return Decision(
+            topic="data-needed", indicator="info",
+            headline=clip(f"Omalizumab fits ({what}): record {items} to compute the dose"),
+            rationale=rationale, citation=cit, evidence=evidence, rule=reason, missing=missing,
+            cautions=_uniq(list(cautions) + _common_cautions(p, region) + list(unverified(alts))),
+            alternatives=alts, covers=covers)
     return Decision(
         topic="omalizumab-not-dosable", indicator="warning", headline=clip(f"Omalizumab: {short}"),
         rationale=rationale, citation=cit, evidence=evidence, rule=reason, missing=missing,
@@ -609,5 +621,14 @@ def assess(facts, *, region: str = "US") -> Assessment:
         out.append(cyc)
         if cyc is None and (p.present("csu-refractory") or p.on_cyclosporine):
             out.append(cyclosporine_data_needed(p))
-    out.append(asthma_data_needed(p))
+    need = asthma_data_needed(p)
+    if need is not None and oma is not None and oma.topic == "data-needed":
+        # one data-needed card for the asthma: fold the phenotype gaps into the omalizumab one
+        merged = replace(oma, missing=_uniq(oma.missing + need.missing), covers=_uniq(oma.covers + need.covers),
+                         evidence=_uniq(oma.evidence + need.evidence),
+                         rationale=f"{oma.rationale} Also measure, to rank the biologics: "
+                                   + "; ".join(m for m in need.missing if m not in oma.missing) + ".")
+        out = [merged if d is oma else d for d in out]
+    else:
+        out.append(need)
     return Assessment(phenotypes=tuple(p.findings.values()), decisions=tuple(d for d in out if d is not None))

@@ -77,6 +77,18 @@ def test_asthma_plus_csu_accepts_table_dose_or_csu_300():
     assert check(f, [draft("omalizumab", 375, weeks=2)])[0].topic == "omalizumab-dose-mismatch"
 
 
+def test_draft_with_missing_weight_gets_the_data_needed_decision():
+    out = check(allergic_asthma(ige_value=180, weight=None), [draft("omalizumab", 300, weeks=4)])
+    assert [d.topic for d in out] == ["data-needed"]
+    assert out[0].order_reference == "MedicationRequest/draft-1" and "body weight" in out[0].headline
+
+
+def test_draft_with_undetermined_phenotype_says_what_to_measure():
+    f = patient(age_years=30, conditions=(cond("asthma"),))
+    out = check(f, [draft("omalizumab", 300, weeks=4)])
+    assert [d.topic for d in out] == ["data-needed"] and "sensitisation" in out[0].headline
+
+
 def test_out_of_table_draft_gets_the_not_dosable_warning():
     out = check(allergic_asthma(ige_value=900), [draft("omalizumab", 375, weeks=2)])
     assert [d.topic for d in out] == ["omalizumab-not-dosable"]

@@ -434,6 +434,15 @@ def test_s11_allergic_without_ige_or_weight_is_not_dosable_with_missing():
     assert "baseline total IgE" in d.headline and "body weight" in d.headline
 
 
+def test_s11_allergic_with_ige_but_no_weight_is_data_needed():
+    a = assess(allergic_asthma(ige_value=180, weight=None))
+    d = one(a, "data-needed")
+    assert d.indicator == "info" and "record body weight" in d.headline and d.dose is None
+    assert d.missing[0] == "body weight (kg)" and "allergic-asthma" in d.covers
+    assert "blood eosinophil count (cells/µL)" in d.missing  # the phenotype gap is folded into the same card
+    assert "omalizumab-dose" not in topics(a) and "omalizumab-not-dosable" not in topics(a)
+
+
 def test_s11_unavailable_data_gives_one_warning_naming_it():
     a = assess(allergic_asthma(unavailable=("eosinophils", "egfr")))
     d = one(a, "data-unavailable")
