@@ -96,7 +96,7 @@ def dose_from(lk: Lookup) -> DoseRecommendation:
     meta = lk.table
     return DoseRecommendation(
         dose_mg=int(lk.dose_mg), interval_weeks=int(lk.interval_weeks), table_id=meta.id,  # type: ignore[arg-type]
-        table_label=f"{meta.short_label} ({meta.raw.get('indication', '')}, age >= {meta.age_min})",
+        table_label=meta.raw.get("dose_label") or f"{meta.short_label} (age >= {meta.age_min})",
         region=meta.region, citation=meta.citation, ige_band=lk.ige_band, weight_band=lk.weight_band,
     )
 
@@ -621,6 +621,15 @@ def assess(facts, *, region: str = "US") -> Assessment:
         out.append(cyc)
         if cyc is None and (p.present("csu-refractory") or p.on_cyclosporine):
             out.append(cyclosporine_data_needed(p))
+    if p.status("csu-refractory") == "possible":
+        f = p.findings["csu-refractory"]
+        out.append(Decision(
+            topic="data-needed", indicator="info",
+            headline="Chronic urticaria: record the H1 antihistamine tried before omalizumab is considered",
+            rationale="Omalizumab is labelled for CSU that stays symptomatic despite H1 antihistamines (EAACI 2022: "
+                      "second-generation antihistamine, up to 4-fold, then omalizumab). No H1 antihistamine is "
+                      "recorded.", citation=citation("eaaci-urticaria"), evidence=f.evidence, missing=f.missing,
+            covers=("csu-refractory",)))
     need = asthma_data_needed(p)
     if need is not None and oma is not None and oma.topic == "data-needed":
         # one data-needed card for the asthma: fold the phenotype gaps into the omalizumab one

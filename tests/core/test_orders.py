@@ -187,3 +187,11 @@ def test_unknown_hook_refused():
     f = allergic_asthma()
     with pytest.raises(ValueError):
         clinical_core.check_orders(f, [], hook="patient-view", assessment=clinical_core.assess(f))
+
+
+def test_benralizumab_child_of_10_is_within_its_label_age():
+    f = patient(age_years=10, conditions=(cond("asthma"),), eosinophils_latest=meas("eosinophils", 500))
+    assert check(f, [draft("benralizumab", 10, weeks=4)]) == ()
+    younger = patient(age_years=5, conditions=(cond("asthma"),), eosinophils_latest=meas("eosinophils", 500))
+    out = check(younger, [draft("mepolizumab", 40, weeks=4)])
+    assert [d.topic for d in out] == ["anti-il5-recommended"] and "6 years" in out[0].headline

@@ -198,6 +198,7 @@ def test_s3_csu_without_antihistamine_is_only_possible():
     a = assess(csu_patient(medications=()))
     assert a.finding("csu-refractory").status == "possible"
     assert "omalizumab-dose" not in topics(a)
+    assert "H1 antihistamine" in one(a, "data-needed").headline
 
 
 # --- scenario 4: CSU with CKD or hypertension -------------------------------------------------
