@@ -16,6 +16,8 @@ from clinical_core.decisions import Decision, DoseRecommendation, TherapyOption
 from .validation import SUMMARY_MAX
 
 ELLIPSIS = "…"
+# Topics whose alternatives are the recommendation itself (not a replacement for something else).
+RECOMMENDING_TOPICS = ("anti-il5-recommended", "leukotriene-modifier-recommended")
 # Phenotype keys (Decision.covers) in clinical words, for "Treats:".
 CONDITION_NAMES = {
     "allergic-asthma": "allergic asthma",
@@ -108,21 +110,34 @@ def detail_for(decision: Decision, notes: tuple[str, ...] | list[str] = ()) -> s
 
     shown = [opt for opt in decision.alternatives if dose is None or opt != dose.as_option()]
     if shown:
-        lines = ["**Fits instead:**", ""]
+        heading = "**Options (first preferred):**" if decision.topic in RECOMMENDING_TOPICS else "**Fits instead:**"
+        lines = [heading, ""]
         for opt in shown:
             note = f" ({md_escape(opt.note)})" if opt.note.strip() else ""
             lines.append(f"- {md_escape(opt.display)}{note}")
         parts.append("\n".join(lines))
     if decision.missing:
         parts.append("\n".join(["**Missing or to record:**", ""] + [f"- {md_escape(m)}" for m in decision.missing]))
-    if decision.cautions:
-        parts.append("\n".join(["**Check before acting:**", ""] + [f"- {md_escape(c)}" for c in decision.cautions]))
+    cautions = [c for c in decision.cautions if not _repeats_an_option_note(c, shown)]
+    if cautions:
+        parts.append("\n".join(["**Check before acting:**", ""] + [f"- {md_escape(c)}" for c in cautions]))
 
     if notes:
         parts.append("\n".join(["**Ordering:**", ""] + [f"- {md_escape(n)}" for n in notes]))
 
     parts.append(f"Source: [{md_escape(decision.citation.label)}]({_url(decision.citation.url)})")
     return "\n\n".join(parts)
+
+
+def _repeats_an_option_note(caution: str, options: list[TherapyOption]) -> bool:
+    """'<display>: <text>' where <text> is already in that option's listed note: shown once is enough."""
+    for opt in options:
+        prefix = f"{opt.display}: "
+        if caution.startswith(prefix) and opt.note.strip():
+            rest = caution[len(prefix):].strip().rstrip(".")
+            if rest and rest in opt.note:
+                return True
+    return False
 
 
 def _differs(original: str | None, value: str) -> bool:

@@ -541,3 +541,17 @@ def test_different_regimens_keep_their_own_buttons():
     dose = decision("omalizumab-dose", dose=table_dose(150, 4), headline="Omalizumab 150 mg SC every 4 weeks")
     warning, info = build([cyclosporine, dose])
     assert len(resources_of(warning, "create")) == 1 and len(resources_of(info, "create")) == 1
+
+
+def test_a_caution_that_repeats_an_option_note_is_shown_once():
+    from clinical_core.decisions import TherapyOption
+    benra = TherapyOption("benralizumab", "Benralizumab 30 mg SC every 4 weeks x3, then every 8 weeks",
+                          note="from 12 years; check the label: this regimen is not verified in this service")
+    d = decision("anti-il5-recommended", alternatives=(MEPOLIZUMAB, benra), cautions=(
+        "Eosinophil thresholds are product policy.",
+        "Benralizumab 30 mg SC every 4 weeks x3, then every 8 weeks: check the label: this regimen is not "
+        "verified in this service."))
+    detail = only_card([d])["detail"]
+    assert detail.count("check the label") == 1
+    assert "- Eosinophil thresholds are product policy." in detail
+    assert "**Options (first preferred):**" in detail
