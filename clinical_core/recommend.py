@@ -559,7 +559,11 @@ def pemphigoid_decision(p: Profile) -> Decision | None:
                   "pemphigoid, mostly at 300 mg every 4 weeks; it is not labelled for it in the US or EU, so the "
                   "service proposes no dose.", citation=citation("xolair-us"),
         evidence=_uniq(p.ev("bullous-pemphigoid")), covers=("bullous-pemphigoid",),
-        cautions=("Off-label: dermatology/specialist decision.",))
+        cautions=("Off-label: dermatology/specialist decision.",
+                  "Dupilumab now carries a US label for bullous pemphigoid (Dupixent PI): check it before an "
+                  "off-label choice."),
+        links=(Citation("Dupixent US Prescribing Information (prescriberpoint copy)",
+                        "https://prescriberpoint.com/therapies/dupixent-595f437"),))
 
 
 def asthma_data_needed(p: Profile) -> Decision | None:
