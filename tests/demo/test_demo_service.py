@@ -21,18 +21,7 @@ from sqlalchemy import create_engine, text
 from demo.store import raw_index
 
 PATIENTS = raw_index()["patients"]
-# Known disagreements between the service and the clinical brief, reported to the lead. strict: when
-# the service is fixed these start passing and the xfail must be removed.
-KNOWN_ISSUES = {
-    ("aerd", "order-select"): "clinical_core.recommend.not_preferred_reason treats the nasal polyps of AERD as "
-                              "an IgE-driven indication, so an omalizumab draft in AERD without an allergic "
-                              "phenotype gets no omalizumab-not-preferred warning (brief scenario 6)",
-    ("aerd", "order-sign"): "same as order-select",
-}
-CASES = [pytest.param(p, hook, id=f"{p['slug']}-{hook}",
-                      marks=[pytest.mark.xfail(strict=True, reason=KNOWN_ISSUES[(p["slug"], hook)])]
-                      if (p["slug"], hook) in KNOWN_ISSUES else [])
-         for p in PATIENTS for hook in p["expected"]]
+CASES = [pytest.param(p, hook, id=f"{p['slug']}-{hook}") for p in PATIENTS for hook in p["expected"]]
 TOKEN = re.compile(r"\{\{\s*context\.(\w+)\s*\}\}")
 
 

@@ -88,7 +88,7 @@ def test_generator_output_matches_committed_files():
     rendered = build_patients.render()
     for name, text in rendered.items():
         assert (PATIENTS / name).read_text(encoding="utf-8") == text, f"{name} is stale: run python -m demo.build_patients"
-    on_disk = {p.name for p in PATIENTS.glob("*.json")}
+    on_disk = {p.name for p in PATIENTS.glob("*.json")} | {p.name for p in PATIENTS.glob("*.md")}
     assert on_disk == set(rendered)
 
 
