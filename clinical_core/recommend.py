@@ -482,8 +482,8 @@ def cyclosporine_decision(p: Profile, *, hook: str | None = None, order_referenc
     target = "Cyclosporine drafted" if order_reference else "Avoid cyclosporine"
     head = f"{target} with {_risk_words(p)}: nephrotoxic and raises BP"
     head += "; omalizumab 300 mg SC every 4 weeks instead" if alts else ""
-    rationale = ("Cyclosporine is nephrotoxic and raises blood pressure (boxed warning); the label contraindicates it "
-                 "with abnormal renal function or uncontrolled hypertension (psoriasis/RA). ")
+    rationale = ("Neoral boxed warning: at recommended doses cyclosporine can cause systemic hypertension and "
+                 "nephrotoxicity, and renal function must be monitored during therapy. ")
     if alts:
         rationale += ("For CSU, omalizumab is the step before cyclosporine (EAACI 2022); it is cleared by the "
                       "reticuloendothelial system, not the kidney, and has no blood-pressure effect.")
@@ -497,7 +497,7 @@ def cyclosporine_decision(p: Profile, *, hook: str | None = None, order_referenc
         rationale=rationale.strip(), citation=citation("neoral"), evidence=evid, rule="; ".join(rule_parts),
         missing=missing, cautions=tuple(cautions), alternatives=alts, order_reference=order_reference,
         covers=tuple(k for k in ("cyclosporine-renal-risk", "cyclosporine-bp-risk") if p.present(k)),
-        links=(citation("eaaci-urticaria"),) if alts else ())
+        links=(citation("neoral-pi-copy"),) + ((citation("eaaci-urticaria"),) if alts else ()))
 
 
 def cyclosporine_data_needed(p: Profile, *, order_reference: str | None = None) -> Decision | None:
