@@ -103,6 +103,32 @@ def test_1_order_select_medication_reference_draft_in_a_bundle_without_type(e2e_
     assert (dose["value"], dose["code"]) == (300, "mg")
 
 
+def test_1_order_sign_medication_reference_to_a_medication_in_the_draft_bundle(e2e_client):
+    pid = "demo-allergic-asthma-adult"
+    med = {"resourceType": "Medication", "id": "xolair-150-pfs",
+           "code": {"coding": [{"system": "http://www.nlm.nih.gov/research/umls/rxnorm", "code": OMALIZUMAB_RX}],
+                    "text": "Xolair 150 mg/mL"}}
+    by_reference = draft("draft-omalizumab-150mg-q4w", pid, medicationCodeableConcept=None,
+                         medicationReference={"reference": "Medication/xolair-150-pfs"})
+    request = hook_request("order-sign", patient_resources(SLUG1), drafts=[by_reference],
+                           extra_draft_entries=[{"resource": med}])
+    card = the_card(call(e2e_client, request), "omalizumab-dose-mismatch")
+    [update] = actions(card, "update")
+    assert update["resource"]["medicationReference"] == {"reference": "Medication/xolair-150-pfs"}
+    assert update["resource"]["dosageInstruction"][0]["doseAndRate"][0]["doseQuantity"]["value"] == 300
+
+
+def test_1_order_select_brand_name_text_only_draft(e2e_client):
+    pid = "demo-allergic-asthma-adult"
+    text_only = draft("draft-omalizumab-150mg-q4w", pid,
+                      medicationCodeableConcept={"text": "XOLAIR 150 mg/mL prefilled syringe"})
+    cards = call(e2e_client, hook_request("order-select", patient_resources(SLUG1), drafts=[text_only],
+                                          bundle_type="collection"))
+    card = the_card(cards, "omalizumab-dose-mismatch")
+    [update] = actions(card, "update")
+    assert update["resource"]["medicationCodeableConcept"] == {"text": "XOLAIR 150 mg/mL prefilled syringe"}
+
+
 def test_1_order_select_focuses_on_selections(e2e_client):
     pid = "demo-allergic-asthma-adult"
     wrong = draft("draft-omalizumab-150mg-q4w", pid)
