@@ -7,6 +7,7 @@ go to artifacts/demo/ (git-ignored). Expected topics come from demo/patients/ind
 from __future__ import annotations
 
 import json
+import os
 import shutil
 from pathlib import Path
 
@@ -28,7 +29,10 @@ PATIENTS = raw_index()["patients"]
 @pytest.fixture(scope="module")
 def browser():
     if not Path(CHROMIUM).exists():
-        pytest.fail("Debian's chromium is not installed (make browser / apt-get install chromium)")
+        message = "Debian's chromium is not installed (make browser, or apt-get install chromium)"
+        if os.environ.get("CI"):
+            pytest.fail(message)
+        pytest.skip(message)
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as pw:

@@ -162,3 +162,34 @@ def test_sandbox_style_access_to_the_demo_fhir_server(demo_env):
                       data={"patient": "demo-aerd", "code": "http://loinc.org|33343-5", "_sort": "-date", "_count": "5"})
     assert r.status_code == 200 and r.json()["total"] == 1
     assert r.json()["entry"][0]["resource"]["valueQuantity"]["value"] == 310
+
+
+def test_sandbox_rx_view_cyclosporine_draft_and_bearer_token_are_accepted(demo_env):
+    """The Sandbox's medication picker only offers RxNorm cyclosporine products (e.g. 197553) and always
+    sends a Bearer JWT; with CDS_AUTH=off the service must still answer, and flag the CKD patient."""
+    server, cfg, services = demo_env
+    draft = {"resourceType": "MedicationRequest", "id": "request-123", "status": "draft", "intent": "order",
+             "subject": {"reference": "Patient/demo-csu-ckd-hypertension"},
+             "medicationCodeableConcept": {"text": "Cyclosporine 25 MG Oral Capsule", "coding": [
+                 {"system": "http://www.nlm.nih.gov/research/umls/rxnorm", "code": "197553",
+                  "display": "Cyclosporine 25 MG Oral Capsule"}]},
+             "dosageInstruction": [{"doseAndRate": [{"doseQuantity": {"value": 1, "system": "http://unitsofmeasure.org",
+                                                                      "code": "{pill}"}}],
+                                    "timing": {"repeat": {"frequency": 2, "period": 1, "periodUnit": "d"}}}]}
+    body = {"hook": "order-select", "hookInstance": str(uuid.uuid4()), "fhirServer": cfg["fhirServer"],
+            "context": {"userId": "Practitioner/COREPRACTITIONER1", "patientId": "demo-csu-ckd-hypertension",
+                        "selections": ["MedicationRequest/request-123"],
+                        "draftOrders": {"resourceType": "Bundle", "entry": [{"resource": draft}]}}}
+    r = requests.post(f"{server.base}/cds-services/{services['order-select']['id']}", json=body, timeout=20,
+                      headers={"Authorization": "Bearer eyJhbGciOiJFUzM4NCJ9.e30.sig", "Origin": "http://localhost:8081"})
+    assert r.status_code == 200, r.text
+    assert "cyclosporine-unsafe" in [_topic(c) for c in r.json()["cards"]]
+
+
+def test_startup_banner_names_the_urls_to_open():
+    import demo
+
+    banner = demo.startup_banner("http://127.0.0.1:8080")
+    assert "demo page : http://127.0.0.1:8080/\n" in banner
+    assert "http://127.0.0.1:8080/cds-services" in banner and "http://127.0.0.1:8080/demo/fhir" in banner
+    assert "fhirServiceUrl=http%3A%2F%2F127.0.0.1%3A8080%2Fdemo%2Ffhir" in banner
