@@ -622,7 +622,7 @@ def build_all() -> tuple[dict[str, dict], list[dict]]:
     b.specific_ige(SIGE_DPTER, 15.2, "2025-01-15T08:00:00-05:00")
     b.total_ige(180, "IU/mL", "[IU]/mL", "2025-01-15T08:00:00-05:00")
     b.total_ige(640, "IU/mL", "[IU]/mL", "2026-06-10T08:00:00-05:00")    # on omalizumab: never doses
-    b.weight(78, "2025-01-15T08:10:00-05:00")
+    b.weight(78, "2025-02-20T10:40:00-05:00")                           # at the prescribing visit
     b.weight(86, "2026-02-20T08:10:00-05:00")
     b.weight(94, "2026-10-16T08:10:00-05:00")
     b.eos_absolute(0.12, "10*3/uL", "10*3/uL", "2026-10-16T08:00:00-05:00")  # = 120 /uL

@@ -15,7 +15,7 @@ import re
 from flask import Blueprint, current_app, jsonify, request, send_from_directory, url_for
 
 from .fhir_server import today
-from .store import ANCHOR_DATE, raw_index, store_for
+from .store import ANCHOR_DATE, patient_index, raw_index, store_for
 
 bp = Blueprint("demo_page", __name__, static_folder="static", static_url_path="/demo/static")
 _UUIDISH = re.compile(r"^[A-Za-z0-9._:-]{1,200}$")
@@ -50,7 +50,7 @@ def config():
         "today": now.isoformat(),
         "anchorDate": ANCHOR_DATE.isoformat(),
         "shiftDays": store.shift_days,
-        "patients": raw_index()["patients"],
+        "patients": patient_index(now),
         "drafts": drafts,
     })
 

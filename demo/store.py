@@ -67,6 +67,25 @@ def shift_dates(value: Any, days: int) -> Any:
     return value
 
 
+_TEXT_DATE_RE = re.compile(r"(?<![\d-])(\d{4}-\d{2}-\d{2})(?![\d-])")
+
+
+def shift_text_dates(value: Any, days: int) -> Any:
+    """Like shift_dates, for dates written inside free text (index.json summaries and notes)."""
+    if isinstance(value, dict):
+        return {k: shift_text_dates(v, days) for k, v in value.items()}
+    if isinstance(value, list):
+        return [shift_text_dates(v, days) for v in value]
+    if isinstance(value, str) and days:
+        def move(m: re.Match) -> str:
+            try:
+                return (date.fromisoformat(m.group(1)) + timedelta(days=days)).isoformat()
+            except ValueError:
+                return m.group(1)
+        return _TEXT_DATE_RE.sub(move, value)
+    return value
+
+
 @dataclass
 class DemoStore:
     """All demo resources for one "today", indexed by type and id."""
@@ -115,5 +134,5 @@ def store_for(today: date) -> DemoStore:
 
 
 def patient_index(today: date) -> list[dict]:
-    """index.json's patient list with the dates in free text left as written (anchor-relative)."""
-    return copy.deepcopy(raw_index()["patients"])
+    """index.json's patient list as of `today`: dates written in the summaries shifted like the data."""
+    return shift_text_dates(raw_index()["patients"], (today - ANCHOR_DATE).days)

@@ -17,7 +17,7 @@ from fhir.resources.R4B.bundle import Bundle
 from fhir.resources.R4B.medicationrequest import MedicationRequest
 
 from demo import build_patients
-from demo.store import ANCHOR_DATE, raw_index, shift_dates, store_for
+from demo.store import ANCHOR_DATE, patient_index, raw_index, shift_dates, store_for
 
 REPO = Path(__file__).resolve().parents[2]
 PATIENTS = Path(resources.files("demo").joinpath("patients"))
@@ -300,3 +300,10 @@ def test_date_shift_moves_every_date_and_keeps_codes():
                  if r["subject"]["reference"] == "Patient/demo-on-treatment"
                  and r["code"]["coding"][0]["code"] == "29463-7")
     assert (today - newest).days == (ANCHOR_DATE - date(2026, 10, 16)).days
+
+
+def test_dates_in_index_text_shift_with_the_data():
+    shifted = {p["slug"]: p for p in patient_index(date(2026, 11, 11))}
+    assert "since 2025-03-11" in shifted["on-treatment"]["summary"]  # stored "since 2025-03-01"
+    assert "IgE 640 IU/mL (2026-06-20)" in shifted["on-treatment"]["summary"]
+    assert shifted["allergic-asthma-adult"]["dose"]["rule"] == raw_index()["patients"][0]["dose"]["rule"]
