@@ -37,6 +37,7 @@ REPLACE_TOPICS = ("omalizumab-not-preferred", "cyclosporine-unsafe", "anti-il5-r
 # are orders.
 FALLBACK_ORDER_INTENT = "order"
 
+
 def new_uuid() -> str:
     return str(uuid.uuid4())
 
@@ -100,26 +101,33 @@ def new_medication_request(option: TherapyOption, *, patient_id: str, intent: st
 
 
 def corrected_draft(draft: Mapping[str, Any], dose: DoseRecommendation) -> dict:
-    """The entire draft, with dosageInstruction replaced by the table dose (everything else kept)."""
+    """The entire draft, with dosageInstruction replaced by the table dose (everything else kept).
+
+    The first dosage instruction is kept for its other parts (site, patient instruction, start date);
+    its dose, interval and text are replaced, its route made subcutaneous (omalizumab is SC only), and a
+    dose count is kept only when the interval is unchanged (a count at a new interval is a new duration).
+    """
     option = dose.as_option()
     route = route_coding(option.route)
     resource = copy.deepcopy(dict(draft))
-    old = resource.get("dosageInstruction") or [{}]
-    first = copy.deepcopy(old[0]) if isinstance(old[0], dict) else {}
+    old = resource.get("dosageInstruction")
+    first = copy.deepcopy(old[0]) if isinstance(old, list) and old and isinstance(old[0], dict) else {}
     first["text"] = option.display
-    if not first.get("route"):
+    if not _has_coding(first.get("route"), route):
         first["route"] = {"coding": [route], "text": option.route}
     timing = first.get("timing") if isinstance(first.get("timing"), dict) else {}
     repeat = timing.get("repeat") if isinstance(timing.get("repeat"), dict) else {}
-    # Keep when the regimen runs (bounds, count); replace how often it runs.
-    kept = {k: v for k, v in repeat.items() if k.startswith("bounds") or k in ("count", "countMax")}
+    same_interval = (repeat.get("frequency", 1) == 1 and repeat.get("period") == dose.interval_weeks
+                     and repeat.get("periodUnit") == "wk")
+    kept = {k: v for k, v in repeat.items()
+            if k.startswith("bounds") or (same_interval and k in ("count", "countMax"))}
     kept.update({"frequency": 1, "period": dose.interval_weeks, "periodUnit": "wk"})
     timing = {k: v for k, v in timing.items() if k not in ("repeat", "code")}
     timing["repeat"] = kept
     first["timing"] = timing
-    rate = first.get("doseAndRate") or [{}]
-    rate0 = {k: v for k, v in (rate[0] if isinstance(rate[0], dict) else {}).items()
-             if k == "type"}
+    rates = first.get("doseAndRate")
+    rate = rates[0] if isinstance(rates, list) and rates and isinstance(rates[0], dict) else {}
+    rate0 = {k: v for k, v in rate.items() if k == "type"}
     rate0["doseQuantity"] = {"value": dose.dose_mg, "unit": "mg", "system": UCUM_SYSTEM, "code": "mg"}
     first["doseAndRate"] = [rate0]
     first.pop("maxDosePerPeriod", None)
@@ -176,6 +184,14 @@ def _intent(draft: Mapping[str, Any] | None, in_order_hook: bool) -> str:
         return "proposal"
     intent = draft.get("intent") if draft else None
     return intent if intent in MEDREQ_INTENT else FALLBACK_ORDER_INTENT
+
+
+def _has_coding(concept: Any, coding: Mapping[str, str] | None) -> bool:
+    if not isinstance(concept, dict) or coding is None:
+        return False
+    codings = concept.get("coding") if isinstance(concept.get("coding"), list) else []
+    return any(isinstance(c, dict) and c.get("system") == coding["system"] and c.get("code") == coding["code"]
+               for c in codings)
 
 
 def _has_dose_and_interval(draft: Mapping[str, Any]) -> bool:

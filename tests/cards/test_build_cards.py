@@ -555,3 +555,33 @@ def test_a_caution_that_repeats_an_option_note_is_shown_once():
     assert detail.count("check the label") == 1
     assert "- Eosinophil thresholds are product policy." in detail
     assert "**Options (first preferred):**" in detail
+
+
+def test_correction_makes_a_wrong_route_subcutaneous_and_drops_a_count_at_a_new_interval():
+    draft = omalizumab_draft()
+    d0 = draft["dosageInstruction"][0]
+    d0["route"] = {"coding": [{"system": "http://snomed.info/sct", "code": "47625008"}], "text": "IV"}
+    d0["timing"]["repeat"]["count"] = 6
+    d = decision("omalizumab-dose-mismatch", dose=table_dose(225, 2))
+    card = only_card([d], hook="order-sign", drafts={"MedicationRequest/draft-oma": draft})
+    [resource] = resources_of(card, "update")
+    assert dosage(resource) == (225, "mg", UCUM, "mg", 1, 2, "wk", SCT, "34206005")
+    assert "count" not in resource["dosageInstruction"][0]["timing"]["repeat"]
+
+
+def test_correction_keeps_the_route_text_and_count_when_only_the_dose_changes():
+    draft = omalizumab_draft()
+    draft["dosageInstruction"][0]["timing"]["repeat"]["count"] = 6
+    card = only_card([decision("omalizumab-dose-mismatch")], hook="order-sign",
+                     drafts={"MedicationRequest/draft-oma": draft})
+    [resource] = resources_of(card, "update")
+    assert resource["dosageInstruction"][0]["route"] == draft["dosageInstruction"][0]["route"]
+    assert resource["dosageInstruction"][0]["timing"]["repeat"]["count"] == 6
+
+
+def test_malformed_dosage_in_a_draft_does_not_crash_the_correction():
+    draft = omalizumab_draft(dosageInstruction={"text": "not a list"})
+    card = only_card([decision("omalizumab-dose-mismatch")], hook="order-sign",
+                     drafts={"MedicationRequest/draft-oma": draft})
+    [resource] = resources_of(card, "update")
+    assert dosage(resource) == (300, "mg", UCUM, "mg", 1, 4, "wk", SCT, "34206005")
