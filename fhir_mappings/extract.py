@@ -95,17 +95,20 @@ def _extract(data: Any, ctx: _Ctx, unavailable_keys: list[str], resolver) -> Pat
     allergies = _allergies(by_type.get("AllergyIntolerance", []), ctx)
 
     measurements = obs["measurements"]
-    ige = _ige_baseline(measurements.get("total-ige", []), medications, ctx)
-    weight = _newest(measurements.get("weight", []))
+    ok = obs["ok"]
+    ige = _ige_baseline(measurements.get("total-ige", []), medications, ctx, ok)
+    weight = _newest(measurements.get("weight", []), ok)
     eos_all = measurements.get("eosinophils", []) + _derived_eosinophils(
         measurements.get("eosinophils-percent", []), measurements.get("wbc", []),
-        measurements.get("eosinophils", []), obs["draw_keys"], ctx)
-    eos_latest = _newest(eos_all)
+        measurements.get("eosinophils", []), obs["draw_keys"], obs["res_of"], ctx)
+    eos_latest = _newest(eos_all, ok)
     since = _months_before(ctx.evaluation_date, 12)
     eos_12m = [m for m in eos_all if m.when is not None and m.when.date() >= since]
-    eos_max = max(eos_12m, key=lambda m: (m.value, m.when)) if eos_12m else None
-    bps = _blood_pressures(obs["bp_panels"], measurements.get("systolic", []), measurements.get("diastolic", []))
-    specific = tuple(obs["specific_ige"])
+    eos_max = next((m for m in sorted(eos_12m, key=lambda m: (m.value, m.when), reverse=True) if ok(m)), None)
+    bps = _blood_pressures(obs["bp_panels"], measurements.get("systolic", []), measurements.get("diastolic", []),
+                           obs["res_of"])
+    bps = [b for b in bps if ok(b)][:3] if bps else []
+    specific = tuple(s for s in obs["specific_ige"] if ok(s.measurement))
 
     seen: set[str] = set()
     unavailable_out = tuple(k for k in unavailable_keys if not (k in seen or seen.add(k)))
@@ -118,8 +121,8 @@ def _extract(data: Any, ctx: _Ctx, unavailable_keys: list[str], resolver) -> Pat
         weight=weight,
         eosinophils_latest=eos_latest,
         eosinophils_max_12m=eos_max,
-        lte4=_newest(measurements.get("lte4", [])),
-        egfr=_newest(measurements.get("egfr", [])),
+        lte4=_newest(measurements.get("lte4", []), ok),
+        egfr=_newest(measurements.get("egfr", []), ok),
         bp_latest=bps[0] if bps else None,
         bp_recent=tuple(bps[:3]),
         conditions=tuple(conditions),
@@ -253,6 +256,19 @@ def _observations(observations: list[dict], reports: list[dict], ctx: _Ctx) -> d
 
     measurements: dict[str, list[Measurement]] = {}
     draw_keys: dict[int, set[str]] = {}  # id(Measurement) -> specimen / report keys of its draw
+    res_of: dict[int, tuple[dict, ...]] = {}  # id(Measurement | BloodPressure) -> resources it was read from
+    verdicts: dict[int, bool] = {}
+
+    def ok(fact) -> bool:
+        """Validate (once) the resources a fact was read from; only facts a decision uses get here."""
+        for r in res_of.get(id(fact), ()):
+            if id(r) not in verdicts:
+                kind = match_loinc(r.get("code"))[0]
+                verdicts[id(r)] = _valid(r, ctx, _kind_label(kind.kind) if kind else None)
+            if not verdicts[id(r)]:
+                return False
+        return True
+
     bp_panels: list[BloodPressure] = []
     specific: list[SpecificIge] = []
     for res in observations:
@@ -271,7 +287,7 @@ def _observations(observations: list[dict], reports: list[dict], ctx: _Ctx) -> d
             ctx.issue(reference_of(res), f"{loinc.display}: status '{status or 'missing'}' is not a usable "
                       "result; not used", _kind_label(kind))
             continue
-        if not _about_patient(res, ctx) or not _valid(res, ctx, _kind_label(kind)):
+        if not _about_patient(res, ctx):
             continue
         when = effective_time(res)
         if when is not None and when.date() > ctx.evaluation_date:
@@ -286,10 +302,12 @@ def _observations(observations: list[dict], reports: list[dict], ctx: _Ctx) -> d
             bp = _bp_panel(raw, ctx)
             if bp is not None:
                 bp_panels.append(bp)
+                res_of[id(bp)] = (res,)
             continue
         m = read_quantity(res, kind, raw, ctx.issues)
         if m is None:
             continue
+        res_of[id(m)] = (res,)
         if kind == "specific-ige":
             specific.append(SpecificIge(loinc.allergen or loinc.display,
                                         loinc.allergen_group or "other", m))  # type: ignore[arg-type]
@@ -300,7 +318,8 @@ def _observations(observations: list[dict], reports: list[dict], ctx: _Ctx) -> d
             keys.add("specimen:" + specimen)
         keys.update("report:" + r for r in raw.reports)
         draw_keys[id(m)] = keys
-    return {"measurements": measurements, "draw_keys": draw_keys, "bp_panels": bp_panels, "specific_ige": specific}
+    return {"measurements": measurements, "draw_keys": draw_keys, "bp_panels": bp_panels, "specific_ige": specific,
+            "res_of": res_of, "ok": ok}
 
 
 def _kind_label(kind: str) -> str:
@@ -326,7 +345,7 @@ def _bp_panel(raw: RawObservation, ctx: _Ctx) -> BloodPressure | None:
 
 
 def _blood_pressures(panels: list[BloodPressure], systolics: list[Measurement],
-                     diastolics: list[Measurement]) -> list[BloodPressure]:
+                     diastolics: list[Measurement], res_of: dict[int, tuple[dict, ...]]) -> list[BloodPressure]:
     """Panels plus lone systolic/diastolic Observations paired by time; newest first."""
     out = list(panels)
     unpaired_d = list(diastolics)
@@ -338,15 +357,20 @@ def _blood_pressures(panels: list[BloodPressure], systolics: list[Measurement],
                 match = min(cands, key=lambda d: abs(d.when - s.when))
         if match is not None:
             unpaired_d.remove(match)
-        out.append(BloodPressure(s, match, s.when, s.source))
+        bp = BloodPressure(s, match, s.when, s.source)
+        res_of[id(bp)] = res_of.get(id(s), ()) + (res_of.get(id(match), ()) if match is not None else ())
+        out.append(bp)
     for d in unpaired_d:
-        out.append(BloodPressure(None, d, d.when, d.source))
+        bp = BloodPressure(None, d, d.when, d.source)
+        res_of[id(bp)] = res_of.get(id(d), ())
+        out.append(bp)
     out.sort(key=lambda b: b.when or datetime.min, reverse=True)
     return out
 
 
 def _derived_eosinophils(percents: list[Measurement], wbcs: list[Measurement], absolutes: list[Measurement],
-                         draw_keys: dict[int, set[str]], ctx: _Ctx) -> list[Measurement]:
+                         draw_keys: dict[int, set[str]], res_of: dict[int, tuple[dict, ...]],
+                         ctx: _Ctx) -> list[Measurement]:
     """Eosinophil % x WBC from the same draw -> absolute count (/uL), unless the draw has a count."""
     window = timedelta(minutes=units.pairing_window_minutes())
 
@@ -373,19 +397,23 @@ def _derived_eosinophils(percents: list[Measurement], wbcs: list[Measurement], a
                       "eosinophils")
             continue
         value = float(f"{w.value * 1000.0 * p.value / 100.0:.10g}")
-        out.append(Measurement(
+        m = Measurement(
             kind="eosinophils", value=value, unit="/uL", when=p.when, source=p.source, comparator=comparator,
             original_value=p.original_value, original_unit=p.original_unit or "%", status=p.status,
             derived_from=(p.source, w.source),
-        ))
+        )
+        res_of[id(m)] = res_of.get(id(p), ()) + res_of.get(id(w), ())
+        out.append(m)
     return out
 
 
-def _newest(ms: list[Measurement]) -> Measurement | None:
-    dated = [m for m in ms if m.when is not None]
-    if dated:
-        return max(dated, key=lambda m: m.when)
-    return ms[0] if ms else None
+def _newest(ms: list[Measurement], ok: Callable[[Any], bool] = lambda m: True) -> Measurement | None:
+    """The newest measurement whose resource validates (undated ones only when none is dated)."""
+    dated = sorted((m for m in ms if m.when is not None), key=lambda m: m.when, reverse=True)
+    for m in dated:
+        if ok(m):
+            return m
+    return next((m for m in ms if m.when is None and ok(m)), None)
 
 
 def _months_before(d: date, months: int) -> date:
@@ -400,7 +428,8 @@ def _months_before(d: date, months: int) -> date:
 
 
 # ------------------------------------------------------------------------------ IgE baseline
-def _ige_baseline(results: list[Measurement], meds: list[MedicationFact], ctx: _Ctx) -> IgeBaseline:
+def _ige_baseline(results: list[Measurement], meds: list[MedicationFact], ctx: _Ctx,
+                 ok: Callable[[Any], bool] = lambda m: True) -> IgeBaseline:
     """The total IgE that may dose omalizumab (label: never an on-treatment IgE).
 
     Omalizumab courses come from MedicationRequest/Statement start and end dates. A result drawn
@@ -409,6 +438,7 @@ def _ige_baseline(results: list[Measurement], meds: list[MedicationFact], ctx: _
     at least a year. If omalizumab stopped a year or more ago and only the pre-treatment result
     exists, the label asks for a re-test.
     """
+    results = [r for r in results if ok(r)]  # every IgE takes part in the decision: validate all
     if not results:
         return IgeBaseline("missing", None, note="no usable total IgE result")
     courses = [m for m in meds if m.agent == "omalizumab"]

@@ -113,3 +113,22 @@ json_value = st.recursive(json_leaf, lambda inner: st.one_of(
 def test_fuzzed_shapes_never_raise(data):
     f = run(data)
     assert f.patient_id == PID
+
+
+def test_invalid_newest_result_falls_back_to_the_next_valid_one():
+    newest = vital("w-new", "29463-7", 90, "kg", "kg", when="2025-06-01T10:00:00Z")
+    newest["effectiveDateTime"] = "2025-06-01T10:00:00Z"
+    newest["meta"] = {"lastUpdated": "June"}  # invalid instant: the resource fails validation
+    older = vital("w-old", "29463-7", 70, "kg", "kg", when="2025-01-01T10:00:00Z")
+    f = run({"patient": patient(), "weight": bundle(newest, older)})
+    assert f.weight.source.resource_id == "w-old"
+    assert any(i.reference == "Observation/w-new" and "not valid" in i.problem for i in f.issues)
+
+
+def test_invalid_wbc_blocks_the_derived_eosinophil_count():
+    t = "2025-05-01T08:00:00Z"
+    wbc = lab("wbc", "6690-2", 7.5, unit="10*3/uL", code="10*3/uL", when=t)
+    wbc["issued"] = "soon"
+    f = run({"patient": patient(), "eos": bundle(lab("pct", "713-8", 4, unit="%", code="%", when=t), wbc)})
+    assert f.eosinophils_latest is None
+    assert any(i.reference == "Observation/wbc" for i in f.issues)
