@@ -63,7 +63,20 @@ def _check_omalizumab(facts: PatientFacts, p, d: DraftOrder, hook: str, assessme
     dec = _omalizumab_decision(assessment)
     draft_ev = (_draft_evidence(d),)
     if dec is None:
-        return not_preferred_decision(p, order_reference=d.reference, drafted=True)
+        wrong = not_preferred_decision(p, order_reference=d.reference, drafted=True)
+        if wrong is not None:
+            return wrong
+        info = next((x for x in assessment.decisions
+                     if x.topic in ("food-allergy-omalizumab", "pemphigoid-itch-off-label")), None)
+        if info is not None:  # labelled but not dosable automatically, or off-label: say so on the order
+            return replace(info, order_reference=d.reference, evidence=draft_ev + info.evidence)
+        return Decision(
+            topic="data-needed", indicator="info",
+            headline="Omalizumab drafted, but no IgE-driven indication is recorded: record the diagnosis",
+            rationale="Omalizumab is labelled for allergic asthma, chronic spontaneous urticaria, nasal polyps and "
+                      "IgE-mediated food allergy. None is on record, so the dose cannot be checked.",
+            citation=citation("xolair-us"), evidence=draft_ev + p.age_ev,
+            missing=("the indication (diagnosis) for omalizumab",), order_reference=d.reference)
     if dec.topic != "omalizumab-dose" or dec.dose is None:
         return replace(dec, order_reference=d.reference, evidence=draft_ev + dec.evidence)
     if d.dose_value is None and hook == "order-select":

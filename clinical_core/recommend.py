@@ -106,11 +106,13 @@ def _common_cautions(p: Profile, region: str) -> list[str]:
     f = p.facts
     if f.weight is not None and p.weight_stale:
         d = ev.day(f.weight.when)
-        out.append(f"Weight dated {d.isoformat() if d else 'unknown'} is older than "
-                   f"{fmt_num(policy_value('weight_stale_months'))} months (policy): confirm the weight before dosing.")
-    if region == "EU" and p.ige is not None and p.ige.value < 76 and p.ige.comparator in (None, "<", "<="):
-        out.append("EU SmPC: with IgE below 76 IU/mL (below 200 IU/mL in children 6 to <12) ensure unequivocal "
-                   "in vitro reactivity to a perennial allergen before starting.")
+        out.append(f"Weight dated {d.isoformat()} is older than {fmt_num(policy_value('weight_stale_months'))} "
+                   "months (policy): confirm the weight before dosing." if d else
+                   "The weight has no date: confirm the weight before dosing.")
+    rast_below = 200 if p.age is not None and p.age < 12 else 76  # EU SmPC 4.2 [V]
+    if region == "EU" and p.ige is not None and p.ige.value < rast_below and p.ige.comparator in (None, "<", "<="):
+        out.append(f"EU SmPC: with IgE below {rast_below} IU/mL ensure unequivocal in vitro reactivity (RAST) to a "
+                   "perennial allergen before starting.")
     if p.present("allergic-asthma") and any(e.label.startswith("Specific IgE") for e in p.ev("allergic-asthma")):
         out.append(f"Sensitisation cut-off {fmt_num(policy_value('sensitisation_sige_min'))} kU/L is product policy, "
                    "not label text.")
@@ -644,4 +646,10 @@ def assess(facts, *, region: str = "US") -> Assessment:
         out = [merged if d is oma else d for d in out]
     else:
         out.append(need)
-    return Assessment(phenotypes=tuple(p.findings.values()), decisions=tuple(d for d in out if d is not None))
+    decisions = [d for d in out if d is not None]
+    if facts.unavailable:
+        names = ", ".join(UNAVAILABLE_NAMES.get(k, k) for k in facts.unavailable)
+        note = f"Partial data: {names} could not be read from the FHIR server; this answer may change."
+        decisions = [d if d.topic == "data-unavailable" else replace(d, cautions=d.cautions + (note,))
+                     for d in decisions]
+    return Assessment(phenotypes=tuple(p.findings.values()), decisions=tuple(decisions))

@@ -195,3 +195,15 @@ def test_benralizumab_child_of_10_is_within_its_label_age():
     younger = patient(age_years=5, conditions=(cond("asthma"),), eosinophils_latest=meas("eosinophils", 500))
     out = check(younger, [draft("mepolizumab", 40, weeks=4)])
     assert [d.topic for d in out] == ["anti-il5-recommended"] and "6 years" in out[0].headline
+
+
+def test_omalizumab_for_food_allergy_only_carries_the_table_4_note():
+    f = patient(age_years=8, conditions=(cond("food-allergy"),), total_ige=ige(400), weight=meas("weight", 30))
+    out = check(f, [draft("omalizumab", 300, weeks=4)])
+    assert [d.topic for d in out] == ["food-allergy-omalizumab"]
+    assert out[0].order_reference == "MedicationRequest/draft-1" and "Table 4" in out[0].headline
+
+
+def test_omalizumab_without_any_indication_asks_for_the_diagnosis():
+    out = check(patient(age_years=40), [draft("omalizumab", 300, weeks=4)])
+    assert [d.topic for d in out] == ["data-needed"] and "no IgE-driven indication" in out[0].headline

@@ -80,6 +80,10 @@ def test_s1_eu_region_uses_eu_table():
 def test_s1_eu_low_ige_gets_the_smpc_sensitisation_caution():
     d = one(assess(allergic_asthma(ige_value=60, weight=65), region="EU"), "omalizumab-dose")
     assert any("below 76 IU/mL" in c for c in d.cautions)
+    child = one(assess(allergic_asthma(age=9, ige_value=150, weight=30), region="EU"), "omalizumab-dose")
+    assert any("below 200 IU/mL" in c for c in child.cautions)
+    assert not any("RAST" in c for c in one(assess(allergic_asthma(ige_value=150), region="EU"),
+                                            "omalizumab-dose").cautions)
 
 
 def test_s1_stale_weight_is_flagged():
@@ -448,6 +452,8 @@ def test_s11_unavailable_data_gives_one_warning_naming_it():
     a = assess(allergic_asthma(unavailable=("eosinophils", "egfr")))
     d = one(a, "data-unavailable")
     assert d.indicator == "warning" and "eosinophil counts" in d.headline and "eGFR results" in d.headline
+    dose = one(a, "omalizumab-dose")
+    assert any(c.startswith("Partial data:") for c in dose.cautions)
 
 
 # --- on-treatment patients ---------------------------------------------------------------------
