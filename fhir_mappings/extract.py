@@ -583,7 +583,9 @@ def _allergies(items: list[dict], ctx: _Ctx) -> list[AllergyFact]:
             category = "food"
         if category is None:
             fhir_cat = {str(c).lower() for c in as_list(res.get("category"))}
-            category = ("food" if "food" in fhir_cat else "environmental" if "environment" in fhir_cat
+            # 'environment' without a named aeroallergen (latex, "environmental allergy") is not evidence
+            # of aeroallergen sensitisation: it stays 'other'
+            category = ("food" if "food" in fhir_cat
                         else "medication" if "medication" in fhir_cat or "biologic" in fhir_cat else "other")
         if not _about_patient(res, ctx) or not _valid(res, ctx):
             continue

@@ -189,3 +189,11 @@ def test_aspirin_reaction_with_bronchospasm_is_aerd_relevant():
 def test_allergy_coded_as_snomed_food_allergy_disorder():
     f = run(allergy("a", None, code="91930004"))
     assert f.allergies[0].category == "food" and f.allergies[0].substance == "egg"
+
+
+def test_environment_category_without_an_aeroallergen_is_not_sensitisation():
+    f = run(allergy("lat", "Latex", category="environment"),
+            allergy("env", "Environmental allergies", category="environment"),
+            allergy("grass", "Timothy grass pollen", category="environment"))
+    by = {a.source.resource_id: a.category for a in f.allergies}
+    assert by == {"lat": "other", "env": "other", "grass": "environmental"}

@@ -349,3 +349,16 @@ def test_quantity_with_non_ucum_system_uses_unit_text():
     obs["valueQuantity"] = quantity(70, "kg", "KGM", system="http://example.org/units")
     assert facts(obs).weight.value == 70
     assert UCUM  # keep import used
+
+
+def test_percent_paired_through_a_diagnostic_report():
+    pct = lab("pct", "713-8", 3, unit="%", code="%", when="2025-05-01T08:00:00Z")
+    wbc = lab("wbc", "6690-2", 10.0, unit="10*3/uL", code="10*3/uL", when="2025-05-01T10:30:00Z")
+    report = {"resourceType": "DiagnosticReport", "id": "cbc", "status": "final",
+              "code": {"coding": [{"system": "http://loinc.org", "code": "58410-2"}]},
+              "subject": {"reference": f"Patient/{PID}"},
+              "result": [{"reference": "Observation/pct"}, {"reference": "Observation/wbc"}]}
+    f = facts(pct, wbc, report)
+    assert f.eosinophils_latest.value == pytest.approx(300.0)
+    # without the report, 2.5 hours apart is not the same draw
+    assert facts(pct, wbc).eosinophils_latest is None
