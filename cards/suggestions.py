@@ -90,13 +90,19 @@ def new_medication_request(option: TherapyOption, *, patient_id: str, intent: st
         "medicationCodeableConcept": medication,
         "subject": {"reference": f"Patient/{patient_id}"},
     }
-    if draft:  # keep the ordering context of the draft being replaced
-        for key in ("encounter", "requester"):
-            if draft.get(key):
-                resource[key] = copy.deepcopy(draft[key])
     resource["dosageInstruction"] = [dosage]
     if option.note.strip():  # loading doses, age limits, boxed warnings the prescriber must see
         resource["note"] = [{"text": option.note.strip()}]
+    if draft:  # keep the ordering context (encounter, prescriber) of the draft being replaced
+        for key in ("encounter", "requester"):
+            value = draft.get(key)
+            if isinstance(value, dict) and isinstance(value.get("reference"), str):
+                candidate = {**resource, key: copy.deepcopy(value)}
+                try:
+                    validate_fhir_resource(candidate, "create")
+                except CardValidationError:
+                    continue  # a malformed reference in the draft is not worth losing the suggestion
+                resource = candidate
     return resource
 
 
@@ -183,7 +189,7 @@ def _intent(draft: Mapping[str, Any] | None, in_order_hook: bool) -> str:
     if not in_order_hook:
         return "proposal"
     intent = draft.get("intent") if draft else None
-    return intent if intent in MEDREQ_INTENT else FALLBACK_ORDER_INTENT
+    return intent if isinstance(intent, str) and intent in MEDREQ_INTENT else FALLBACK_ORDER_INTENT
 
 
 def _has_coding(concept: Any, coding: Mapping[str, str] | None) -> bool:
