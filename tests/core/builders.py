@@ -66,7 +66,7 @@ def bp(sys_: float, dia: float, on: date, rid: str) -> BloodPressure:
 def patient(**kw) -> PatientFacts:
     kw.setdefault("patient_id", "p1")
     kw.setdefault("evaluation_date", TODAY)
-    if "age_years" in kw and "birth_date" not in kw:
+    if kw.get("age_years") is not None and "birth_date" not in kw:
         kw["birth_date"] = date(TODAY.year - kw["age_years"], 1, 1)
     return PatientFacts(**kw)
 
