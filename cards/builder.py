@@ -95,9 +95,12 @@ def _one_order_button_per_regimen(planned: list[tuple]) -> list[tuple]:
                 owner.setdefault(key, index)
     out = []
     for index, (decision, suggestions, notes) in enumerate(planned):
-        kept = []
+        kept, seen = [], set()
         for suggestion in suggestions:
             key = _regimen_key(suggestion)
+            if key is not None and key in seen:
+                continue  # the same regimen listed twice on one card
+            seen.add(key)
             if key is not None and owner[key] != index:
                 other = planned[owner[key]][0]
                 notes = list(notes) + [f"{suggestion['label']}: offered on the card "

@@ -585,3 +585,9 @@ def test_malformed_dosage_in_a_draft_does_not_crash_the_correction():
                      drafts={"MedicationRequest/draft-oma": draft})
     [resource] = resources_of(card, "update")
     assert dosage(resource) == (300, "mg", UCUM, "mg", 1, 4, "wk", SCT, "34206005")
+
+
+def test_a_regimen_listed_twice_on_one_card_gets_one_button():
+    card = only_card([decision("leukotriene-modifier-recommended",
+                               alternatives=(decision("leukotriene-modifier-recommended").alternatives[0],) * 2)])
+    assert len(card["suggestions"]) == 1
