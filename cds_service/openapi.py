@@ -5,7 +5,7 @@ import functools
 import json
 from importlib import resources
 
-from flask import Blueprint, jsonify
+from flask import Blueprint, current_app, jsonify
 
 bp = Blueprint("openapi", __name__)
 
@@ -15,6 +15,21 @@ def document() -> dict:
     return json.loads(resources.files("cds_service").joinpath("openapi.json").read_text("utf-8"))
 
 
+def for_settings(auth_enabled: bool) -> dict:
+    """The document as this server runs: without CDS_AUTH there is no bearer requirement to describe."""
+    doc = document()
+    if auth_enabled:
+        return doc
+    doc = json.loads(json.dumps(doc))
+    doc["components"].pop("securitySchemes", None)
+    for path in doc["paths"].values():
+        for operation in path.values():
+            operation.pop("security", None)
+            operation["responses"].pop("401", None)
+    doc["info"]["description"] += " (This server runs with CDS_AUTH=off: no authentication.)"
+    return doc
+
+
 @bp.get("/openapi.json")
 def openapi_json():
-    return jsonify(document())
+    return jsonify(for_settings(current_app.extensions["cds_settings"].auth_enabled))

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import re
-import uuid
 from datetime import datetime
 from typing import Any, Mapping
 
@@ -20,8 +19,12 @@ from .errors import ApiError
 
 FHIR_ID = re.compile(r"^[A-Za-z0-9\-.]{1,64}$")
 RELATIVE_REF = re.compile(r"^([A-Z][A-Za-z]+)/([A-Za-z0-9\-.]{1,64})$")
+# RFC 3339 date-time (CDS Hooks feedback outcomeTimestamp); the same pattern is in openapi.json
 RFC3339 = re.compile(
-    r"^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$")
+    r"^(?!0000)\d{4}-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])[Tt]([01]\d|2[0-3]):[0-5]\d:[0-5]\d(\.\d+)?"
+    r"([Zz]|[+-]([01]\d|2[0-3]):[0-5]\d)$")
+UUID_RE = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
+HTTP_URL = re.compile(r"^https?://[^/?#@\s]+(/[^?#\s]*)?$")
 
 USER_TYPES = {
     "patient-view": ("Practitioner", "PractitionerRole", "Patient", "RelatedPerson"),
@@ -87,13 +90,8 @@ def _is_int(value: Any) -> bool:
 
 
 def is_uuid(value: Any) -> bool:
-    if not isinstance(value, str) or not value.strip():
-        return False
-    try:
-        uuid.UUID(value.strip())
-    except ValueError:
-        return False
-    return True
+    """The canonical 8-4-4-4-12 hex form (what CDS clients send for hookInstance)."""
+    return isinstance(value, str) and UUID_RE.match(value) is not None
 
 
 def _check_url(value: Any, name: str, problems: list[str]) -> None:
@@ -102,11 +100,14 @@ def _check_url(value: Any, name: str, problems: list[str]) -> None:
     if not _is_str(value):
         problems.append(f"{name}: must be a non-empty string (an absolute URL)")
         return
-    parts = urlsplit(value)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
+    try:
+        parts = urlsplit(value)
+        host = parts.hostname
+    except ValueError:
         problems.append(f"{name}: must be an absolute http(s) URL")
-    elif parts.username or parts.password or parts.query or parts.fragment:
-        problems.append(f"{name}: must not contain credentials, a query or a fragment")
+        return
+    if not HTTP_URL.match(value) or not host:
+        problems.append(f"{name}: must be an absolute http(s) URL without credentials, query or fragment")
 
 
 def _check_fhir_authorization(auth: Any, problems: list[str]) -> None:
@@ -116,8 +117,7 @@ def _check_fhir_authorization(auth: Any, problems: list[str]) -> None:
         return
     if not _is_str(auth.get("access_token")):
         problems.append(f"{name}.access_token: required non-empty string")
-    token_type = auth.get("token_type")
-    if not isinstance(token_type, str) or token_type.lower() != "bearer":
+    if auth.get("token_type") != "Bearer":
         problems.append(f"{name}.token_type: required, must be 'Bearer'")
     if not _is_int(auth.get("expires_in")) or auth.get("expires_in") < 0:
         problems.append(f"{name}.expires_in: required non-negative integer (seconds)")
@@ -268,7 +268,7 @@ def feedback_problems(body: Any) -> list[str]:
         if outcome == "accepted":
             if not isinstance(accepted, list) or not accepted:
                 problems.append(f"{name}.acceptedSuggestions: required non-empty array when accepted")
-        if accepted is not None:
+        if "acceptedSuggestions" in item:
             if not isinstance(accepted, list):
                 problems.append(f"{name}.acceptedSuggestions: must be an array")
             else:
@@ -282,15 +282,15 @@ def feedback_problems(body: Any) -> list[str]:
             else:
                 coding = reason.get("reason")
                 comment = reason.get("userComment")
-                if coding is None and comment is None:
+                if "reason" not in reason and "userComment" not in reason:
                     problems.append(f"{name}.overrideReason: needs reason and/or userComment")
-                if coding is not None:
+                if "reason" in reason:
                     if (not isinstance(coding, dict) or not _is_str(coding.get("code"))
                             or not _is_str(coding.get("system"))):
                         problems.append(f"{name}.overrideReason.reason: a Coding with code and system")
                     elif "display" in coding and not isinstance(coding["display"], str):
                         problems.append(f"{name}.overrideReason.reason.display: must be a string")
-                if comment is not None and not isinstance(comment, str):
+                if "userComment" in reason and not isinstance(comment, str):
                     problems.append(f"{name}.overrideReason.userComment: must be a string")
                 elif isinstance(comment, str) and len(comment) > 4000:
                     problems.append(f"{name}.overrideReason.userComment: longer than 4000 characters")
