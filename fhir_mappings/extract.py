@@ -7,6 +7,7 @@ becomes a DataIssue and the rest of the answer goes on: this function never rais
 """
 from __future__ import annotations
 
+import itertools
 import logging
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
@@ -107,7 +108,7 @@ def _extract(data: Any, ctx: _Ctx, unavailable_keys: list[str], resolver) -> Pat
     eos_max = next((m for m in sorted(eos_12m, key=lambda m: (m.value, m.when), reverse=True) if ok(m)), None)
     bps = _blood_pressures(obs["bp_panels"], measurements.get("systolic", []), measurements.get("diastolic", []),
                            obs["res_of"])
-    bps = [b for b in bps if ok(b)][:3] if bps else []
+    bps = list(itertools.islice((b for b in bps if ok(b)), 3))  # validate only the readings used
     specific = tuple(s for s in obs["specific_ige"] if ok(s.measurement))
 
     seen: set[str] = set()
