@@ -11,7 +11,6 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Sequence
 
-from . import evidence as ev
 from .decisions import Assessment, Decision, DoseRecommendation, Evidence
 from .dosing import fmt_num
 from .facts import DraftOrder, PatientFacts
