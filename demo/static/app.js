@@ -173,6 +173,7 @@
       b.textContent = s.label;
       b.title = (s.actions || []).map(function (a) { return a.type + ": " + (a.description || ""); }).join("; ");
       b.addEventListener("click", function () {
+        applySuggestion(s);
         sendFeedback(service, card, el, { outcome: "accepted", acceptedSuggestions: [{ id: s.uuid }] });
       });
       actions.appendChild(b);
@@ -196,6 +197,21 @@
     if (reasons.length) { actions.appendChild(select); }
     actions.appendChild(dismiss);
     return el;
+  }
+
+  // What an EHR does with an accepted suggestion, shown on the draft box: an `update` or `create` of a
+  // MedicationRequest becomes the current draft (so "Run hook" re-checks it); nothing is written anywhere.
+  function applySuggestion(suggestion) {
+    var actions = suggestion.actions || [];
+    var res = null;
+    actions.forEach(function (a) {
+      if ((a.type === "update" || a.type === "create") && a.resource && a.resource.resourceType === "MedicationRequest") { res = a.resource; }
+    });
+    if (res && $("hook").value !== "patient-view") {
+      if (!res.id) { res.id = "draft-from-suggestion"; }
+      $("draft-json").value = JSON.stringify(res, null, 2);
+      $("draft-json").setAttribute("data-applied", suggestion.uuid || "yes");
+    }
   }
 
   function sendFeedback(service, card, el, item) {

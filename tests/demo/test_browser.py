@@ -149,6 +149,16 @@ def test_edited_draft_order_is_checked_against_the_table(page):
     topics = page.eval_on_selector_all("#cards article.card", "els => els.map(e => e.dataset.topic)")
     assert "omalizumab-dose-mismatch" in topics
     page.screenshot(path=str(ARTIFACTS / "order-sign-edited-draft-mismatch.png"), full_page=True)
+    # Accepting the update suggestion puts the corrected draft in the box; re-running finds no mismatch.
+    page.locator("article.card[data-topic='omalizumab-dose-mismatch'] button.suggestion").first.click()
+    page.wait_for_selector("#draft-json[data-applied]")
+    corrected = json.loads(page.input_value("#draft-json"))
+    assert corrected["dosageInstruction"][0]["doseAndRate"][0]["doseQuantity"]["value"] == 300
+    page.wait_for_selector("article.card .feedback-status[data-recorded='true']")
+    page.click("#run")
+    page.wait_for_selector("#status[data-state='done']")
+    topics = page.eval_on_selector_all("#cards article.card", "els => els.map(e => e.dataset.topic)")
+    assert "omalizumab-dose-mismatch" not in topics
 
 
 def test_markdown_renderer_escapes_html(page):
