@@ -290,10 +290,16 @@ def _observations(observations: list[dict], reports: list[dict], ctx: _Ctx) -> d
             continue
         if not _about_patient(res, ctx):
             continue
-        when = effective_time(res)
-        if when is not None and when.date() > ctx.evaluation_date:
+        when, precision = effective_time(res)
+        # times are compared in UTC: a same-day evening result west of Greenwich is 'tomorrow' in UTC
+        if when is not None and when.date() > ctx.evaluation_date + timedelta(days=1):
             ctx.issue(reference_of(res), f"{loinc.display}: dated after the evaluation date; not used",
                       _kind_label(kind))
+            continue
+        if kind == "total-ige" and precision in ("year", "month"):
+            # a month- or year-only date cannot be placed before or after an omalizumab start
+            ctx.issue(reference_of(res), f"{loinc.display}: dated only to the {precision}; cannot tell "
+                      "whether it predates omalizumab; not used", "total-ige")
             continue
         rid = as_str(res.get("id"))
         specimen = as_str(as_dict(res.get("specimen")).get("reference"))

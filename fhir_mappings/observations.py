@@ -57,15 +57,15 @@ def match_loinc(concept: dict) -> tuple[LoincCode | None, dict | None, str | Non
     return hits[0][0], hits[0][1], None
 
 
-def effective_time(resource: dict) -> datetime | None:
-    """effectiveDateTime, effectivePeriod (start, else end), effectiveInstant; issued as fallback."""
+def effective_time(resource: dict) -> tuple[datetime | None, str]:
+    """(time, precision): effectiveDateTime, effectivePeriod (start, else end), effectiveInstant; issued last."""
     r = resource
     for value in (r.get("effectiveDateTime"), as_dict(r.get("effectivePeriod")).get("start"),
                   as_dict(r.get("effectivePeriod")).get("end"), r.get("effectiveInstant"), r.get("issued")):
-        dt, _ = parse_datetime(value)
+        dt, precision = parse_datetime(value)
         if dt is not None:
-            return dt
-    return None
+            return dt, precision
+    return None, ""
 
 
 def status_usable(status: str, kind: str) -> bool:

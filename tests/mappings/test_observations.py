@@ -362,3 +362,14 @@ def test_percent_paired_through_a_diagnostic_report():
     assert f.eosinophils_latest.value == pytest.approx(300.0)
     # without the report, 2.5 hours apart is not the same draw
     assert facts(pct, wbc).eosinophils_latest is None
+
+
+def test_same_day_evening_result_west_of_utc_is_not_in_the_future():
+    f = facts(lab("w", "29463-7", 70, unit="kg", code="kg", when="2025-07-01T21:00:00-05:00"))
+    assert f.weight is not None and f.weight.value == 70
+
+
+def test_ige_dated_only_to_the_month_is_not_used():
+    f = facts(lab("ige", "19113-0", 100, unit="IU/mL", code="[IU]/mL", when="2024-03"))
+    assert f.total_ige.status == "missing"
+    assert any("dated only to the month" in p for p in problems(f))
