@@ -271,9 +271,11 @@ def medication_request(rid: str, subject: dict, med: tuple | None, text: str, *,
         if bounds_start:
             repeat["boundsPeriod"] = {"start": bounds_start} | ({"end": bounds_end} if bounds_end else {})
         dosage["timing"] = {"repeat": repeat}
-    if route:
-        routes = {"SC": ("34206005", "Subcutaneous route"), "PO": ("26643006", "Oral route"),
-                  "IH": ("447694001", "Respiratory tract route")}
+    if route == "IH":  # no verified SNOMED route code for inhalation in this project: text only
+        dosage["route"] = {"text": "Inhalation"}
+    elif route:
+        # SNOMED CT route codes as verified in cards/data/routes.json (FHIR route-codes value set).
+        routes = {"SC": ("34206005", "Subcutaneous route"), "PO": ("26643006", "Oral route")}
         dosage["route"] = {"coding": [{"system": SCT, "code": routes[route][0],
                                        "display": routes[route][1]}], "text": routes[route][1]}
     if dose:

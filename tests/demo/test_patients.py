@@ -307,3 +307,12 @@ def test_dates_in_index_text_shift_with_the_data():
     assert "since 2025-03-11" in shifted["on-treatment"]["summary"]  # stored "since 2025-03-01"
     assert "IgE 640 IU/mL (2026-06-20)" in shifted["on-treatment"]["summary"]
     assert shifted["allergic-asthma-adult"]["dose"]["rule"] == raw_index()["patients"][0]["dose"]["rule"]
+
+
+def test_route_codes_are_the_ones_the_cards_layer_verified():
+    routes = json.loads((REPO / "cards" / "data" / "routes.json").read_text(encoding="utf-8"))
+    verified = {r["code"] for r in routes["routes"].values()}
+    drafts = [store_for(ANCHOR_DATE).draft_for(d["id"], "x") for d in raw_index()["drafts"]]
+    requests_ = drafts + [r for p in raw_index()["patients"] for r in _resources(p["slug"], "MedicationRequest")]
+    used = {c["code"] for r in requests_ for d in r["dosageInstruction"] for c in d.get("route", {}).get("coding", [])}
+    assert used and used <= verified
