@@ -9,7 +9,6 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from datetime import date
-from typing import Any
 
 from clinical_core.facts import MedicationFact, SourceRef
 
@@ -176,6 +175,3 @@ def medication_facts(resources: list[dict], index: MedicationIndex,
 def first_dosage(res: dict) -> dict:
     return as_dict(next(iter(as_list(res.get("dosageInstruction"))), {}))
 
-
-def any_text(x: Any) -> str:
-    return concept_text(x)

@@ -197,3 +197,8 @@ def test_environment_category_without_an_aeroallergen_is_not_sensitisation():
             allergy("grass", "Timothy grass pollen", category="environment"))
     by = {a.source.resource_id: a.category for a in f.allergies}
     assert by == {"lat": "other", "env": "other", "grass": "environmental"}
+
+
+def test_bullous_pemphigoid_by_snomed():
+    f = run(condition("bp", "77090002", display="Bullous pemphigoid"))
+    assert [(c.concept, c.source.code) for c in f.conditions] == [("bullous-pemphigoid", f"{SNOMED}|77090002")]
