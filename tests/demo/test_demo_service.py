@@ -111,6 +111,20 @@ def test_prefetch_path_gives_the_same_answer_as_the_fetch_path(demo_env, p):
     assert [(_topic(c), c["summary"]) for c in with_prefetch] == [(_topic(c), c["summary"]) for c in fetched]
 
 
+def test_partial_prefetch_is_completed_from_the_demo_fhir_server(demo_env):
+    """A client that resolved only some templates (the Sandbox omits keys that failed): same answer."""
+    server, cfg, services = demo_env
+    p = next(x for x in PATIENTS if x["slug"] == "on-treatment")
+    service = services["patient-view"]
+    full = _resolve_prefetch(cfg["fhirServer"], service["prefetch"],
+                             {"patientId": p["patientId"], "userId": "Practitioner/demo-practitioner"})
+    partial = {k: v for k, v in full.items() if k in ("patient", "totalIge", "medicationRequests")}
+    assert len(partial) == 3 and len(full) > len(partial)
+    cards = _call(demo_env, p, "patient-view", prefetch=partial)
+    _check_expected(p, "patient-view", cards)
+    assert [c["summary"] for c in cards] == [c["summary"] for c in _call(demo_env, p, "patient-view", prefetch=full)]
+
+
 def test_feedback_is_stored_and_readable_through_the_demo_endpoint(demo_env):
     server, cfg, services = demo_env
     p = next(x for x in PATIENTS if x["slug"] == "allergic-asthma-adult")
