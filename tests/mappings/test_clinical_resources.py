@@ -86,9 +86,11 @@ def test_condition_text_only_fallback():
 
 
 def test_unverified_snomed_code_is_not_used():
-    f = run(condition("c", "52756005", display="Nasal polyp"))  # unverified SCTID; text still names it
-    assert [x.concept for x in f.conditions] == ["nasal-polyps"]
-    assert f.conditions[0].source.code is None  # matched by text, not by the unverified code
+    # 40178009 'chronic urticaria' is unverified: not read as CSU (and its text does not name CSU either)
+    f = run(condition("c", "40178009", display="Chronic urticaria"))
+    assert f.conditions == ()
+    f = run(condition("n", "52756005", display="Nasal polyp"))  # verified (5-Minute Clinical Consult)
+    assert [(x.concept, x.source.code) for x in f.conditions] == [("nasal-polyps", f"{SNOMED}|52756005")]
 
 
 # ----------------------------------------------------------------------------------- medications

@@ -197,4 +197,5 @@ def test_egg_allergy_snomed_resolved():
     assert idx["91930004"].concepts == ("food-allergy",)
     assert cs.snomed_substance_index()["91930004"] == "egg"
     assert cs.snomed_substance_index()["91934008"] == "tree nut"
-    assert "52756005" not in idx and "402408009" not in idx
+    assert "40178009" not in idx and "402408009" not in idx
+    assert idx["52756005"].concepts == ("nasal-polyps",)
