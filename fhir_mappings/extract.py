@@ -491,8 +491,12 @@ def _ige_baseline(results: list[Measurement], meds: list[MedicationFact], ctx: _
                            note=f"omalizumab stopped {last_end.isoformat()} (a year or more ago): the label asks "
                                 "for a new total IgE before dosing")
     if chosen.when.date() < first_start:
+        unknown_stop = [c for c in courses if not c.is_active and c.end is None]
+        extra = ("; omalizumab is recorded as " + "/".join(sorted({c.status for c in unknown_stop}))
+                 + " without a stop date: if treatment was interrupted for a year or more, re-test total IgE"
+                 ) if unknown_stop else ""
         return IgeBaseline("baseline-before-omalizumab", chosen, excluded=dropped,
-                           note=f"newest result before the first omalizumab start ({first_start.isoformat()})")
+                           note=f"newest result before the first omalizumab start ({first_start.isoformat()}){extra}")
     return IgeBaseline("baseline-before-omalizumab", chosen, excluded=dropped,
                        note="re-test drawn a year or more after omalizumab was stopped")
 

@@ -99,3 +99,11 @@ def test_omalizumab_product_code_and_biosimilar_name_count_as_courses():
     omlyclo = med_request("mr", rxnorm="2726001", text="Omlyclo 150 MG/ML", status="active", authored="2024-05-01")
     b = run(ige("pre", 100, "2024-04-01"), ige("on", 500, "2024-08-01"), omlyclo)
     assert b.status == "baseline-before-omalizumab" and b.measurement.source.resource_id == "pre"
+
+
+def test_course_without_stop_date_is_treated_as_on_treatment_and_says_so():
+    old = med_request("mr", text="Xolair", status="completed", authored="2019-01-01")
+    b = run(ige("pre", 200, "2018-12-01"), ige("later", 650, "2024-01-01"), old)
+    assert b.status == "baseline-before-omalizumab" and b.measurement.source.resource_id == "pre"
+    assert [m.source.resource_id for m in b.excluded] == ["later"]
+    assert "without a stop date" in b.note and "re-test" in b.note
