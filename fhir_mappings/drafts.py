@@ -15,7 +15,7 @@ from clinical_core.facts import DraftOrder
 
 from . import codesets as cs
 from . import units
-from .fhirutil import as_dict, as_list, as_str, bundle_entries, concept_text, ref_type_id
+from .fhirutil import as_dict, as_list, as_str, bundle_entries, concept_text, ref_type_id, where_failed
 from .medications import MedicationIndex, agents_for, first_dosage, resolve_medication
 
 log = logging.getLogger(__name__)
@@ -32,8 +32,8 @@ def extract_draft_orders(draft_orders: Mapping | None, selections: Sequence[str]
                          resolve_reference: Callable[[str], dict | None] | None = None) -> tuple[DraftOrder, ...]:
     try:
         return _extract(draft_orders, selections, hook, resolve_reference)
-    except Exception:  # never let a malformed draft crash the hook
-        log.exception("extract_draft_orders failed")
+    except Exception as exc:  # never let a malformed draft crash the hook
+        log.error("extract_draft_orders failed: %s", where_failed(exc))
         return ()
 
 

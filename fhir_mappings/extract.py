@@ -44,6 +44,7 @@ from .fhirutil import (
     status_code,
     subject_id,
     validation_problem,
+    where_failed,
 )
 from .medications import MedicationIndex, medication_facts
 from .observations import IGNORED_STATUSES, RawObservation, effective_time, match_loinc, read_quantity, status_usable
@@ -77,8 +78,8 @@ def extract_facts(data: Mapping[str, Any], *, patient_id: str, evaluation_date: 
         unavailable_keys = []
     try:
         return _extract(data, ctx, unavailable_keys, resolve_reference)
-    except Exception:  # last line of defence: a bug here must degrade the answer, not crash it
-        log.exception("extract_facts failed for patient %s", ctx.patient_id)
+    except Exception as exc:  # last line of defence: a bug here must degrade the answer, not crash it
+        log.error("extract_facts failed for patient %s: %s", ctx.patient_id, where_failed(exc))
         issues.append(DataIssue("extract_facts", "internal error while reading the patient's data; "
                                 "facts may be incomplete"))
         return PatientFacts(patient_id=ctx.patient_id, evaluation_date=evaluation_date,

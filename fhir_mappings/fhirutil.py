@@ -204,3 +204,17 @@ def subject_id(resource: dict) -> tuple[str | None, str | None]:
 
 def is_mapping(x: Any) -> bool:
     return isinstance(x, Mapping)
+
+
+def where_failed(exc: BaseException) -> str:
+    """'TypeError at extract.py:123 in _conditions': enough to find a bug, without the exception text
+    (which may quote patient data; logs carry ids only)."""
+    tb = exc.__traceback__
+    last = None
+    while tb is not None:
+        last = tb
+        tb = tb.tb_next
+    if last is None:
+        return type(exc).__name__
+    code = last.tb_frame.f_code
+    return f"{type(exc).__name__} at {code.co_filename.rsplit('/', 1)[-1]}:{last.tb_lineno} in {code.co_name}"

@@ -132,3 +132,17 @@ def test_invalid_wbc_blocks_the_derived_eosinophil_count():
     f = run({"patient": patient(), "eos": bundle(lab("pct", "713-8", 4, unit="%", code="%", when=t), wbc)})
     assert f.eosinophils_latest is None
     assert any(i.reference == "Observation/wbc" for i in f.issues)
+
+
+def test_an_internal_error_degrades_and_logs_no_patient_data(monkeypatch, caplog):
+    import fhir_mappings.extract as ex
+
+    def boom(*a, **k):
+        raise ValueError("secret value 123 for Jane Doe")
+
+    monkeypatch.setattr(ex, "_conditions", boom)
+    f = run({"patient": patient(), "c": bundle(condition("c", "195967001"))})
+    assert f.patient_id == PID and any(i.reference == "extract_facts" for i in f.issues)
+    text = caplog.text
+    assert "ValueError" in text and PID in text
+    assert "Jane" not in text and "secret" not in text
