@@ -175,7 +175,9 @@ def _add(res: dict, full_url: str | None, by_type, med_index: MedicationIndex, s
         ctx.issue(key, "an entry without a resourceType was skipped")
         return
     if rtype == "OperationOutcome":
-        ctx.issue(key, "the EHR included an OperationOutcome: part of this data may be missing")
+        severities = {as_dict(i).get("severity") for i in as_list(res.get("issue"))}
+        if severities & {"error", "fatal"}:  # informational search outcomes are not data problems
+            ctx.issue(key, "the EHR included an error OperationOutcome: part of this data may be missing")
         return
     rid = res.get("id")
     if isinstance(rid, str) and rid:

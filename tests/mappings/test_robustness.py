@@ -146,3 +146,12 @@ def test_an_internal_error_degrades_and_logs_no_patient_data(monkeypatch, caplog
     text = caplog.text
     assert "ValueError" in text and PID in text
     assert "Jane" not in text and "secret" not in text
+
+
+def test_search_outcome_in_a_bundle():
+    info = {"resourceType": "OperationOutcome", "issue": [{"severity": "information", "code": "informational"}]}
+    err = {"resourceType": "OperationOutcome", "issue": [{"severity": "error", "code": "too-costly"}]}
+    f = run({"patient": patient(), "egfr": bundle(info)})
+    assert not any(i.reference == "egfr" for i in f.issues)
+    f = run({"patient": patient(), "egfr": bundle(err)})
+    assert any(i.reference == "egfr" and "part of this data may be missing" in i.problem for i in f.issues)
