@@ -391,3 +391,104 @@ def draft_orders(allow_nan: bool = True) -> st.SearchStrategy:
     mr = medication_request(allow_nan).map(lambda r: {**r, "status": r.get("status", "draft")}
                                            if isinstance(r, dict) else r)
     return weighted((5, bundle(mr, allow_nan, max_entries=4)), (1, junk(allow_nan)))
+
+
+# -- seeded fuzzing: real demo patients, mutated -------------------------------------------------------
+_MUTATION_KINDS = ("value", "value", "value", "unit", "date", "date", "status", "code", "drop", "junk", "birthDate",
+                   "comparator", "duplicate", "dose")
+
+
+def _resources_in(request: dict) -> list[dict]:
+    out: list[dict] = []
+    for v in (request.get("prefetch") or {}).values():
+        if isinstance(v, dict):
+            if v.get("resourceType") == "Bundle":
+                out += [e["resource"] for e in v.get("entry") or [] if isinstance(e.get("resource"), dict)]
+            else:
+                out.append(v)
+    drafts = (request.get("context") or {}).get("draftOrders")
+    if isinstance(drafts, dict):
+        out += [e["resource"] for e in drafts.get("entry") or [] if isinstance(e.get("resource"), dict)]
+    return out
+
+
+def _apply_mutation(request: dict, mutation: tuple) -> None:
+    kind, idx, number, unit, when, word, junk_value = mutation
+    res = _resources_in(request)
+    if not res:
+        return
+    r = res[idx % len(res)]
+    if kind == "value" and isinstance(r.get("valueQuantity"), dict):
+        r["valueQuantity"]["value"] = number
+    elif kind == "value" and isinstance(r.get("component"), list) and r["component"]:
+        c = r["component"][idx % len(r["component"])]
+        if isinstance(c, dict):
+            c["valueQuantity"] = {**(c.get("valueQuantity") or {}), "value": number}
+    elif kind == "unit" and isinstance(r.get("valueQuantity"), dict):
+        r["valueQuantity"]["unit"] = unit
+        r["valueQuantity"]["code"] = unit
+    elif kind == "date":
+        for k in ("effectiveDateTime", "issued", "authoredOn", "recordedDate", "onsetDateTime"):
+            if k in r:
+                r[k] = when
+                break
+        else:
+            r["effectiveDateTime"] = when
+    elif kind == "status":
+        r["status"] = word
+    elif kind == "code" and isinstance(r.get("code"), dict) and r["code"].get("coding"):
+        r["code"]["coding"][0]["code"] = word
+    elif kind == "drop":
+        keys = [k for k in r if k not in ("resourceType", "id")]
+        if keys:
+            r.pop(keys[idx % len(keys)])
+    elif kind == "junk":
+        keys = [k for k in r if k not in ("resourceType", "id")]
+        if keys:
+            r[keys[idx % len(keys)]] = junk_value
+    elif kind == "birthDate" and r.get("resourceType") == "Patient":
+        r["birthDate"] = when
+    elif kind == "comparator" and isinstance(r.get("valueQuantity"), dict):
+        r["valueQuantity"]["comparator"] = word if word in ("<", "<=", ">=", ">") else ">"
+    elif kind == "duplicate" and r.get("resourceType") != "Patient":
+        twin = json.loads(json.dumps(r))
+        twin["id"] = f"{r.get('id', 'x')}-twin"
+        if isinstance(twin.get("valueQuantity"), dict):
+            twin["valueQuantity"]["value"] = number
+        for v in (request.get("prefetch") or {}).values():
+            if isinstance(v, dict) and any(e.get("resource") is r for e in v.get("entry") or []):
+                v["entry"].append({"resource": twin})
+                break
+    elif kind == "dose":
+        for d in r.get("dosageInstruction") or []:
+            if isinstance(d, dict):
+                for dr in d.get("doseAndRate") or []:
+                    if isinstance(dr, dict) and isinstance(dr.get("doseQuantity"), dict):
+                        dr["doseQuantity"]["value"] = number
+                rep = (d.get("timing") or {}).get("repeat") if isinstance(d.get("timing"), dict) else None
+                if isinstance(rep, dict):
+                    rep["period"] = number if idx % 2 else rep.get("period")
+
+
+def demo_requests(allow_nan: bool = True) -> st.SearchStrategy:
+    """A demo patient's hook request (any hook, any demo draft) with up to 6 targeted mutations."""
+    import rel_demo
+
+    mutation = st.tuples(
+        st.sampled_from(_MUTATION_KINDS), st.integers(0, 500), numbers, st.sampled_from(_UNITS),
+        fhir_dates, st.sampled_from(["final", "amended", "preliminary", "entered-in-error", "cancelled", "draft",
+                                     "active", "stopped", "completed", "on-hold", "", "19113-0", "29463-7",
+                                     "<", ">", "X" * 1000]),
+        junk(allow_nan))
+    base = st.tuples(st.sampled_from(rel_demo.slugs()), st.sampled_from(["patient-view", "order-select",
+                                                                         "order-sign"]),
+                     st.sampled_from(rel_demo.DRAFTS))
+
+    def build(args: tuple) -> dict:
+        (slug, hook, draft), muts = args
+        req = rel_demo.request_for(slug, hook, (draft,))
+        for m in muts:
+            _apply_mutation(req, m)
+        return req
+
+    return st.tuples(base, st.lists(mutation, max_size=6)).map(build)

@@ -17,13 +17,16 @@ import math
 from datetime import date
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
 import rel_strategies as S
-from conftest import examples
+from conftest import LONG, examples
 
-FUZZ_SETTINGS = dict(deadline=None, derandomize=False, database=None,
+# Long runs skip shrinking: a failure is reported as generated (shrinking multi-MB cases can take longer
+# than the run itself); quick runs shrink to a readable example.
+PHASES = [Phase.explicit, Phase.reuse, Phase.generate] + ([] if LONG else [Phase.shrink])
+FUZZ_SETTINGS = dict(deadline=None, derandomize=False, database=None, phases=PHASES,
                      suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large,
                                             HealthCheck.function_scoped_fixture, HealthCheck.filter_too_much])
 HOOKS = ("patient-view", "order-select", "order-sign")
@@ -58,8 +61,8 @@ def _strict_json(obj) -> str:
 
 def _selections(drafts) -> list[str]:
     out = []
-    if isinstance(drafts, dict):
-        for e in drafts.get("entry") or []:
+    if isinstance(drafts, dict) and isinstance(drafts.get("entry"), list):
+        for e in drafts["entry"]:
             r = e.get("resource") if isinstance(e, dict) else None
             if isinstance(r, dict) and isinstance(r.get("id"), str):
                 out.append(f"{r.get('resourceType')}/{r['id']}")
@@ -109,13 +112,72 @@ def test_layers_never_raise_and_always_give_valid_cards(data, hook, drafts, eval
     figures.add("fuzz_cards_built", len(built))
 
 
+# -- 1b. real demo patients, mutated, through the whole pipeline in process ----------------------------
+OMALIZUMAB_RXCUI = "302379"
+LABEL_DOSES_MG = set(range(75, 601, 75))  # every cell of the US and EU tables is a multiple of 75 mg, 75..600
+
+
+def check_omalizumab_suggestions(cards_json: list[dict]) -> int:
+    """Safety property: whatever the input, a suggested omalizumab order carries a label dose
+    (75..600 mg in 75 mg steps, mg) every 2 or 4 weeks, subcutaneously. Returns how many were seen."""
+    seen = 0
+    for card in cards_json:
+        for sug in card.get("suggestions") or []:
+            for action in sug.get("actions") or []:
+                res = action.get("resource")
+                if not isinstance(res, dict) or res.get("resourceType") != "MedicationRequest":
+                    continue
+                codes = {c.get("code") for c in (res.get("medicationCodeableConcept") or {}).get("coding") or []}
+                if OMALIZUMAB_RXCUI not in codes:
+                    continue
+                seen += 1
+                for dosage in res.get("dosageInstruction") or []:
+                    for dr in dosage.get("doseAndRate") or []:
+                        q = dr.get("doseQuantity") or {}
+                        assert q.get("code") == "mg" and q.get("value") in LABEL_DOSES_MG, (card["summary"], q)
+                    rep = (dosage.get("timing") or {}).get("repeat") or {}
+                    assert rep.get("period") in (2, 4) and rep.get("periodUnit") == "wk", (card["summary"], rep)
+    return seen
+
+
+@settings(max_examples=examples(120, 3000), **FUZZ_SETTINGS)
+@given(request=S.demo_requests())
+def test_mutated_demo_patients_through_the_pipeline(request, figures, error_logs):
+    import rel_demo
+    from cards import validate_card
+    from cds_service.errors import PrefetchUnavailable
+    from cds_service.fhir_client import NoFhirAccess
+    from cds_service.pipeline import evaluate
+    from cds_service.services import HOOKS as ALL_HOOKS
+    from cds_service.settings import Settings
+    from cds_service.validation import hook_request_problems, json_depth_exceeds
+
+    figures.add("fuzz_cases_demo_seeded")
+    error_logs.records.clear()
+    conf = Settings.from_env(environ={}, overrides={"CDS_CLOCK": rel_demo.CLOCK, "CDS_AUTH": "off"})
+    if json_depth_exceeds(request, conf.max_json_depth) or hook_request_problems(request, ALL_HOOKS):
+        figures.add("fuzz_demo_outcome_400")
+        return
+    try:
+        result = evaluate(request, settings=conf, fhir_client=NoFhirAccess("fuzz"))
+    except PrefetchUnavailable:
+        figures.add("fuzz_demo_outcome_412")
+        return
+    for card in result["cards"]:
+        validate_card(card)
+    _strict_json(result)
+    figures.add("fuzz_omalizumab_orders_checked", check_omalizumab_suggestions(result["cards"]))
+    figures.add("fuzz_demo_outcome_cards")
+    assert not error_logs.records, [r.getMessage()[:200] for r in error_logs.records]
+
+
 # -- 2. the HTTP service -------------------------------------------------------------------------------
 @pytest.fixture(scope="module")
 def fuzz_client(tmp_path_factory):
     from cds_service.app import create_app
 
     db = tmp_path_factory.mktemp("fuzz") / "fuzz.sqlite3"
-    app = create_app({"CDS_AUTH": "off", "CDS_DATABASE_URL": f"sqlite:///{db}", "CDS_CLOCK": "2025-06-01"})
+    app = create_app({"CDS_AUTH": "off", "CDS_DATABASE_URL": f"sqlite:///{db}", "CDS_CLOCK": "2026-11-01"})
     app.testing = False  # exercise the real error handlers, not test-mode propagation
     return app.test_client()
 
@@ -165,6 +227,18 @@ def test_service_answers_cards_or_a_clear_4xx(prefetch, hook, drafts, fuzz_clien
     outcome = _check_http(resp)
     figures.add("fuzz_cases_http")
     figures.add(f"fuzz_http_outcome_{outcome}")
+
+
+@settings(max_examples=examples(40, 1000), **FUZZ_SETTINGS)
+@given(request=S.demo_requests(allow_nan=False))
+def test_mutated_demo_patients_over_http(request, fuzz_client, figures):
+    resp = fuzz_client.post(f"/cds-services/{SERVICE[request['hook']]}", data=json.dumps(request),
+                            content_type="application/json")
+    outcome = _check_http(resp)
+    if outcome == "cards":
+        check_omalizumab_suggestions(resp.get_json()["cards"])
+    figures.add("fuzz_cases_http_demo_seeded")
+    figures.add(f"fuzz_http_demo_outcome_{outcome}")
 
 
 # Raw-text attacks on the JSON parser itself: constants Python accepts but JSON does not, huge numbers,
