@@ -20,7 +20,6 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from clinical_core.decisions import Decision, DoseRecommendation, TherapyOption
-from clinical_core.options import CHECK_LABEL  # the core's marker of a regimen not verified from a label
 
 from .text import dose_phrase, shorten
 from .validation import MEDREQ_INTENT, CardValidationError, validate_fhir_resource
@@ -44,7 +43,7 @@ def new_uuid() -> str:
 
 def not_codable(option: TherapyOption, rxnorm: RxNormLookup) -> str | None:
     """Why `option` cannot become a coded MedicationRequest, or None when it can."""
-    if CHECK_LABEL in option.note:
+    if not option.verified:
         return "the regimen is not verified from a label here"
     if option.dose_value is None or option.frequency is None or option.period is None \
             or not dose_unit_allowed(option.dose_unit) or not period_unit_allowed(option.period_unit):

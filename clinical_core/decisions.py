@@ -61,6 +61,7 @@ class TherapyOption:
     period_unit: str | None = None  # UCUM-style FHIR unit: "d", "wk"
     route: str | None = None  # "subcutaneous", "intravenous", "oral"
     note: str = ""  # age limits, boxed warnings, loading doses the clinician must add
+    verified: bool = True  # False: the regimen was not verified from a label here, so no order is coded from it
 
 
 @dataclass(frozen=True, slots=True)

@@ -41,7 +41,7 @@ def option(regimen_id: str) -> TherapyOption:
     return TherapyOption(
         agent=reg["agent"], display=reg["display"], dose_value=reg.get("dose_value"), dose_unit=reg.get("dose_unit"),
         frequency=reg.get("frequency"), period=reg.get("period"), period_unit=reg.get("period_unit"),
-        route=reg.get("route"), note=note,
+        route=reg.get("route"), note=note, verified=bool(reg.get("verified")),
     )
 
 
@@ -51,7 +51,7 @@ def options(regimen_ids: tuple[str, ...], age: int | None, *, exclude_agents: tu
 
 
 def unverified(opts: tuple[TherapyOption, ...]) -> tuple[str, ...]:
-    return tuple(f"{o.display}: {CHECK_LABEL}." for o in opts if CHECK_LABEL in o.note)
+    return tuple(f"{o.display}: {CHECK_LABEL}." for o in opts if not o.verified)
 
 
 def min_age(agent: str) -> int | None:

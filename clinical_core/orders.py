@@ -29,8 +29,19 @@ def _draft_evidence(d: DraftOrder) -> Evidence:
     if d.dose_value is not None:
         parts.append(f"{fmt_num(d.dose_value)} {d.dose_unit or ''}".strip())
     if d.interval_weeks is not None:
-        parts.append(f"every {fmt_num(d.interval_weeks)} weeks")
+        parts.append(interval_text(d.interval_weeks))
     return Evidence("Drafted order", ", ".join(parts), None, d.reference)
+
+
+def interval_text(weeks: float) -> str:
+    """A drafted interval in the unit a prescriber would write: 'every 12 hours', not 'every 0.07 weeks'."""
+    hours = weeks * 7 * 24
+    if hours < 24:
+        return f"every {fmt_num(round(hours, 1))} hours"
+    if weeks < 1:
+        days = round(hours / 24, 1)
+        return "every day" if days == 1 else f"every {fmt_num(days)} days"
+    return f"every {fmt_num(weeks)} weeks"
 
 
 def _omalizumab_decision(assessment: Assessment) -> Decision | None:
@@ -94,7 +105,7 @@ def _check_omalizumab(facts: PatientFacts, p, d: DraftOrder, hook: str, assessme
         if match:
             return None  # matches the table: the card may be omitted (card contract)
         problems.append(f"drafted {fmt_num(d.dose_value)} mg" + (
-            f" every {fmt_num(d.interval_weeks)} weeks" if d.interval_weeks is not None else ""))
+            f" {interval_text(d.interval_weeks)}" if d.interval_weeks is not None else ""))
     dose: DoseRecommendation = dec.dose
     where = f"{dose.table_label}" + (f": IgE {dose.ige_band}, {dose.weight_band}" if dose.ige_band else "")
     head = (f"Omalizumab draft differs from the label: use {dose.dose_mg} mg SC every {dose.interval_weeks} weeks "

@@ -460,7 +460,8 @@ def test_unverified_regimen_is_never_coded_even_with_a_verified_rxnorm_code():
     from clinical_core.options import CHECK_LABEL
     from clinical_core.decisions import TherapyOption
     dupilumab = TherapyOption("dupilumab", "Dupilumab 200 mg SC every 2 weeks (after a 400 mg loading dose)",
-                              200, "mg", 1, 2, "wk", "subcutaneous", note=f"from 12 years; {CHECK_LABEL}")
+                              200, "mg", 1, 2, "wk", "subcutaneous", note=f"from 12 years; {CHECK_LABEL}",
+                              verified=False)
     card = only_card([decision("anti-il5-recommended", alternatives=(dupilumab,))],
                      rxnorm=lambda a: ("1876376", "dupilumab"))
     assert "suggestions" not in card

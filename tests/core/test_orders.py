@@ -207,3 +207,13 @@ def test_omalizumab_for_food_allergy_only_carries_the_table_4_note():
 def test_omalizumab_without_any_indication_asks_for_the_diagnosis():
     out = check(patient(age_years=40), [draft("omalizumab", 300, weeks=4)])
     assert [d.topic for d in out] == ["data-needed"] and "no IgE-driven indication" in out[0].headline
+
+
+def test_drafted_interval_is_shown_in_a_prescriber_unit():
+    from clinical_core.orders import interval_text
+
+    assert interval_text(1 / 14) == "every 12 hours"  # cyclosporine twice daily
+    assert interval_text(1 / 7) == "every day"
+    assert interval_text(3 / 7) == "every 3 days"
+    assert interval_text(2) == "every 2 weeks"
+    assert interval_text(4) == "every 4 weeks"
