@@ -138,3 +138,44 @@ def test_prefetched_bundle_with_next_loop_is_bounded(fault_app, faulty, figures)
     figures.add("faults_injected")
     assert resp.status_code == 200 and elapsed < BUDGET + SLACK
     assert faulty.hit_count() <= 10
+
+
+# -- random mixes of faults, one per prefetch key ---------------------------------------------------------
+# A pattern that picks out each fetched key's request on the FHIR server (a code only its template has).
+KEY_PATTERNS = {"totalIge": r"19113-0", "eosinophils": r"26449-9", "lte4": r"33343-5", "weight": r"29463-7",
+                "egfr": r"98979-8", "bloodPressure": r"85354-9", "specificIge": r"6096-2",
+                "conditions": r"^/Condition", "medicationRequests": r"^/MedicationRequest",
+                "medicationStatements": r"^/MedicationStatement", "allergies": r"^/AllergyIntolerance"}
+
+
+def _fault_mix_test(max_examples: int):
+    from hypothesis import HealthCheck, given, settings
+    from hypothesis import strategies as st
+
+    @settings(max_examples=max_examples, deadline=None, database=None,
+              suppress_health_check=list(HealthCheck))
+    @given(mix=st.dictionaries(st.sampled_from(sorted(KEY_PATTERNS)), st.sampled_from(FAULT_MODES), max_size=4))
+    def run(mix, fault_app, faulty, attacker_server, figures):
+        client = fault_app.test_client()
+        faulty.set_mode("ok")
+        for key, mode in mix.items():
+            faulty.set_mode(mode, pattern=KEY_PATTERNS[key])
+        resp, elapsed = _call(client, hook_request(prefetch={"patient": PATIENT}, fhir_server=faulty.url,
+                                                   fhir_token="t"))
+        figures.add("faults_injected", len(mix))
+        figures.add("fault_mix_requests")
+        assert elapsed < BUDGET + SLACK, (mix, elapsed)
+        assert resp.status_code == 200, (mix, resp.get_data(as_text=True)[:300])
+        got = topics(resp.get_json())
+        assert ("data-unavailable" in got) == bool(mix), (mix, got)
+        assert attacker_server.hit_count() == 0
+    return run
+
+
+def test_random_fault_mixes(fault_app, faulty, attacker_server, figures):
+    """Several keys failing in different ways at once; then the service must still be healthy."""
+    from conftest import examples
+
+    run = _fault_mix_test(examples(6, 150))
+    run(fault_app=fault_app, faulty=faulty, attacker_server=attacker_server, figures=figures)
+    _healthy_followup(fault_app.test_client(), faulty)
