@@ -100,6 +100,7 @@ def _extract(data: Any, ctx: _Ctx, unavailable_keys: list[str], resolver) -> Pat
     ok = obs["ok"]
     ige = _ige_baseline(measurements.get("total-ige", []), medications, ctx, ok)
     weight = _newest(measurements.get("weight", []), ok)
+    weight_at_start = _weight_at_omalizumab_start(measurements.get("weight", []), medications, ok)
     eos_all = measurements.get("eosinophils", []) + _derived_eosinophils(
         measurements.get("eosinophils-percent", []), measurements.get("wbc", []),
         measurements.get("eosinophils", []), obs["draw_keys"], obs["res_of"], ctx)
@@ -121,6 +122,7 @@ def _extract(data: Any, ctx: _Ctx, unavailable_keys: list[str], resolver) -> Pat
         age_years=age,
         total_ige=ige,
         weight=weight,
+        weight_at_omalizumab_start=weight_at_start,
         eosinophils_latest=eos_latest,
         eosinophils_max_12m=eos_max,
         lte4=_newest(measurements.get("lte4", []), ok),
@@ -424,6 +426,21 @@ def _newest(ms: list[Measurement], ok: Callable[[Any], bool] = lambda m: True) -
         if ok(m):
             return m
     return next((m for m in ms if m.when is None and ok(m)), None)
+
+
+def _weight_at_omalizumab_start(weights: list[Measurement], meds: list[MedicationFact],
+                                ok: Callable[[Any], bool]) -> Measurement | None:
+    """The newest weight on or before the first omalizumab start: the weight the dose was chosen for.
+
+    The label asks to adjust the dose for significant changes in body weight, so the core compares
+    this weight's band with the current weight's band.
+    """
+    starts = [m.start for m in meds if m.agent == "omalizumab" and m.start is not None]
+    if not starts:
+        return None
+    first_start = min(starts)
+    before = [m for m in weights if m.when is not None and m.when.date() <= first_start]
+    return _newest(before, ok)
 
 
 def _months_before(d: date, months: int) -> date:

@@ -107,3 +107,29 @@ def test_course_without_stop_date_is_treated_as_on_treatment_and_says_so():
     assert b.status == "baseline-before-omalizumab" and b.measurement.source.resource_id == "pre"
     assert [m.source.resource_id for m in b.excluded] == ["later"]
     assert "without a stop date" in b.note and "re-test" in b.note
+
+
+def test_weight_at_omalizumab_start_is_the_newest_weight_on_or_before_the_first_start():
+    from tests.mappings.fhirdata import vital
+
+    xolair = med_request("mr-xol", rxnorm="302379", text="Xolair", status="active", authored="2024-03-01")
+    weights = [vital("w-old", "29463-7", 70, "kg", "kg", when="2023-05-01T10:00:00Z"),
+               vital("w-start", "29463-7", 78, "kg", "kg", when="2024-03-01T09:00:00Z"),
+               vital("w-now", "29463-7", 95, "kg", "kg", when="2025-06-01T10:00:00Z")]
+    facts = extract_facts({"patient": patient(), "everything": bundle(*weights, xolair)},
+                          patient_id=PID, evaluation_date=EVAL)
+    assert facts.weight.source.resource_id == "w-now"
+    assert facts.weight_at_omalizumab_start.source.resource_id == "w-start"
+    assert facts.weight_at_omalizumab_start.value == 78
+
+
+def test_no_weight_at_start_without_omalizumab_or_without_an_earlier_weight():
+    from tests.mappings.fhirdata import vital
+
+    w = vital("w-now", "29463-7", 95, "kg", "kg", when="2025-06-01T10:00:00Z")
+    facts = extract_facts({"patient": patient(), "everything": bundle(w)}, patient_id=PID, evaluation_date=EVAL)
+    assert facts.weight_at_omalizumab_start is None
+    xolair = med_request("mr-xol", rxnorm="302379", text="Xolair", status="active", authored="2024-03-01")
+    facts = extract_facts({"patient": patient(), "everything": bundle(w, xolair)}, patient_id=PID,
+                          evaluation_date=EVAL)
+    assert facts.weight is not None and facts.weight_at_omalizumab_start is None
