@@ -81,11 +81,16 @@ def _percentile(sorted_values: list[float], pct: float) -> float:
 
 
 def run_python(url: str, body: bytes, *, connections: int, duration_s: float | None = None,
-               total_requests: int | None = None, timeout_s: float = 5.0) -> dict:
-    """Threaded keep-alive HTTP/1.1 client: stops after `total_requests` or `duration_s`."""
+               total_requests: int | None = None, timeout_s: float = 5.0, close_each: bool = False) -> dict:
+    """Threaded keep-alive HTTP/1.1 client: stops after `total_requests` or `duration_s`.
+
+    `close_each`: a new connection per request, so the kernel spreads the requests over all gunicorn
+    workers (a kept-alive connection stays with one worker)."""
     parts = urlsplit(url)
     host, port, path = parts.hostname, parts.port, parts.path or "/"
     headers = {"Content-Type": "application/json", "Accept": "application/json"}
+    if close_each:
+        headers["Connection"] = "close"
     lock = threading.Lock()
     latencies: list[float] = []
     counters = {"issued": 0, "non2xx": 0, "socket": 0, "timeout": 0}
@@ -111,7 +116,7 @@ def run_python(url: str, body: bytes, *, connections: int, duration_s: float | N
                 if not 200 <= resp.status <= 299:
                     with lock:
                         counters["non2xx"] += 1
-                if resp.will_close:
+                if resp.will_close or close_each:
                     conn.close()
             except TimeoutError:
                 with lock:

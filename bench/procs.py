@@ -33,6 +33,7 @@ def service_command(port: int, workers: int) -> list[str]:
 def floor_command(port: int, workers: int, worker_class: str = "sync", threads: int = 1) -> list[str]:
     return [sys.executable, "-m", "gunicorn", "--chdir", str(REPO / "bench"), "--bind", f"127.0.0.1:{port}",
             "--workers", str(workers), "--worker-class", worker_class, "--threads", str(threads),
+            "--keep-alive", "5",
             "--log-level", "warning", "floor_app:create_app()"]
 
 

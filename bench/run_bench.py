@@ -95,16 +95,14 @@ def service_env(tmp: Path, clock: str | None) -> dict[str, str]:
 
 
 def gunicorn_worker_class() -> tuple[str, int]:
-    """The worker class / threads `omalizumab-cds serve` uses, so the floor runs the same way."""
-    try:
-        from cds_service import cli  # noqa: PLC0415
-        for name in ("WORKER_CLASS", "DEFAULT_WORKER_CLASS"):
-            if isinstance(getattr(cli, name, None), str):
-                threads = getattr(cli, "THREADS", getattr(cli, "DEFAULT_THREADS", 1))
-                return getattr(cli, name), int(threads or 1)
-    except Exception:  # noqa: BLE001
-        pass
-    return "sync", 1
+    """The worker class and threads `omalizumab-cds serve` uses by default, so the floor matches."""
+    import inspect  # noqa: PLC0415
+
+    from cds_service import server  # noqa: PLC0415
+
+    threads = inspect.signature(server.serve).parameters["threads"].default
+    options = server.gunicorn_options("127.0.0.1", 0, 1, threads, 30)
+    return options["worker_class"], int(options.get("threads") or 1)
 
 
 # -- phases ------------------------------------------------------------------------------------
@@ -133,14 +131,17 @@ def build_bodies(service: procs.Server, demo: dict) -> dict[str, dict]:
     }
 
 
-def mixed_requests(server: procs.Server, bodies: dict, total: int, connections: int) -> dict:
+def mixed_requests(server: procs.Server, bodies: dict, total: int, connections: int,
+                   sent: dict | None = None, close_each: bool = False) -> dict:
     """`total` requests split over the three hooks (python client: exact counts)."""
     per = [total // 3 + (1 if i < total % 3 else 0) for i in range(3)]
     out = {}
     for (name, spec), n in zip(bodies.items(), per):
         if n:
             out[name] = loadgen.run_python(server.base_url + spec["path"], json.dumps(spec["body"]).encode(),
-                                           connections=connections, total_requests=n)
+                                           connections=connections, total_requests=n, close_each=close_each)
+            if sent is not None:
+                sent[name] += out[name]["requests"]
     return out
 
 
@@ -169,7 +170,8 @@ def scaling_http(service: procs.Server, demo: dict, base_prefetch: dict, reps: i
                                  connections=1, total_requests=reps)
         out[str(n)] = {"observations": workload.count_observations(req["prefetch"]),
                        "body_bytes": len(body), "p50_ms": res["latency_ms"]["p50"],
-                       "p99_ms": res["latency_ms"]["p99"], "errors": res["errors"]}
+                       "p99_ms": res["latency_ms"]["p99"], "errors": res["errors"],
+                       "requests": res["requests"]}
     return out
 
 
@@ -212,6 +214,24 @@ def decision_benchmark(tmp: Path, smoke: bool) -> dict:
     return {"name": data["benchmarks"][0]["name"], "rounds": bench["rounds"],
             "p50_ms": round(bench["median"] * 1000, 3), "mean_ms": round(bench["mean"] * 1000, 3),
             "min_ms": round(bench["min"] * 1000, 3)}
+
+
+def metrics_counts(server: procs.Server) -> dict:
+    """Hook and feedback counts as /metrics reports them (all gunicorn workers aggregated)."""
+    from prometheus_client.parser import text_string_to_metric_families  # noqa: PLC0415
+
+    with urllib.request.urlopen(server.base_url + "/metrics", timeout=10) as resp:
+        text = resp.read().decode()
+    hooks: dict[str, float] = {}
+    feedback = 0.0
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            if sample.name == "cds_hook_request_duration_seconds_count":
+                hook = sample.labels.get("hook", "none")
+                hooks[hook] = hooks.get(hook, 0.0) + sample.value
+            elif sample.name == "cds_feedback_total":
+                feedback += sample.value
+    return {"hook_requests": hooks, "feedback_entries": feedback}
 
 
 # -- targets, report, plot ---------------------------------------------------------------------
@@ -310,7 +330,8 @@ def print_table(res: dict) -> None:
     if mem.get("workers"):
         print("\nworker RSS (MiB):")
         for pid, info in mem["workers"].items():
-            print(f"  pid {pid}: after 100 {info.get('rss_after_100_mb')}  after {mem.get('requests_at_second')} "
+            print(f"  pid {pid}: after {mem.get('requests_at_first')} requests {info.get('rss_after_100_mb')}"
+                  f"  after {mem.get('requests_at_second')} "
                   f"{info.get('rss_after_10000_mb')}  at end {info.get('rss_end_mb')}")
     dec = res.get("decision_benchmark", {})
     if dec:
@@ -375,22 +396,28 @@ def main(argv: list[str] | None = None) -> int:
             with service, floor:
                 bodies = build_bodies(service, demo)
                 served = 3
+                sent = {"patient-view": 1, "order-sign": 1, "feedback": 1}
                 mem: dict = {"workers": {}}
                 if not args.skip_memory:
-                    first = 12 if args.smoke else 100
-                    mixed_requests(service, bodies, first - served, connections=1)
+                    # about 100 requests per worker first (new connection each time, so the kernel
+                    # spreads them over the workers), then up to 10,000 in all
+                    first = 12 if args.smoke else 100 * args.workers
+                    mixed_requests(service, bodies, first - served, connections=4, sent=sent, close_each=True)
                     served = first
                     for pid, rss in rss_snapshot(service).items():
                         mem["workers"][pid] = {"rss_after_100_mb": rss}
                     mem["requests_at_first"] = served
                     second = 30 if args.smoke else 10_000
-                    mixed_requests(service, bodies, second - served, connections=4)
+                    mixed_requests(service, bodies, second - served, connections=4, sent=sent, close_each=True)
                     served = second
                     for pid, rss in rss_snapshot(service).items():
                         mem["workers"].setdefault(pid, {})["rss_after_10000_mb"] = rss
                     mem["requests_at_second"] = served
                     if args.smoke:
-                        mem["note"] = "smoke run: 12 and 30 requests, not 100 and 10,000"
+                        mem["note"] = "smoke run: 12 and 30 requests, not 100 per worker and 10,000"
+                    else:
+                        mem["note"] = (f"first snapshot after {first} requests (about 100 per worker), second "
+                                       f"after {second} in all; mixed hooks, a new connection per request")
                 # warm the floor the same way (first requests import lazily)
                 mixed_requests(floor, bodies, 30 if not args.smoke else 3, connections=2)
 
@@ -402,12 +429,18 @@ def main(argv: list[str] | None = None) -> int:
                             res["scenarios"][hook][who][str(conn)] = r
                             if who == "service":
                                 served += r["requests"]
+                                sent[hook] += r["requests"]
                         s, f = res["scenarios"][hook]["service"][str(conn)], res["scenarios"][hook]["floor"][str(conn)]
                         s["ratio_to_floor"] = round(s["rps"] / f["rps"], 3) if f["rps"] else None
 
                 scaling_reps = 3 if args.smoke else 40
                 base_prefetch = bodies["patient-view"]["body"]["prefetch"]
                 res["scaling"] = {"http": scaling_http(service, demo, base_prefetch, scaling_reps)}
+                sent["patient-view"] += sum(r["requests"] for r in res["scaling"]["http"].values())
+                time.sleep(0.5)  # let wrk's last in-flight requests finish before reading /metrics
+                counted = metrics_counts(service)
+                res["metrics"] = {"sent_by_client": sent, **counted,
+                                  "note": "wrk stops with requests in flight: the server may count a few more"}
                 for pid, rss in rss_snapshot(service).items():
                     mem["workers"].setdefault(pid, {})["rss_end_mb"] = rss
                 mem["requests_at_end"] = served
