@@ -14,7 +14,7 @@ from typing import Sequence
 from .decisions import Assessment, Decision, DoseRecommendation, Evidence
 from .dosing import fmt_num
 from .facts import DraftOrder, PatientFacts
-from .knowledge import citation, csu_fixed
+from .knowledge import citation, csu_fixed, policy_value
 from .options import ANTI_IL5_REGIMENS, min_age, options, unverified
 from .phenotypes import build_profile
 from .recommend import (check_region, clip, cyclosporine_data_needed, cyclosporine_decision, not_preferred_decision)
@@ -58,10 +58,13 @@ def _accepted(dec: Decision) -> set[tuple[float, float]]:
     assert dec.dose is not None
     ok = {(float(dec.dose.dose_mg), float(dec.dose.interval_weeks))}
     raw = csu_fixed()
-    if "csu-refractory" in dec.covers:
-        ok.add((float(raw["dose_mg"]), float(raw["interval_weeks"])))  # CSU trials dose: clinician's choice
-        if dec.dose.table_id == "csu-fixed" and dec.dose.region == "US":
-            ok.add((float(raw["alternative_dose_mg"]), float(raw["interval_weeks"])))
+    per_4_weeks = dec.dose.dose_mg * 4 / dec.dose.interval_weeks
+    if "csu-refractory" in dec.covers and per_4_weeks < policy_value("csu_dose_per_4_weeks_note"):
+        # CSU trials dose: the clinician's choice only where the asthma dose is lower (brief scenario 5);
+        # against a higher asthma dose a 300 mg q4w draft would under-dose the asthma
+        ok.add((float(raw["dose_mg"]), float(raw["interval_weeks"])))
+    if "csu-refractory" in dec.covers and dec.dose.table_id == "csu-fixed" and dec.dose.region == "US":
+        ok.add((float(raw["alternative_dose_mg"]), float(raw["interval_weeks"])))  # US label: 150 or 300 mg
     return ok
 
 

@@ -77,6 +77,20 @@ def test_asthma_plus_csu_accepts_table_dose_or_csu_300():
     assert check(f, [draft("omalizumab", 375, weeks=2)])[0].topic == "omalizumab-dose-mismatch"
 
 
+def test_asthma_plus_csu_300_q4w_is_a_mismatch_when_the_asthma_dose_is_higher():
+    """The CSU 300 mg q4w option exists only where the asthma dose is below 300 mg per 4 weeks (brief 5):
+    a 300 mg q4w draft against an asthma table dose of 375 mg q2w (750 mg/4 wk) under-doses the asthma."""
+    f = allergic_asthma(age=30, ige_value=450, weight=80, extra_conditions=("csu",), medications=(CETIRIZINE,))
+    out = check(f, [draft("omalizumab", 300, weeks=4)])
+    assert [d.topic for d in out] == ["omalizumab-dose-mismatch"]
+    assert (out[0].dose.dose_mg, out[0].dose.interval_weeks) == (375, 2)
+    assert check(f, [draft("omalizumab", 375, weeks=2)]) == ()
+    # asthma table dose exactly 300 mg q4w: the same regimen, no card
+    g = allergic_asthma(age=30, ige_value=150, weight=65, extra_conditions=("csu",), medications=(CETIRIZINE,))
+    assert check(g, [draft("omalizumab", 300, weeks=4)]) == ()
+    assert check(g, [draft("omalizumab", 150, weeks=4)])[0].topic == "omalizumab-dose-mismatch"
+
+
 def test_draft_with_missing_weight_gets_the_data_needed_decision():
     out = check(allergic_asthma(ige_value=180, weight=None), [draft("omalizumab", 300, weeks=4)])
     assert [d.topic for d in out] == ["data-needed"]
