@@ -14,7 +14,7 @@ from .decisions import Assessment, Citation, Decision, DoseRecommendation, Evide
 from .dosing import Lookup, band_of, fmt_num, lookup
 from .knowledge import citation, csu_fixed, policy_value, table_meta
 from .options import ANTI_IL5_REGIMENS, LTM_REGIMENS, csu_dose, option, options, unverified
-from .phenotypes import (MISSING_AGE, MISSING_TOTAL_IGE, MISSING_WEIGHT, Profile, build_profile)
+from .phenotypes import (MISSING_AGE, MISSING_TOTAL_IGE, MISSING_WEIGHT, Profile, bp_high, build_profile)
 
 REGIONS = ("US", "EU")
 UNAVAILABLE_NAMES = {
@@ -461,12 +461,26 @@ def _risk_words(p: Profile) -> str:
     if p.present("cyclosporine-bp-risk"):
         bp = f.bp_latest or (f.bp_recent[0] if f.bp_recent else None)
         note = p.findings["cyclosporine-bp-risk"].note
-        if bp is not None and ("newest" in note or "persistently" in note):
-            words.append(f"BP {fmt_num(bp.systolic.value) if bp.systolic else '?'}/"
-                         f"{fmt_num(bp.diastolic.value) if bp.diastolic else '?'}")
+        sys_w, dia_w = policy_value("bp_warn_systolic"), policy_value("bp_warn_diastolic")
+        if bp is not None and bp_high(bp, sys_w, dia_w):
+            words.append(f"BP {_bp_text(bp)}")
+        elif "persistently" in note:
+            # the newest reading is normal: quote the high readings, never the normal one as the risk
+            window = int(policy_value("bp_persistent_window"))
+            readings = ([bp] if bp is not None and bp not in f.bp_recent[:window] else []) + list(f.bp_recent[:window])
+            readings = readings[:window]
+            high = [r for r in readings if bp_high(r, sys_w, dia_w)]
+            worst = max(high, key=lambda r: (r.systolic.value if r.systolic else 0,
+                                             r.diastolic.value if r.diastolic else 0))
+            words.append(f"BP high {len(high)} of last {len(readings)} (max {_bp_text(worst)})")
         else:
             words.append("hypertension")
     return ", ".join(words)
+
+
+def _bp_text(bp) -> str:
+    return (f"{fmt_num(bp.systolic.value) if bp.systolic else '?'}/"
+            f"{fmt_num(bp.diastolic.value) if bp.diastolic else '?'}")
 
 
 def cyclosporine_decision(p: Profile, *, hook: str | None = None, order_reference: str | None = None) -> Decision | None:

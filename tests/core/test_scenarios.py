@@ -236,6 +236,21 @@ def test_s4_persistently_high_bp_counts_two_of_three():
         "cyclosporine-bp-risk").status == "absent"
 
 
+def test_s4_persistently_high_bp_headline_does_not_quote_a_normal_newest_reading():
+    """Newest 128/78 but 2 of the last 3 high: the summary must not read 'with BP 128/78' (a normal
+    value presented as the risk); it names the persistent elevation and the high reading."""
+    readings = (bp(128, 78, date(2026, 11, 1), "bp-1"), bp(152, 96, date(2026, 10, 1), "bp-2"),
+                bp(146, 92, date(2026, 9, 1), "bp-3"))
+    d = one(assess(csu_patient(bp_latest=readings[0], bp_recent=readings, egfr=meas("egfr", 41))),
+            "cyclosporine-unsafe")
+    assert "128/78" not in d.headline
+    assert "2 of last 3" in d.headline and "152/96" in d.headline
+    assert not d.headline.endswith("…")
+    # the newest reading high: it is the one quoted
+    high = (bp(150, 85, date(2026, 11, 1), "bp-1"),)
+    assert "BP 150/85" in one(assess(csu_patient(bp_latest=high[0], bp_recent=high)), "cyclosporine-unsafe").headline
+
+
 def test_s4_safe_kidneys_and_bp_give_no_cyclosporine_warning():
     assert "cyclosporine-unsafe" not in topics(assess(csu_patient()))
 
