@@ -452,6 +452,41 @@ def leukotriene_decision(p: Profile) -> Decision | None:
         missing=p.findings["aerd"].missing, cautions=_uniq(cautions), alternatives=alts, covers=("aerd",))
 
 
+def aerd_possible_decision(p: Profile) -> Decision | None:
+    """Brief 6: LTE4 above the reference range but below the AERD threshold is 'elevated, nonspecific', and a
+    respiratory reaction to aspirin/NSAIDs alone is not AERD: say so, and what would settle it."""
+    finding = p.findings.get("aerd")
+    if finding is None or finding.status != "possible":
+        return None
+    f = p.facts
+    elev_t, aerd_t = policy_value("lte4_elevated_above"), policy_value("lte4_aerd_min")
+    nsaid = any(a.category == "aspirin-nsaid" and a.respiratory_reaction for a in f.allergies)
+    missing = list(finding.missing)
+    if not nsaid:
+        missing.append("history of respiratory reactions (wheeze, nasal symptoms) to aspirin or NSAIDs")
+    if f.lte4 is not None and "LTE4 elevated" in finding.note:
+        what = f"urinary LTE4 {ev.value_text(f.lte4)} elevated, nonspecific"
+    else:
+        what = "respiratory reaction to aspirin/NSAID"
+    checks = _uniq("urinary LTE4" if "leukotriene" in m else "nasal polyps" if "polyp" in m
+                   else "aspirin/NSAID history" if "aspirin" in m else m for m in missing)
+    rationale = (f"Urinary LTE4 above {fmt_num(elev_t)} and below {fmt_num(aerd_t)} pg/mg creatinine is elevated but "
+                 "nonspecific (also raised in asthma generally, mastocytosis and other conditions). "
+                 if "LTE4 elevated" in finding.note else
+                 "A respiratory reaction to aspirin/NSAIDs with asthma suggests AERD but does not establish it. ")
+    rationale += ("AERD (asthma + nasal polyps + respiratory reactions to aspirin/NSAIDs, or LTE4 at or above "
+                  f"{fmt_num(aerd_t)} with asthma) would favour a leukotriene modifier and aspirin-desensitisation "
+                  "referral.")
+    return Decision(
+        topic="data-needed", indicator="info",
+        headline=clip(f"Possible AERD ({what}): check " + ", ".join(checks)),
+        rationale=rationale, citation=citation("lte4-mayo"), evidence=_uniq(p.age_ev + finding.evidence),
+        rule=finding.note, missing=tuple(missing),
+        cautions=("LTE4 thresholds (104 elevated, 166 supports AERD, pg/mg creatinine) are product policy from the "
+                  "Mayo test comment, not label text.",),
+        covers=("aerd",))
+
+
 def _risk_words(p: Profile) -> str:
     f = p.facts
     words = []
@@ -633,6 +668,7 @@ def assess(facts, *, region: str = "US") -> Assessment:
     if p.on_omalizumab:
         out.append(not_preferred_decision(p))
     out.append(leukotriene_decision(p))
+    out.append(aerd_possible_decision(p))
     out.append(food_allergy_decision(p, region))
     out.append(pemphigoid_decision(p))
     csu_any = p.status("csu-refractory") in ("present", "possible")

@@ -329,6 +329,23 @@ def test_s6_lte4_104_to_166_is_elevated_nonspecific():
         "aerd").status == "absent"
 
 
+def test_s6_lte4_elevated_nonspecific_reaches_the_clinician():
+    """LTE4 104-166 (brief 6: 'elevated, nonspecific') must be shown on a card, with what would settle AERD,
+    not only kept in an internal finding."""
+    a = assess(patient(age_years=40, conditions=(cond("asthma"),), lte4=meas("lte4", 140, rid="lte4-1"),
+                       specific_ige=(mite_sige(0.1),), total_ige=ige(20), eosinophils_latest=meas("eosinophils", 90)))
+    cards = [d for d in a.decisions if "aerd" in d.covers]
+    assert len(cards) == 1
+    d = cards[0]
+    assert d.topic == "data-needed" and d.indicator == "info"
+    assert "elevated, nonspecific" in d.headline and "140" in d.headline
+    assert any(e.reference == "Observation/lte4-1" for e in d.evidence)
+    assert any("nasal polyp" in m for m in d.missing) and any("aspirin" in m for m in d.missing)
+    assert "leukotriene-modifier-recommended" not in topics(a)
+    normal = assess(patient(age_years=40, conditions=(cond("asthma"),), lte4=meas("lte4", 104)))
+    assert not [d for d in normal.decisions if "aerd" in d.covers]
+
+
 def test_s6_aerd_with_allergic_phenotype_keeps_omalizumab():
     f = aerd_patient(specific_ige=(mite_sige(5.0),))
     a = assess(f)
