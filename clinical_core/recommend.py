@@ -525,8 +525,8 @@ def cyclosporine_decision(p: Profile, *, hook: str | None = None, order_referenc
     critical = hook == "order-sign" and (p.renal_critical or p.bp_critical)
     alts: tuple[TherapyOption, ...] = ()
     csu = p.status("csu-refractory") in ("present", "possible")
-    if csu and (p.age is None or p.age >= int(csu_fixed()["age_min"])):
-        alts = (option("omalizumab-csu"),)
+    if csu and (p.age is None or p.age >= int(csu_fixed()["age_min"])) and not p.on_omalizumab:
+        alts = (option("omalizumab-csu"),)  # already on it: cyclosporine is the step after, not a swap
     missing = tuple(m for k in ("cyclosporine-renal-risk", "cyclosporine-bp-risk") for m in p.findings[k].missing)
     evid = _uniq(p.ev("cyclosporine-renal-risk", "cyclosporine-bp-risk")
                  + tuple(ev.medication(m) for m in p.on_cyclosporine) + p.ev("csu-refractory"))
@@ -538,6 +538,10 @@ def cyclosporine_decision(p: Profile, *, hook: str | None = None, order_referenc
     if alts:
         rationale += ("For CSU, omalizumab is the step before cyclosporine (EAACI 2022); it is cleared by the "
                       "reticuloendothelial system, not the kidney, and has no blood-pressure effect.")
+    elif csu and p.on_omalizumab:
+        rationale += ("Already on omalizumab (not renally cleared, no blood-pressure effect): before adding "
+                      "cyclosporine, weigh the renal and blood-pressure risk; the urticaria guideline also describes "
+                      "off-label omalizumab up-dosing when 300 mg every 4 weeks is not enough (check EAACI 2022).")
     rule_parts = [p.findings[k].note for k in ("cyclosporine-renal-risk", "cyclosporine-bp-risk") if p.present(k)]
     cautions = ["eGFR < 60 (critical < 30) and BP >= 140/90 (critical >= 180/110) are product policy from common "
                 "practice, not label text."]

@@ -9,6 +9,7 @@ import clinical_core
 from clinical_core.decisions import Assessment, Decision
 from clinical_core.facts import IgeBaseline
 from tests.core.builders import (allergic_asthma, allergy, bp, cond, ige, meas, med, mite_sige, patient)
+from tests.core.builders import draft as draft_order
 
 CETIRIZINE = med("cetirizine", "h1-antihistamine", rid="med-cetirizine")
 
@@ -249,6 +250,21 @@ def test_s4_persistently_high_bp_headline_does_not_quote_a_normal_newest_reading
     # the newest reading high: it is the one quoted
     high = (bp(150, 85, date(2026, 11, 1), "bp-1"),)
     assert "BP 150/85" in one(assess(csu_patient(bp_latest=high[0], bp_recent=high)), "cyclosporine-unsafe").headline
+
+
+def test_s4_cyclosporine_warning_does_not_offer_omalizumab_to_a_patient_already_on_it():
+    """Cyclosporine is the step after omalizumab: for a CSU patient already on omalizumab the warning must
+    not propose 'omalizumab 300 mg instead' (a duplicate order of the drug that is failing)."""
+    f = csu_patient(egfr=meas("egfr", 45), medications=(CETIRIZINE, med("omalizumab", "anti-ige", rid="med-oma")))
+    d = one(assess(f), "cyclosporine-unsafe")
+    assert d.indicator == "warning" and "eGFR 45" in d.headline
+    assert not any(o.agent == "omalizumab" for o in d.alternatives)
+    assert "instead" not in d.headline
+    assert "already on omalizumab" in d.rationale.lower()
+    out = clinical_core.check_orders(f, [draft_order("cyclosporine", 150, weeks=0.5 / 7)], hook="order-sign",
+                                     assessment=clinical_core.assess(f))
+    assert [x.topic for x in out] == ["cyclosporine-unsafe"]
+    assert not out[0].alternatives and "instead" not in out[0].headline
 
 
 def test_s4_safe_kidneys_and_bp_give_no_cyclosporine_warning():
