@@ -125,13 +125,14 @@ def _on_treatment(p: Profile, lk: Lookup) -> tuple[bool, list[str], list[Evidenc
         return False, [], []
     f = p.facts
     notes = ["Already on omalizumab: the dose comes from the pre-treatment IgE and the current weight; "
-             "IgE measured on treatment is never used."]
+             "IgE measured on treatment is never used.", _active_order_note(p)]
+    active_ev = [ev.medication(m) for m in p.on_omalizumab]
     start = f.weight_at_omalizumab_start
     if start is None:
         notes.append("No weight from the start of treatment on record: check the current dose against this table dose.")
-        return False, notes, []
+        return False, notes, active_ev
     b0 = band_of(lk.table.id, start.value)
-    evid = [ev.measurement("Body weight at omalizumab start", start, decimals=1)]
+    evid = active_ev + [ev.measurement("Body weight at omalizumab start", start, decimals=1)]
     if b0 is not None and b0 != lk.weight_band:
         notes.append(f"Weight moved from the {b0} band at the start to {lk.weight_band}: review the dose "
                      "(label: adjust for significant changes in body weight).")
@@ -141,6 +142,12 @@ def _on_treatment(p: Profile, lk: Lookup) -> tuple[bool, list[str], list[Evidenc
         return False, notes, evid
     notes.append(f"Weight band unchanged since the start ({b0}).")
     return False, notes, evid
+
+
+def _active_order_note(p: Profile) -> str:
+    refs = ", ".join(m.source.reference for m in p.on_omalizumab)
+    return (f"Active omalizumab order on record ({refs}): change that order if the dose differs; do not add a "
+            "second one (two active orders would double the dose).")
 
 
 def _csu_note(dose: DoseRecommendation) -> str:
@@ -282,6 +289,8 @@ def _oma_csu(p: Profile, region: str, *, covers: tuple[str, ...], extra_cautions
     cautions.append("Cyclosporine is the later step if omalizumab fails within 6 months (EAACI 2022).")
     if p.on_omalizumab:
         cautions.append("Already on omalizumab: continue the fixed CSU dose; IgE and weight do not change it.")
+        cautions.append(_active_order_note(p))
+        evid = _uniq(evid + tuple(ev.medication(m) for m in p.on_omalizumab))
     rule = (f"CSU refractory to H1 antihistamines, age >= {raw['age_min']}: fixed {dose.dose_mg} mg every "
             f"{dose.interval_weeks} weeks, independent of IgE and weight (label).")
     return Decision(

@@ -522,6 +522,20 @@ def test_on_treatment_weight_band_change_gives_dose_review():
     assert any(e.reference == "Observation/wt-start" for e in d.evidence)
 
 
+def test_on_treatment_card_cites_the_active_omalizumab_order_and_warns_against_a_second_one():
+    """The on-treatment reasoning rests on the active omalizumab order: it is in the facts table, and the
+    card says to change that order rather than add a second one (two active orders would double the dose)."""
+    f = on_treatment(weight_at_omalizumab_start=meas("weight", 95, rid="wt-start", on=date(2024, 2, 1)))
+    d = one(assess(f), "omalizumab-dose")
+    assert any(e.reference == "MedicationRequest/med-omalizumab" for e in d.evidence)
+    assert any("MedicationRequest/med-omalizumab" in c and "second" in c for c in d.cautions)
+    csu = patient(age_years=35, conditions=(cond("csu"),),
+                  medications=(CETIRIZINE, med("omalizumab", "anti-ige", rid="med-oma")))
+    c = one(assess(csu), "omalizumab-dose")
+    assert any(e.reference == "MedicationRequest/med-oma" for e in c.evidence)
+    assert any("MedicationRequest/med-oma" in x and "second" in x for x in c.cautions)
+
+
 def test_on_treatment_same_band_no_review():
     f = on_treatment(weight_at_omalizumab_start=meas("weight", 72, rid="wt-start", on=date(2024, 2, 1)))
     d = one(assess(f), "omalizumab-dose")
