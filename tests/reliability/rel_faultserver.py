@@ -33,7 +33,8 @@ MODES = (
     "malformed",  # truncated JSON with a FHIR content type
     "non-fhir",  # HTML page with 200 (a proxy's login page, say)
     "non-fhir-json",  # valid JSON that is not a FHIR resource
-    "huge",  # a searchset Bundle of `huge_entries` Observations (several MB)
+    "huge",  # a searchset Bundle of `huge_entries` Observations (tens of MB)
+    "many",  # a valid searchset of `many_entries` matching Observations (a few MB): more than any page asked for
     "next-loop",  # a searchset Bundle whose `next` link points back at the same URL
     "next-offhost",  # a searchset Bundle whose `next` link points at `offhost_url`
     "redirect-offhost",  # 302 to `offhost_url`
@@ -42,7 +43,7 @@ MODES = (
 )
 
 FAULT_MODES = ("slow", "trickle", "500", "401", "404", "malformed", "non-fhir", "non-fhir-json", "huge",
-               "next-loop", "next-offhost", "redirect-offhost", "reset")
+               "many", "next-loop", "next-offhost", "redirect-offhost", "reset")
 
 
 @dataclass
@@ -147,6 +148,9 @@ class _Handler(BaseHTTPRequestHandler):
     def _mode_huge(self, owner: "FaultyFHIRServer") -> None:
         self._send(200, owner.huge_body())
 
+    def _mode_many(self, owner: "FaultyFHIRServer") -> None:
+        self._send(200, owner.many_body(self.path))
+
     def _mode_next_loop(self, owner: "FaultyFHIRServer") -> None:
         _status, body = owner.answer(self.path)
         if body.get("resourceType") != "Bundle":
@@ -202,6 +206,7 @@ class FaultyFHIRServer:
         self.slow_seconds = slow_seconds
         self.trickle_interval = trickle_interval
         self.huge_entries = huge_entries
+        self.many_entries = 3_000
         self.record_body = record_body if record_body is not None else {}
         self.offhost_url: str | None = None
         self.hits: list[Hit] = []
@@ -301,6 +306,20 @@ class FaultyFHIRServer:
                          if codes & {c.get("code") for c in (r.get("code") or {}).get("coding", [])
                                      if isinstance(c, dict)}]
         return 200, self.bundle(resources)
+
+    def many_body(self, path: str) -> bytes:
+        """A searchset of `many_entries` entries shaped like what the search asked for."""
+        _status, small = self.answer(path)
+        template = next((e["resource"] for e in small.get("entry") or []), None) if isinstance(small, dict) else None
+        if template is None:
+            template = {"resourceType": "Observation", "status": "final",
+                        "code": {"coding": [{"system": "http://loinc.org", "code": "29463-7"}]},
+                        "effectiveDateTime": "2024-01-01",
+                        "valueQuantity": {"value": 70, "unit": "kg", "system": "http://unitsofmeasure.org",
+                                          "code": "kg"}}
+        entries = [{"resource": {**template, "id": f"many-{i}"}} for i in range(self.many_entries)]
+        return json.dumps({"resourceType": "Bundle", "type": "searchset", "total": len(entries),
+                           "entry": entries}).encode()
 
     def huge_body(self) -> bytes:
         if self._huge is None:
