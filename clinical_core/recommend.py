@@ -374,7 +374,8 @@ def rank_biologics(p: Profile, oma: Decision | None, il5: Decision | None) -> li
         pref, text = "oma", ("GINA ranking: both fit equally (" + ", ".join(for_oma + for_il5)
                              + "); omalizumab listed first, the choice is the clinician's")
     text += " (ranking thresholds are product policy)."
-    oma = replace(oma, rationale=f"{oma.rationale} Allergic and eosinophilic phenotypes are both present. {text}")
+    oma = replace(oma, rationale=f"{oma.rationale} Allergic and eosinophilic phenotypes are both present. {text}",
+                  evidence=_uniq(oma.evidence + p.ev("eosinophilic-asthma")))
     il5 = replace(il5, rationale=f"{il5.rationale} Allergic and eosinophilic phenotypes are both present. {text}")
     return [il5, oma] if pref == "il5" else [oma, il5]
 

@@ -118,6 +118,13 @@ def test_allergic_and_modest_eos_ranks_omalizumab_first():
     assert "omalizumab first" in one(a, "omalizumab-dose").rationale
 
 
+def test_ranked_omalizumab_card_shows_the_eosinophil_counts_the_ranking_used():
+    """Both phenotypes: the omalizumab card states a ranking from the eosinophil count, so its facts table
+    carries that count (a decision without the evidence it used is not reviewable)."""
+    oma = one(assess(allergic_asthma(ige_value=150, weight=65, eos=450)), "omalizumab-dose")
+    assert any(e.reference == "Observation/eos-1" and e.value.startswith("450") for e in oma.evidence)
+
+
 # --- scenario 2: eosinophilic non-allergic ----------------------------------------------------
 
 def eos_nonallergic(**kw):
