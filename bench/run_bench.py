@@ -206,6 +206,8 @@ def decision_benchmark(tmp: Path, smoke: bool) -> dict:
            "--benchmark-only", f"--benchmark-json={out_json}", "-p", "no:cacheprovider"]
     if smoke:
         cmd += ["--benchmark-min-rounds=3", "--benchmark-max-time=0.2", "--benchmark-warmup=off"]
+    else:
+        cmd += ["--benchmark-min-rounds=300", "--benchmark-warmup=on"]
     proc = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, timeout=300)
     if proc.returncode != 0 or not out_json.exists():
         return {"error": (proc.stdout + proc.stderr)[-1500:]}
@@ -380,7 +382,8 @@ def main(argv: list[str] | None = None) -> int:
         "worker_class": worker_class,
         "connections": connections,
         "duration_s_per_scenario": None if args.smoke else args.duration,
-        "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform()},
+        "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform(),
+                    "loadavg_at_start": [round(x, 2) for x in os.getloadavg()]},
         "demo_patient": demo_path.name,
         "scenarios": {},
     }
@@ -455,6 +458,7 @@ def main(argv: list[str] | None = None) -> int:
         if not args.skip_decision:
             res["decision_benchmark"] = decision_benchmark(tmp, args.smoke)
 
+    res["machine"]["loadavg_at_end"] = [round(x, 2) for x in os.getloadavg()]
     res["targets"] = check_targets(res)
     res["all_targets_met"] = all(c["ok"] for c in res["targets"])
     out_json = args.output / ("smoke.json" if args.smoke else "latest.json")
@@ -463,6 +467,8 @@ def main(argv: list[str] | None = None) -> int:
     out_json.write_text(json.dumps(res, indent=2) + "\n")
     plot(res, out_png)
     print_table(res)
+    print(f"\nload average at start {res['machine']['loadavg_at_start']}, at end {res['machine']['loadavg_at_end']} "
+          f"({res['machine']['cpus']} CPUs): other work on the machine skews the figures")
     print(f"\nwrote {out_json} and {out_png}")
     if args.smoke:
         errors = sum(r["errors"] for by in res["scenarios"].values() for r in by["service"].values())
