@@ -15,6 +15,7 @@ period unit. Otherwise no resource is suggested, and the card text names the dru
 from __future__ import annotations
 
 import copy
+import re
 import uuid
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -226,7 +227,31 @@ def _update(dose: DoseRecommendation, draft: Mapping[str, Any], *, label: str,
         "uuid": new_uuid(),
         "isRecommended": True,
         "actions": [{"type": "update", "description": description, "resource": resource}],
-    }], []
+    }], _strength_notes(draft, dose)
+
+
+_STRENGTH = re.compile(r"(\d+(?:\.\d+)?)\s*mg\b", re.IGNORECASE)
+
+
+def _strength_notes(draft: Mapping[str, Any], dose: DoseRecommendation) -> list[str]:
+    """The update changes the dosage only, not the product: say so when the drafted product's strength
+    cannot make up the corrected dose (a 300 mg/2 mL syringe cannot give 225 mg)."""
+    names: list[str] = []
+    concept = draft.get("medicationCodeableConcept")
+    if isinstance(concept, dict):
+        names.append(concept.get("text"))
+        codings = concept.get("coding") if isinstance(concept.get("coding"), list) else []
+        names += [c.get("display") for c in codings if isinstance(c, dict)]
+    reference = draft.get("medicationReference")
+    if isinstance(reference, dict):
+        names.append(reference.get("display"))
+    for name in (n for n in names if isinstance(n, str)):
+        match = _STRENGTH.search(name)
+        if match and float(match.group(1)) > 0 and dose.dose_mg % float(match.group(1)) != 0:
+            return [f"The draft names the product \"{shorten(name, 80)}\", which cannot make up "
+                    f"{dose.dose_mg} mg: choose the product/syringes for {dose.dose_mg} mg when accepting the "
+                    "change (the update changes the dose, not the product)."]
+    return []
 
 
 def _not_coded_note(option: TherapyOption, rxnorm: RxNormLookup) -> str:

@@ -226,6 +226,28 @@ def test_dose_mismatch_updates_the_entire_draft():
     assert draft["dosageInstruction"][0]["doseAndRate"][0]["doseQuantity"]["value"] == 150  # input untouched
 
 
+def test_dose_correction_names_a_drafted_product_strength_that_cannot_give_the_new_dose():
+    """An update changes the dosage only: a draft for the 300 mg/2 mL syringe corrected to 225 mg keeps a
+    product that cannot deliver 225 mg (75 + 150 mg syringes are needed). The card must say so."""
+    from tests.cards.factories import table_dose
+    draft = omalizumab_draft(medicationCodeableConcept={
+        "coding": [{"system": "http://www.nlm.nih.gov/research/umls/rxnorm", "code": "302379",
+                    "display": "omalizumab"}], "text": "omalizumab 300 mg/2 mL prefilled syringe (Xolair)"})
+    del draft["medicationReference"]
+    d = decision("omalizumab-dose-mismatch", dose=table_dose(225, 2, ">100-200 IU/mL", ">90-150 kg"),
+                 headline="Omalizumab draft differs from the label: use 225 mg SC every 2 weeks")
+    card = only_card([d], hook="order-sign", drafts={"MedicationRequest/draft-oma": draft})
+    assert resources_of(card, "update")  # the correction is still offered
+    assert "300 mg/2 mL" in card["detail"] and "225 mg" in card["detail"]
+    assert "product" in card["detail"].lower()
+    # a strength that divides the dose (150 mg syringe, 300 mg dose): nothing to add
+    ok = omalizumab_draft(medicationCodeableConcept={"text": "omalizumab 150 mg/mL prefilled syringe"})
+    del ok["medicationReference"]
+    card = only_card([decision("omalizumab-dose-mismatch")], hook="order-sign",
+                     drafts={"MedicationRequest/draft-oma": ok})
+    assert "product" not in card["detail"].lower()
+
+
 def test_dose_mismatch_on_a_draft_without_dosage_adds_one():
     draft = omalizumab_draft()
     del draft["dosageInstruction"]
