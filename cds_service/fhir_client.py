@@ -19,9 +19,10 @@ import time
 from concurrent.futures import FIRST_EXCEPTION, Executor, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from typing import Any, Mapping
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import parse_qs, urljoin, urlsplit
 
 import requests
+import urllib3
 from requests.adapters import HTTPAdapter
 
 from .settings import Settings, normalize_base_url
@@ -45,6 +46,7 @@ class FetchResult:
     duration_s: float = 0.0
     pages: int = 0
     notes: list[str] = field(default_factory=list)
+    partial: bool = False  # value usable but incomplete (page limit, paging loop, off-host next link)
 
 
 def new_session(pool_size: int = 16) -> requests.Session:
@@ -133,18 +135,14 @@ class FhirClient:
                     return status, None
                 if status >= 400:
                     raise FhirFetchError(f"HTTP {status}")
-                chunks: list[bytes] = []
-                size = 0
-                for chunk in resp.iter_content(chunk_size=65536):
-                    size += len(chunk)
-                    if size > MAX_RESPONSE_BYTES:
-                        raise FhirFetchError("response too large")
-                    if time.monotonic() > deadline:
-                        raise FhirFetchError("time budget exhausted while reading")
-                    chunks.append(chunk)
+                chunks = self._read_body(resp, deadline)
         except requests.Timeout:
             raise FhirFetchError("timeout") from None
         except requests.RequestException as exc:
+            raise FhirFetchError(f"connection error ({type(exc).__name__})") from None
+        except (urllib3.exceptions.ReadTimeoutError, TimeoutError):
+            raise FhirFetchError("timeout") from None
+        except (urllib3.exceptions.HTTPError, OSError) as exc:
             raise FhirFetchError(f"connection error ({type(exc).__name__})") from None
         try:
             body = json.loads(b"".join(chunks).decode("utf-8-sig"))
@@ -156,26 +154,67 @@ class FhirClient:
             raise FhirFetchError("server answered with an OperationOutcome")
         return status, body
 
-    def _follow_pages(self, bundle: dict, result: FetchResult, *, deadline: float) -> dict:
+    @staticmethod
+    def _read_body(resp: requests.Response, deadline: float) -> list[bytes]:
+        """Read the body with `read1` (returns whatever one socket read gives), checking the deadline
+        and the size cap after every read: a server trickling bytes cannot hold the thread."""
+        chunks: list[bytes] = []
+        size = 0
+        raw = resp.raw
+        while True:
+            if time.monotonic() > deadline:
+                raise FhirFetchError("time budget exhausted while reading")
+            chunk = raw.read1(65536, decode_content=True)
+            if not chunk:
+                return chunks
+            size += len(chunk)
+            if size > MAX_RESPONSE_BYTES:
+                raise FhirFetchError("response too large")
+            chunks.append(chunk)
+
+    def _entry_cap(self, query: str | None) -> int:
+        """Most entries kept for one key: the template's `_count` per page times the page limit (a
+        server ignoring `_count` cannot flood the mappings), else CDS_FHIR_MAX_ENTRIES."""
+        if query:
+            count = parse_qs(urlsplit(query).query).get("_count")
+            if count and count[0].isdigit() and int(count[0]) > 0:
+                return int(count[0]) * self.settings.fhir_max_pages
+        return self.settings.fhir_max_entries
+
+    def _follow_pages(self, bundle: dict, result: FetchResult, *, deadline: float,
+                      first_url: str | None = None, cap: int | None = None) -> dict:
         """Merge the entries of `next` pages into `bundle` (a copy), up to the page limit."""
         merged = dict(bundle)
         entries = list(bundle.get("entry") or [])
         next_url = _next_link(bundle)
         pages = max(result.pages, 1)
+        visited: set[str] = {first_url} if first_url else set()
         while next_url:
             if pages >= self.settings.fhir_max_pages:
                 result.notes.append(f"stopped after {pages} pages (page limit)")
+                result.partial = True
                 break
             url = urljoin(self.base_url + "/", next_url)
             if not self._url_allowed(url):
                 result.notes.append("next link outside fhirServer not followed")
+                result.partial = True
                 break
+            if url in visited:
+                result.notes.append("paging loop (next link seen before) stopped")
+                result.partial = True
+                break
+            visited.add(url)
             _, page = self._get_json(url, deadline=deadline)
             pages += 1
             if page is None or page.get("resourceType") != "Bundle":
                 raise FhirFetchError("next page is not a Bundle")
             entries.extend(page.get("entry") or [])
             next_url = _next_link(page)
+        cap = cap if cap is not None else self.settings.fhir_max_entries
+        if len(entries) > cap:
+            result.notes.append(f"more entries than asked for: kept the first {cap}")
+            result.partial = True
+            entries = entries[:cap]
         merged["entry"] = entries
         merged["link"] = [link for link in (bundle.get("link") or [])
                           if isinstance(link, Mapping) and link.get("relation") != "next"]
@@ -199,7 +238,10 @@ class FhirClient:
                     raise FhirFetchError(f"HTTP {status} for a search")
                 result.value, result.ok = None, True  # read of a resource that does not exist
             elif body.get("resourceType") == "Bundle":
-                result.value, result.ok = self._follow_pages(body, result, deadline=deadline), True
+                result.value = self._follow_pages(body, result, deadline=deadline,
+                                                  first_url=f"{self.base_url}/{query.lstrip('/')}",
+                                                  cap=self._entry_cap(query))
+                result.ok = True
             elif is_search:
                 raise FhirFetchError("search did not return a Bundle")
             else:

@@ -90,8 +90,13 @@ def complete_prefetch(templates: Mapping[str, str], prefetch: Mapping[str, Any] 
             outcome.fetched[key] = result
             if result.ok:
                 data[key] = result.value
+                if result.partial:
+                    # usable but incomplete: the data is used and the answer says it is partial
+                    outcome.unavailable.append(key)
+                    outcome.reasons[key] = "; ".join(result.notes) or "incomplete"
             elif key in continuations:
-                # keep the first page the client sent; say the rest could not be read
+                # keep the first page the client sent; the rest could not be read: a partial answer
+                outcome.unavailable.append(key)
                 outcome.reasons[key] = f"further pages unavailable: {result.reason}"
             else:
                 outcome.unavailable.append(key)

@@ -31,10 +31,11 @@ ENV_VARS: dict[str, tuple[str, str | None]] = {
     "CDS_MAX_BODY_BYTES": ("max_body_bytes", "5242880"),
     "CDS_MAX_JSON_DEPTH": ("max_json_depth", "64"),
     "CDS_FHIR_BUDGET_SECONDS": ("fhir_budget_seconds", "2.5"),
-    "CDS_FHIR_CONNECT_TIMEOUT": ("fhir_connect_timeout", "1.0"),
+    "CDS_FHIR_CONNECT_TIMEOUT": ("fhir_connect_timeout", "1.5"),
     "CDS_FHIR_READ_TIMEOUT": ("fhir_read_timeout", "2.0"),
     "CDS_FHIR_MAX_PAGES": ("fhir_max_pages", "5"),
     "CDS_FHIR_MAX_WORKERS": ("fhir_max_workers", "8"),
+    "CDS_FHIR_MAX_ENTRIES": ("fhir_max_entries", "1000"),
     "CDS_ALLOW_OPEN_FHIR": ("allow_open_fhir", None),  # default: on in demo mode, off otherwise
     "CDS_ALLOWED_FHIR_SERVERS": ("allowed_fhir_servers", ""),
     "CDS_CORS_ORIGINS": ("cors_origins", None),  # default: "*" in demo / auth-off mode, none otherwise
@@ -100,10 +101,11 @@ class Settings:
     max_body_bytes: int = 5 * 1024 * 1024
     max_json_depth: int = 64
     fhir_budget_seconds: float = 2.5
-    fhir_connect_timeout: float = 1.0
+    fhir_connect_timeout: float = 1.5  # above the 1 s TCP SYN retransmit
     fhir_read_timeout: float = 2.0
     fhir_max_pages: int = 5
     fhir_max_workers: int = 8
+    fhir_max_entries: int = 1000
     allow_open_fhir: bool = False
     allowed_fhir_servers: tuple[str, ...] = ()
     cors_origins: tuple[str, ...] = ()
@@ -189,6 +191,7 @@ class Settings:
             fhir_read_timeout=_number("CDS_FHIR_READ_TIMEOUT", raw["fhir_read_timeout"], float, 0.01),
             fhir_max_pages=_number("CDS_FHIR_MAX_PAGES", raw["fhir_max_pages"], int, 1),
             fhir_max_workers=_number("CDS_FHIR_MAX_WORKERS", raw["fhir_max_workers"], int, 1),
+            fhir_max_entries=_number("CDS_FHIR_MAX_ENTRIES", raw["fhir_max_entries"], int, 10),
             allow_open_fhir=allow_open,
             allowed_fhir_servers=allowed,
             cors_origins=cors_origins,

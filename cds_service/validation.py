@@ -24,7 +24,7 @@ RFC3339 = re.compile(
     r"^(?!0000)\d{4}-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])[Tt]([01]\d|2[0-3]):[0-5]\d:[0-5]\d(\.\d+)?"
     r"([Zz]|[+-]([01]\d|2[0-3]):[0-5]\d)$")
 UUID_RE = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
-HTTP_URL = re.compile(r"^https?://[^/?#@\s]+(/[^?#\s]*)?$")
+HTTP_URL = re.compile(r"^https?://[^/?#@\s]+(/[^?#\s]*)?$", re.IGNORECASE)
 
 USER_TYPES = {
     "patient-view": ("Practitioner", "PractitionerRole", "Patient", "RelatedPerson"),

@@ -172,14 +172,34 @@ def test_prefetched_bundle_with_next_link_is_paged(client, layer_spy, rsps):
     assert len(layer_spy["data"]["totalIge"]["entry"]) == 2
 
 
-def test_paging_stops_at_the_page_limit(make_client, layer_spy, rsps):
+def test_paging_stops_at_the_page_limit_and_says_the_answer_is_partial(make_client, layer_spy, rsps):
     client = make_client(CDS_ALLOWED_FHIR_SERVERS=FHIR, CDS_FHIR_MAX_PAGES="3")
+    counter = {"n": 0}
+
+    def endless(request):
+        counter["n"] += 1
+        n = counter["n"]
+        return 200, {}, json.dumps(bundle(observation(f"o{n}", "19113-0", 1, "[IU]/mL"),
+                                          next_url=f"{FHIR}/Observation?page={n + 1}"))
+
+    def route(request):
+        if FakeFhir.key_of(None, request.url) in ("totalIge", "page"):
+            return endless(request)
+        return 200, {}, json.dumps(bundle())
+
+    rsps.add_callback(responses.GET, re.compile(re.escape(FHIR) + r"/.*"), callback=route)
+    client.post(PV, json=hook_request(prefetch={"patient": patient()}, fhir_server=FHIR, token="t"))
+    assert counter["n"] == 3  # first page + 2 more = the limit
+    assert len(layer_spy["data"]["totalIge"]["entry"]) == 3  # what was read is used...
+    assert "totalIge" in layer_spy["unavailable"]  # ...and the answer says it is partial
+
+
+def test_a_paging_loop_is_stopped(client, layer_spy, rsps):
     looping = bundle(observation("o", "19113-0", 1, "[IU]/mL"), next_url=f"{FHIR}/Observation?page=again")
     fake = FakeFhir(rsps, pages={"totalIge": looping, "page": looping})
-    fake.pages["page"] = looping
     client.post(PV, json=hook_request(prefetch={"patient": patient()}, fhir_server=FHIR, token="t"))
-    assert fake.keys().count("page") == 2  # first page + 2 more = 3 pages
-    assert len(layer_spy["data"]["totalIge"]["entry"]) == 3
+    assert fake.keys().count("page") == 1
+    assert "totalIge" in layer_spy["unavailable"]
 
 
 def test_next_link_to_another_host_is_not_followed(client, layer_spy, rsps):
@@ -189,6 +209,7 @@ def test_next_link_to_another_host_is_not_followed(client, layer_spy, rsps):
     client.post(PV, json=hook_request(prefetch={"patient": patient()}, fhir_server=FHIR, token="t"))
     assert all("attacker" not in call.request.url for call in rsps.calls)
     assert len(layer_spy["data"]["totalIge"]["entry"]) == 1
+    assert "totalIge" in layer_spy["unavailable"]
 
 
 def test_redirects_are_not_followed(client, layer_spy, rsps):
@@ -273,3 +294,14 @@ def test_references_resolve_from_drafts_prefetch_then_the_fhir_server(client, la
     assert resolve(f"{FHIR}/Medication/med-9")["code"]["text"] == "Xolair"
     assert resolve("https://elsewhere.example.com/Medication/x") is None
     assert len(rsps.calls) == 1
+
+
+def test_a_server_ignoring_count_cannot_flood_the_mappings(make_client, layer_spy, rsps):
+    client = make_client(CDS_ALLOWED_FHIR_SERVERS=FHIR, CDS_FHIR_MAX_PAGES="2")
+    flood = bundle(*[observation(f"o{i}", "19113-0", i, "[IU]/mL") for i in range(500)])
+    FakeFhir(rsps, pages={"totalIge": flood})
+    client.post(PV, json=hook_request(prefetch={"patient": patient()}, fhir_server=FHIR, token="t"))
+    count = int(parse_qs(fhir_mappings.prefetch_templates()["totalIge"].split("?", 1)[1])["_count"][0])
+    kept = layer_spy["data"]["totalIge"]["entry"]
+    assert len(kept) == count * 2 and kept[0]["resource"]["id"] == "o0"
+    assert "totalIge" in layer_spy["unavailable"]
