@@ -193,7 +193,11 @@ def _not_dosable(p: Profile, region: str, *, reason: str, missing: tuple[str, ..
 
 
 def _short_reason(lk: Lookup | None, missing: tuple[str, ...]) -> str:
-    if lk is None or lk.outcome == "indeterminate":
+    if lk is not None and lk.outcome == "indeterminate":
+        # a value with a comparator ('>500') is on record but fits no single band: say that, not "missing"
+        detail = lk.reason.split(": ", 1)[-1].split(";")[0].split(" (table limits")[0]
+        return f"{detail}; the exact value is needed"
+    if lk is None:
         names = []
         for m in missing:
             names.append("pre-treatment IgE" if "pre-treatment" in m else "IgE re-test" if "re-test" in m

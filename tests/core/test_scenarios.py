@@ -446,6 +446,17 @@ def test_s10_ige_with_comparator():
     assert ">1500 IU/mL" in d.rule and "above" in d.rule
 
 
+def test_s10_unplaceable_comparator_ige_summary_does_not_say_the_ige_is_missing():
+    """'>500' lies inside the table's range but not in one band: the summary must say the value cannot be
+    placed (a quantitative result is needed), not that there is no baseline IgE."""
+    f = allergic_asthma()
+    f = type(f)(**{**{k: getattr(f, k) for k in f.__dataclass_fields__}, "total_ige": ige(500, comparator=">")})
+    d = one(assess(f), "omalizumab-not-dosable")
+    assert ">500 IU/mL" in d.headline
+    assert "no dose without baseline total IgE" not in d.headline
+    assert any("quantitative" in m for m in d.missing)
+
+
 def test_s10_insufficient_data_cell():
     d = one(assess(allergic_asthma(ige_value=650, weight=80)), "omalizumab-not-dosable")
     assert "insufficient data" in d.headline
