@@ -14,7 +14,8 @@ from .decisions import Assessment, Citation, Decision, DoseRecommendation, Evide
 from .dosing import Lookup, band_of, fmt_num, lookup
 from .knowledge import citation, csu_fixed, policy_value, table_meta
 from .options import ANTI_IL5_REGIMENS, LTM_REGIMENS, csu_dose, option, options, unverified
-from .phenotypes import (MISSING_AGE, MISSING_TOTAL_IGE, MISSING_WEIGHT, Profile, bp_high, build_profile)
+from .phenotypes import (MISSING_AGE, MISSING_TOTAL_IGE, MISSING_WEIGHT, Profile, below, bp_high,
+                         build_profile)
 
 REGIONS = ("US", "EU")
 UNAVAILABLE_NAMES = {
@@ -398,7 +399,12 @@ def not_preferred_reason(p: Profile) -> str | None:
     if p.present("aerd"):
         parts.append("AERD without an allergic phenotype (leukotriene driven)")
     if not parts and p.asthma and p.status("allergic-asthma") == "absent":
-        parts.append("asthma without an allergic phenotype")
+        cut = policy_value("ige_non_allergic_below")
+        if p.ige is not None and below(p.ige, cut):
+            parts.append(f"asthma with total IgE {ev.value_text(p.ige)} (below {fmt_num(cut)} IU/mL, the lower limit "
+                         "of the omalizumab dose tables; non-allergic by policy)")
+        else:
+            parts.append("asthma without an allergic phenotype")
     return "; ".join(parts) or None
 
 

@@ -122,6 +122,18 @@ def test_omalizumab_for_eosinophilic_non_allergic_is_not_preferred():
     assert "drafted" in d.headline
 
 
+def test_omalizumab_for_sensitised_asthma_with_ige_below_30_names_the_ige_limit():
+    """Sensitised (sIgE 3.2 kU/L) but total IgE 25 IU/mL: calling it 'asthma without an allergic phenotype'
+    misstates the chart; the reason is the IgE below the 30 IU/mL lower limit of the dose tables (brief 10:
+    say exactly which limit)."""
+    f = allergic_asthma(ige_value=25, weight=65, eos=100)
+    out = check(f, [draft("omalizumab", 150, weeks=4)])
+    assert [d.topic for d in out] == ["omalizumab-not-preferred"]
+    d = out[0]
+    assert "IgE 25 IU/mL" in d.headline
+    assert "30 IU/mL" in d.rationale
+
+
 def test_omalizumab_for_aerd_without_allergy_is_not_preferred():
     f = patient(age_years=40, conditions=(cond("asthma"), cond("nasal-polyps")),
                 allergies=(allergy("aspirin-nsaid", "ibuprofen", respiratory=True),), specific_ige=(mite_sige(0.1),),
