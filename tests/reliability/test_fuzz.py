@@ -23,10 +23,11 @@ from hypothesis import strategies as st
 import rel_strategies as S
 from conftest import LONG, examples
 
+# Quick runs (the test command) are derandomized, so CI is reproducible; long runs explore new seeds.
 # Long runs skip shrinking: a failure is reported as generated (shrinking multi-MB cases can take longer
 # than the run itself); quick runs shrink to a readable example.
 PHASES = [Phase.explicit, Phase.reuse, Phase.generate] + ([] if LONG else [Phase.shrink])
-FUZZ_SETTINGS = dict(deadline=None, derandomize=False, database=None, phases=PHASES,
+FUZZ_SETTINGS = dict(deadline=None, derandomize=not LONG, database=None, phases=PHASES,
                      suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large,
                                             HealthCheck.function_scoped_fixture, HealthCheck.filter_too_much])
 HOOKS = ("patient-view", "order-select", "order-sign")

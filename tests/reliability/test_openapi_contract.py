@@ -74,7 +74,7 @@ def test_api_conforms_to_openapi(api_schema, contract_key, figures, label, mode)
     assert operation is not None, label
     seen: list[int] = []
 
-    @settings(max_examples=examples(10, 300), deadline=None, database=None,
+    @settings(max_examples=examples(10, 100), deadline=None, database=None,
               suppress_health_check=list(HealthCheck))
     @given(case=operation.as_strategy(generation_mode=mode))
     def run(case):
