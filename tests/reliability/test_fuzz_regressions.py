@@ -72,3 +72,21 @@ def test_malformed_bundle_link_in_prefetch_is_not_a_500(tmp_path, link):
                                                          fhir_token="t")):
         resp = app.test_client().post(PV, json=body)
         assert resp.status_code < 500, resp.get_data(as_text=True)[:300]
+
+
+@pytest.mark.parametrize("with_next", [False, True], ids=["no-next", "next"])
+@pytest.mark.parametrize("entry", [5, "abc", {"resource": {}}, None])
+def test_malformed_bundle_entry_is_not_a_500(tmp_path, fault_server, entry, with_next):
+    """Same family (found reading the first one's traceback): a prefetched Bundle whose `entry` is not a
+    list gave a 500 (TypeError in cds_service.pipeline._index_resources), with or without paging."""
+    from cds_service.app import create_app
+
+    app = create_app({"CDS_AUTH": "off", "CDS_DATABASE_URL": f"sqlite:///{tmp_path}/r.sqlite3",
+                      "CDS_CLOCK": "2025-06-01", "CDS_ALLOWED_FHIR_SERVERS": fault_server.url,
+                      "CDS_FHIR_BUDGET_SECONDS": "1.0"})
+    pf = full_prefetch()
+    pf["totalIge"] = {"resourceType": "Bundle", "type": "searchset", "entry": entry}
+    if with_next:
+        pf["totalIge"]["link"] = [{"relation": "next", "url": f"{fault_server.url}/Observation?code=19113-0&page=2"}]
+    resp = app.test_client().post(PV, json=hook_request(prefetch=pf, fhir_server=fault_server.url, fhir_token="t"))
+    assert resp.status_code in (200, 400), resp.get_data(as_text=True)[:300]
