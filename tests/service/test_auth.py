@@ -262,3 +262,33 @@ def test_in_process_replay_cache_is_shared_by_threads_of_one_app(auth_client, ke
     [t.start() for t in threads]
     [t.join() for t in threads]
     assert sorted(results) == [200] + [401] * 5
+
+
+SANDBOX_TEST_KEY_D = "yOcYl9QzMKnBFUiPZKBijDV_lsEtn6oWFVOqtFyXbY_-V63WCBYYdxsLo9Pclr84"  # published test key
+SANDBOX_KID = "44823f3d-0b01-4a6c-a80e-b9d3e8a7226f"
+
+
+def test_the_shipped_sandbox_issuers_file_trusts_a_sandbox_signed_token(make_client, spy):
+    """The Sandbox's committed ES384 key (github.com/cds-hooks/sandbox keys/jwk-keypair.json) signs a
+    token exactly as its jwt-generator does; the example issuers file accepts it offline."""
+    from importlib import resources
+
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    data = resources.files("cds_service").joinpath("data")
+    issuers = str(data.joinpath("sandbox-issuers.example.json"))
+    public = json.loads(data.joinpath("cds-hooks-sandbox-jwks.json").read_text())["keys"][0]
+    d = int.from_bytes(base64.urlsafe_b64decode(SANDBOX_TEST_KEY_D + "=="), "big")
+    private = ec.derive_private_key(d, ec.SECP384R1())
+    derived = json.loads(jwt.algorithms.ECAlgorithm.to_jwk(private.public_key()))
+    assert (derived["x"], derived["y"]) == (public["x"], public["y"])  # transcription check
+
+    base = "http://127.0.0.1:8080"
+    client = make_client(CDS_AUTH="jwt", CDS_TRUSTED_ISSUERS=issuers, CDS_PUBLIC_BASE_URL=base, CDS_EVALUATOR=spy)
+    now = int(time.time())
+    token = jwt.encode({"iss": "https://sandbox.cds-hooks.org", "aud": base + PV, "exp": now + 300, "iat": now,
+                        "jti": str(uuid.uuid4())}, private, algorithm="ES384",
+                       headers={"typ": "JWT", "kid": SANDBOX_KID,
+                                "jku": "https://sandbox.cds-hooks.org/.well-known/jwks.json"})
+    body = hook_request(prefetch=full_prefetch(), fhir_server="http://127.0.0.1:8080/demo/fhir")
+    assert call(client, token, body=body).status_code == 200
