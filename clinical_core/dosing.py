@@ -104,13 +104,30 @@ def _ige_words(m: Measurement) -> str:
     return f"{m.comparator or ''}{fmt_num(m.value)} IU/mL"
 
 
+def outside_limits(table_id: str, ige: Measurement | None, weight: Measurement | None) -> Lookup | None:
+    """With one input missing: the Lookup saying the other is already outside the table's limits (no
+    measurement of the missing one could give a dose), or None when what is known is inside them."""
+    meta = table_meta(table_id)
+    lk = _limits(meta, ige, weight)
+    return lk if lk is not None and lk.outcome in ("below-min", "above-max") else None
+
+
 def lookup(table_id: str, ige: Measurement, weight: Measurement) -> Lookup:
     """Apply one label table to a baseline IgE (IU/mL) and a body weight (kg)."""
     meta = table_meta(table_id)
     table = dose_table(table_id)
     kg = round_weight(weight.value)
-    ige_pos = position(ige.value, ige.comparator, meta.ige_min, meta.ige_max)
-    w_pos = position(kg, weight.comparator, meta.weight_min, meta.weight_max)
+    outside = _limits(meta, ige, weight)
+    if outside is not None:
+        return outside
+    return _cell(meta, table, ige, kg)
+
+
+def _limits(meta: TableMeta, ige: Measurement | None, weight: Measurement | None) -> Lookup | None:
+    """The table-limit problems of whichever inputs are given (None: none)."""
+    kg = round_weight(weight.value) if weight is not None else None
+    ige_pos = position(ige.value, ige.comparator, meta.ige_min, meta.ige_max) if ige is not None else "in"
+    w_pos = position(kg, weight.comparator, meta.weight_min, meta.weight_max) if weight is not None else "in"
 
     problems: list[str] = []
     missing: list[str] = []
@@ -144,7 +161,11 @@ def lookup(table_id: str, ige: Measurement, weight: Measurement) -> Lookup:
         tail = "" if outcome == "indeterminate" else f" {text[0].upper()}{text[1:]}."
         return Lookup(outcome, meta, reason=f"{meta.short_label}: " + "; ".join(problems) + limits + "." + tail,
                       missing=tuple(missing), weight_kg=kg)
+    return None
 
+
+def _cell(meta: TableMeta, table, ige: Measurement, kg: float) -> Lookup:
+    """Inputs inside the limits: the cell, or why it may not dose."""
     if table is None:  # not verified: name the table and, where the layout is known, the band
         ige_edges, w_edges = meta.ige_edges, meta.weight_edges
         ib = band_index(ige_edges, ige.value) if ige_edges else None

@@ -11,7 +11,7 @@ from dataclasses import replace
 
 from . import evidence as ev
 from .decisions import Assessment, Citation, Decision, DoseRecommendation, Evidence, TherapyOption
-from .dosing import Lookup, band_of, fmt_num, lookup
+from .dosing import Lookup, band_of, fmt_num, lookup, outside_limits
 from .knowledge import citation, csu_fixed, policy_value, table_meta
 from .options import ANTI_IL5_REGIMENS, LTM_REGIMENS, csu_dose, option, options, unverified
 from .phenotypes import (MISSING_AGE, MISSING_TOTAL_IGE, MISSING_WEIGHT, Profile, below, bp_high,
@@ -87,6 +87,9 @@ def dose_inputs(p: Profile, table_id: str) -> tuple[Lookup | None, tuple[str, ..
         reasons.append("no body weight on record")
         missing.append(MISSING_WEIGHT)
     if missing:
+        outside = outside_limits(table_id, p.ige, f.weight)
+        if outside is not None:  # what is on record is already outside the table: no measurement gives a dose
+            return outside, (), outside.reason
         return None, tuple(missing), "; ".join(reasons)
     assert p.ige is not None and f.weight is not None
     lk = lookup(table_id, p.ige, f.weight)

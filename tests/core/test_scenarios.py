@@ -514,6 +514,18 @@ def test_s11_allergic_with_ige_but_no_weight_is_data_needed():
     assert "omalizumab-dose" not in topics(a) and "omalizumab-not-dosable" not in topics(a)
 
 
+def test_s11_missing_weight_with_ige_already_outside_the_table_says_the_limit_not_record_weight():
+    """IgE 1250 IU/mL is above the 700 IU/mL limit whatever the weight: asking for a weight 'to compute the
+    dose' promises a dose that cannot exist (brief 10: say exactly which limit)."""
+    d = one(assess(allergic_asthma(ige_value=1250, weight=None, eos=100)), "omalizumab-not-dosable")
+    assert "1250" in d.headline and "700" in d.headline
+    assert "record body weight" not in d.headline and not d.missing
+    # and the reverse: weight 200 kg above 150 kg, no IgE -> the weight limit, not 'measure IgE'
+    w = one(assess(allergic_asthma(ige_value=None, weight=200, eos=100)), "omalizumab-not-dosable")
+    assert "200 kg" in w.headline and "150 kg" in w.headline
+    assert "without baseline total IgE" not in w.headline
+
+
 def test_s11_unavailable_data_gives_one_warning_naming_it():
     a = assess(allergic_asthma(unavailable=("eosinophils", "egfr")))
     d = one(a, "data-unavailable")
