@@ -65,9 +65,15 @@ def is_operation_outcome(value: Any) -> bool:
     return isinstance(value, Mapping) and value.get("resourceType") == "OperationOutcome"
 
 
+def as_list(value: Any) -> list:
+    """A JSON array as a list; anything else (a hostile or broken client's object, number, string) as []."""
+    return value if isinstance(value, list) else []
+
+
 def _next_link(bundle: Mapping[str, Any]) -> str | None:
-    for link in bundle.get("link") or ():
-        if isinstance(link, Mapping) and link.get("relation") == "next" and isinstance(link.get("url"), str):
+    for link in as_list(bundle.get("link")):
+        if (isinstance(link, Mapping) and link.get("relation") == "next"
+                and isinstance(link.get("url"), str) and link["url"]):
             return link["url"]
     return None
 
@@ -185,7 +191,7 @@ class FhirClient:
                       first_url: str | None = None, cap: int | None = None) -> dict:
         """Merge the entries of `next` pages into `bundle` (a copy), up to the page limit."""
         merged = dict(bundle)
-        entries = list(bundle.get("entry") or [])
+        entries = list(as_list(bundle.get("entry")))
         next_url = _next_link(bundle)
         pages = max(result.pages, 1)
         visited: set[str] = {first_url} if first_url else set()
@@ -208,7 +214,7 @@ class FhirClient:
             pages += 1
             if page is None or page.get("resourceType") != "Bundle":
                 raise FhirFetchError("next page is not a Bundle")
-            entries.extend(page.get("entry") or [])
+            entries.extend(as_list(page.get("entry")))
             next_url = _next_link(page)
         cap = cap if cap is not None else self.settings.fhir_max_entries
         if len(entries) > cap:
@@ -216,7 +222,7 @@ class FhirClient:
             result.partial = True
             entries = entries[:cap]
         merged["entry"] = entries
-        merged["link"] = [link for link in (bundle.get("link") or [])
+        merged["link"] = [link for link in as_list(bundle.get("link"))
                           if isinstance(link, Mapping) and link.get("relation") != "next"]
         if not merged["link"]:
             del merged["link"]

@@ -16,7 +16,7 @@ from datetime import date, datetime
 from typing import Any, Callable, Mapping
 
 from .errors import PrefetchUnavailable
-from .fhir_client import FhirClient, NoFhirAccess, new_session
+from .fhir_client import FhirClient, NoFhirAccess, as_list, new_session
 from .prefetch import PrefetchOutcome, complete_prefetch
 from .settings import Settings, normalize_base_url
 from .signals import fhir_fetch, send_safely
@@ -63,7 +63,7 @@ def _index_resources(data: Mapping[str, Any], draft_orders: Any) -> dict[str, di
             return
         rtype, rid = resource.get("resourceType"), resource.get("id")
         if rtype == "Bundle":
-            for entry in resource.get("entry") or ():
+            for entry in as_list(resource.get("entry")):
                 if isinstance(entry, Mapping):
                     add(entry.get("resource"))
             return
@@ -100,7 +100,7 @@ def _resolver(index: dict[str, dict], client, deadline: float, fhir_base: str | 
 def _drafts_by_reference(draft_orders: Any) -> dict[str, dict]:
     drafts: dict[str, dict] = {}
     if isinstance(draft_orders, Mapping):
-        for entry in draft_orders.get("entry") or ():
+        for entry in as_list(draft_orders.get("entry")):
             res = entry.get("resource") if isinstance(entry, Mapping) else None
             if isinstance(res, Mapping) and res.get("resourceType") == "MedicationRequest" and res.get("id"):
                 drafts[f"MedicationRequest/{res['id']}"] = dict(res)

@@ -305,3 +305,13 @@ def test_a_server_ignoring_count_cannot_flood_the_mappings(make_client, layer_sp
     kept = layer_spy["data"]["totalIge"]["entry"]
     assert len(kept) == count * 2 and kept[0]["resource"]["id"] == "o0"
     assert "totalIge" in layer_spy["unavailable"]
+
+
+@pytest.mark.parametrize("field, value", [("entry", 5), ("entry", {"resource": {}}), ("link", 7),
+                                          ("link", [None, {"relation": "next", "url": 3}])])
+def test_malformed_bundle_arrays_in_prefetch_are_tolerated(client, rsps, field, value):
+    FakeFhir(rsps)
+    prefetch = full_prefetch()
+    prefetch["totalIge"][field] = value
+    resp = client.post(PV, json=hook_request(prefetch=prefetch, fhir_server=FHIR, token="t"))
+    assert resp.status_code == 200, resp.get_data(as_text=True)[:300]
