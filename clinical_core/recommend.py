@@ -53,10 +53,22 @@ def _uniq(items) -> tuple:
 # omalizumab
 
 
-def asthma_table(region: str, age: int | None) -> tuple[str | None, str]:
+def age_at_first_omalizumab(p: Profile) -> int | None:
+    """Whole years at the first recorded omalizumab start (US Table 2 is for patients who *begin* at 6-<12)."""
+    b = p.facts.birth_date
+    starts = [m.start for m in p.facts.medications_of(agent="omalizumab") if m.start is not None]
+    if b is None or not starts:
+        return None
+    first = min(starts)
+    return first.year - b.year - ((first.month, first.day) < (b.month, b.day))
+
+
+def asthma_table(region: str, age: int | None, start_age: int | None = None) -> tuple[str | None, str]:
     if age is None:
         return None, "age unknown: the label table depends on age"
     if region == "US":
+        if age >= 12 and start_age is not None and 6 <= start_age < 12:
+            return "us-asthma-6to11", f"began omalizumab at age {start_age}: US Table 2 applies"
         if age >= 12:
             return "us-asthma-12plus", ""
         if age >= 6:
@@ -239,8 +251,10 @@ def _oma_asthma(p: Profile, region: str) -> Decision:
     if polyps:
         base_ev += tuple(e for e in p.ev("crswnp") if e not in base_ev)
     base_ev = _uniq(base_ev + p.ige_ev)
-    table_id, age_problem = asthma_table(region, p.age)
+    start_age = age_at_first_omalizumab(p)
+    table_id, age_problem = asthma_table(region, p.age, start_age)
     cit = label_citation(region)
+    began_young = table_id == "us-asthma-6to11" and p.age is not None and p.age >= 12
     if table_id is None:
         missing = (MISSING_AGE,) if p.age is None else ()
         return _not_dosable(p, region, reason=age_problem, missing=missing, covers=covers, evidence=base_ev, cit=cit,
@@ -276,7 +290,9 @@ def _oma_asthma(p: Profile, region: str) -> Decision:
         note = f"Asthma: {reason.rstrip('.')}." + (" Measure: " + "; ".join(missing) + "." if missing else "")
         return _oma_csu(p, region, covers=covers, extra_cautions=(note,), extra_missing=missing, extra_ev=base_ev)
     return _not_dosable(p, region, reason=reason, missing=missing, covers=covers, evidence=base_ev,
-                        cit=lk.table.citation if lk else cit, short=_short_reason(lk, missing))
+                        cit=lk.table.citation if lk else cit, short=_short_reason(lk, missing),
+                        cautions=(f"Began omalizumab at age {start_age}: the US label's Table 2 covers patients who "
+                                  "begin between 6 and <12 years, also after they turn 12.",) if began_young else ())
 
 
 def _oma_csu(p: Profile, region: str, *, covers: tuple[str, ...], extra_cautions: tuple[str, ...] = (),

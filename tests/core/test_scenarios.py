@@ -566,6 +566,24 @@ def test_on_treatment_card_cites_the_active_omalizumab_order_and_warns_against_a
     assert any("MedicationRequest/med-oma" in x and "second" in x for x in c.cautions)
 
 
+def test_us_child_who_began_omalizumab_before_12_stays_on_table_2_after_turning_12():
+    """US Table 2 is for patients 'who begin XOLAIR between the ages of 6 to <12 years': a 13-year-old who
+    started at 10 is not dosed from Table 1 (the cells differ); Table 2 is unverified, so no automatic dose."""
+    base = allergic_asthma(age=13, ige_value=250, weight=35,
+                           medications=(med("omalizumab", "anti-ige", start=date(2023, 9, 1)),))
+    f = type(base)(**{**{k: getattr(base, k) for k in base.__dataclass_fields__},
+                      "birth_date": date(2013, 5, 1),
+                      "total_ige": ige(250, status="baseline-before-omalizumab", on=date(2023, 8, 1))})
+    d = one(assess(f), "omalizumab-not-dosable")
+    assert "Table 2" in d.headline and d.dose is None
+    # started at 12 or later: Table 1 as before
+    g = type(base)(**{**{k: getattr(base, k) for k in base.__dataclass_fields__},
+                      "birth_date": date(2013, 5, 1),
+                      "medications": (med("omalizumab", "anti-ige", start=date(2025, 9, 1)),),
+                      "total_ige": ige(250, status="baseline-before-omalizumab", on=date(2025, 8, 1))})
+    assert one(assess(g), "omalizumab-dose").dose.table_id == "us-asthma-12plus"
+
+
 def test_on_treatment_same_band_no_review():
     f = on_treatment(weight_at_omalizumab_start=meas("weight", 72, rid="wt-start", on=date(2024, 2, 1)))
     d = one(assess(f), "omalizumab-dose")
