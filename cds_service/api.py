@@ -53,12 +53,14 @@ def discovery():
 @bp.post("/cds-services/<service_id>")
 def call_service(service_id: str):
     started = time.perf_counter()
-    g.cds_log["service"] = service_id[:80]
+    known = service_id in services.service_ids()
+    label = service_id if known else "unknown"  # never a client-chosen metrics label
+    g.cds_log["service"] = label
     status, cards = 500, []
     hook = None
     try:
-        if service_id not in services.service_ids():
-            raise ApiError(404, "unknown service", [f"no CDS service with id {service_id!r}"])
+        if not known:
+            raise ApiError(404, "unknown service", ["no CDS service with this id"])
         conf = settings()
         body = read_json_body(request, max_depth=conf.max_json_depth)
         hook = body.get("hook") if isinstance(body, dict) else None
@@ -103,7 +105,7 @@ def call_service(service_id: str):
         raise
     finally:
         g.cds_log["cards"] = len(cards)
-        send_safely(hook_evaluated, current_app._get_current_object(), service=service_id[:80],
+        send_safely(hook_evaluated, current_app._get_current_object(), service=label,
                     hook=hook if hook in services.HOOKS else None, status=status,
                     duration_s=time.perf_counter() - started, cards=cards)
 
@@ -116,9 +118,10 @@ def _pipeline_evaluate():
 
 @bp.post("/cds-services/<service_id>/feedback")
 def feedback(service_id: str):
-    g.cds_log["service"] = service_id[:80]
     if service_id not in services.service_ids():
-        raise ApiError(404, "unknown service", [f"no CDS service with id {service_id!r}"])
+        g.cds_log["service"] = "unknown"
+        raise ApiError(404, "unknown service", ["no CDS service with this id"])
+    g.cds_log["service"] = service_id
     from .feedback import handle_feedback
 
     return handle_feedback(service_id)

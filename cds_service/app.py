@@ -53,18 +53,13 @@ def _init_fhir_access(app: Flask, settings: Settings) -> None:
 
 
 def _init_metrics(app: Flask) -> None:
-    try:
-        from . import metrics
-    except ImportError:  # the performance helper's module has not landed yet
-        log.warning("cds_service.metrics not available: /metrics disabled")
-        return
+    from . import metrics
+
     metrics.init_app(app)
 
 
 def _init_demo(app: Flask) -> None:
-    try:
-        import demo
-    except ImportError:
-        log.warning("CDS_DEMO is on but the demo package is not installed: no demo page")
-        return
+    """Demo page at `/` and the demo FHIR server at `/demo/fhir` (CDS_DEMO=1 only)."""
+    import demo
+
     demo.init_app(app)

@@ -66,12 +66,9 @@ def gunicorn_options(host: str, port: int, workers: int, threads: int, timeout: 
         # one shared $HOME/.gunicorn/gunicorn.ctl would collide between instances on one host
         "control_socket_disable": True,
     }
-    try:
-        from .metrics import gunicorn_child_exit
+    from .metrics import gunicorn_child_exit
 
-        options["child_exit"] = gunicorn_child_exit
-    except ImportError:  # pragma: no cover - metrics module not installed
-        pass
+    options["child_exit"] = gunicorn_child_exit  # drop a dead worker's live Prometheus series
     return options
 
 
@@ -106,12 +103,9 @@ def prepare(host: str, port: int, environ=os.environ) -> None:
     except Exception as exc:  # noqa: BLE001 - report, do not start half-configured
         raise ServeRefused(f"database migration failed ({type(exc).__name__}): {exc}") from None
     environ["CDS_DB_AUTO_MIGRATE"] = "0"  # done once here; workers must not race on DDL
-    try:
-        from .metrics import prepare_multiprocess_dir
+    from .metrics import prepare_multiprocess_dir
 
-        prepare_multiprocess_dir(environ.get("PROMETHEUS_MULTIPROC_DIR"))
-    except ImportError:  # pragma: no cover
-        pass
+    prepare_multiprocess_dir(environ.get("PROMETHEUS_MULTIPROC_DIR"))
 
 
 def serve(host: str = "127.0.0.1", port: int = 8080, workers: int = 2, threads: int = 4,

@@ -35,17 +35,23 @@ def test_jwt_mode_needs_an_issuers_file(tmp_path):
         prepare("0.0.0.0", 8080, environ={"CDS_DATABASE_URL": f"sqlite:///{tmp_path}/x.db"})
 
 
-def test_prepare_migrates_once_and_tells_workers_not_to(tmp_path):
+def test_prepare_migrates_once_and_tells_workers_not_to(tmp_path, monkeypatch):
+    # prepare() points prometheus-client at a multiprocess dir through os.environ: restore it afterwards
+    monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", str(tmp_path / "prom"))
     env = {"CDS_AUTH": "off", "CDS_DATABASE_URL": f"sqlite:///{tmp_path}/x.db",
            "PROMETHEUS_MULTIPROC_DIR": str(tmp_path / "prom")}
     prepare("127.0.0.1", 9123, environ=env)
+    assert (tmp_path / "prom").is_dir()
     assert env["CDS_DB_AUTO_MIGRATE"] == "0"
     assert env["CDS_PUBLIC_BASE_URL"] == "http://127.0.0.1:9123"
     assert (tmp_path / "x.db").exists()
 
 
 def test_gunicorn_options():
+    from cds_service.metrics import gunicorn_child_exit
+
     opts = gunicorn_options("127.0.0.1", 8081, workers=3, threads=4, timeout=30)
+    assert opts["child_exit"] is gunicorn_child_exit
     assert opts["bind"] == "127.0.0.1:8081" and opts["workers"] == 3 and opts["timeout"] == 30
     assert opts["worker_class"] == "gthread" and opts["preload_app"] is False
     assert gunicorn_options("::1", 80, 1, 1, 30)["bind"] == "[::1]:80"

@@ -255,8 +255,10 @@ def test_hook_evaluated_signal_carries_status_and_cards(spied):
     try:
         client.post(PV, json=hook_request(prefetch=full_prefetch()))
         client.post(PV, json={"hook": "patient-view"})
+        client.post("/cds-services/" + "x" * 50, json={})
     finally:
         hook_evaluated.disconnect(receiver)
-    assert [s["status"] for s in seen] == [200, 400]
+    assert [s["status"] for s in seen] == [200, 400, 404]
+    assert seen[2]["service"] == "unknown"  # a client cannot mint metrics labels
     assert seen[0]["service"] == "omalizumab-patient-view" and seen[0]["hook"] == "patient-view"
     assert seen[0]["cards"] == [] and seen[0]["duration_s"] >= 0
