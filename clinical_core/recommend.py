@@ -152,6 +152,14 @@ def _on_treatment(p: Profile, lk: Lookup) -> tuple[bool, list[str], list[Evidenc
     if b0 is not None and b0 != lk.weight_band:
         notes.append(f"Weight moved from the {b0} band at the start to {lk.weight_band}: review the dose "
                      "(label: adjust for significant changes in body weight).")
+        then = lookup(lk.table.id, p.ige, start) if p.ige is not None else None
+        if then is not None and then.outcome == "dose":
+            if (then.dose_mg, then.interval_weeks) == (lk.dose_mg, lk.interval_weeks):
+                notes.append(f"The table dose is unchanged ({lk.dose_mg} mg every {lk.interval_weeks} weeks in both "
+                             "cells).")
+            else:
+                notes.append(f"The table gave {then.dose_mg} mg every {then.interval_weeks} weeks at the start weight; "
+                             f"it gives {lk.dose_mg} mg every {lk.interval_weeks} weeks now.")
         return True, notes, evid
     if b0 is None:
         notes.append("The weight at the start lies outside this table: check the current dose against this table dose.")

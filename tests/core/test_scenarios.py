@@ -550,6 +550,11 @@ def test_on_treatment_weight_band_change_gives_dose_review():
     assert d.headline.startswith("Omalizumab dose review: 300 mg SC every 4 weeks")
     assert any(">60-70 kg band at the start to >70-90 kg" in c for c in d.cautions)
     assert any(e.reference == "Observation/wt-start" for e in d.evidence)
+    # the review says whether the table dose itself changed (here both cells give 300 mg every 4 weeks)
+    assert any("table dose is unchanged" in c for c in d.cautions)
+    moved = one(assess(on_treatment(weight_at_omalizumab_start=meas("weight", 95, rid="wt-start",
+                                                                      on=date(2024, 2, 1)))), "omalizumab-dose")
+    assert any("225 mg every 2 weeks at the start weight" in c for c in moved.cautions)
 
 
 def test_on_treatment_card_cites_the_active_omalizumab_order_and_warns_against_a_second_one():
