@@ -13,11 +13,18 @@ def healthz():
 
 @bp.get("/readyz")
 def readyz():
+    """Ready when the database answers and, with CDS_REDIS_URL, the shared jti store answers too
+    (without it every authenticated call would be refused with 503)."""
+    body = {"status": "ok"}
     db = current_app.extensions.get("cds_db")
-    if db is None:
-        return jsonify({"status": "ok", "database": "not configured"})
-    if db.ping():
-        return jsonify({"status": "ok", "database": "ok"})
-    resp = jsonify({"status": "unavailable", "database": "unreachable"})
-    resp.status_code = 503
-    return resp
+    body["database"] = "not configured" if db is None else ("ok" if db.ping() else "unreachable")
+    auth = current_app.extensions.get("cds_auth")
+    replay = getattr(auth, "replay", None)
+    if hasattr(replay, "ping"):
+        body["replayCache"] = "ok" if replay.ping() else "unreachable"
+    if "unreachable" in body.values():
+        body["status"] = "unavailable"
+        resp = jsonify(body)
+        resp.status_code = 503
+        return resp
+    return jsonify(body)

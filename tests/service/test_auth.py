@@ -292,3 +292,23 @@ def test_the_shipped_sandbox_issuers_file_trusts_a_sandbox_signed_token(make_cli
                                 "jku": "https://sandbox.cds-hooks.org/.well-known/jwks.json"})
     body = hook_request(prefetch=full_prefetch(), fhir_server="http://127.0.0.1:8080/demo/fhir")
     assert call(client, token, body=body).status_code == 200
+
+
+def test_rotated_key_in_the_jwks_file_is_picked_up_after_the_cache_ttl(make_client, tmp_path, keys, spy):
+    issuers = write_issuers(tmp_path, [keys["ec"]])
+    client = make_client(CDS_AUTH="jwt", CDS_TRUSTED_ISSUERS=str(issuers), CDS_PUBLIC_BASE_URL=PUBLIC_BASE,
+                         CDS_EVALUATOR=spy, CDS_JWKS_CACHE_SECONDS="0")
+    assert call(client, keys["ec"].token(PUBLIC_BASE + PV)).status_code == 200
+    rotated = Key.ec384("ec-2")
+    (tmp_path / "ehr-jwks.json").write_text(json.dumps({"keys": [rotated.public_jwk()]}))
+    assert call(client, rotated.token(PUBLIC_BASE + PV)).status_code == 200
+    assert_401(call(client, keys["ec"].token(PUBLIC_BASE + PV)))  # the retired key is gone
+
+
+def test_jwks_file_is_cached_within_the_ttl(make_client, tmp_path, keys, spy):
+    issuers = write_issuers(tmp_path, [keys["ec"]])
+    client = make_client(CDS_AUTH="jwt", CDS_TRUSTED_ISSUERS=str(issuers), CDS_PUBLIC_BASE_URL=PUBLIC_BASE,
+                         CDS_EVALUATOR=spy, CDS_JWKS_CACHE_SECONDS="3600")
+    assert call(client, keys["ec"].token(PUBLIC_BASE + PV)).status_code == 200
+    (tmp_path / "ehr-jwks.json").write_text(json.dumps({"keys": []}))
+    assert call(client, keys["ec"].token(PUBLIC_BASE + PV)).status_code == 200  # served from the cache

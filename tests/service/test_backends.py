@@ -132,3 +132,19 @@ def test_unreachable_redis_is_503_not_a_silent_accept(make_client, tmp_path, spy
     resp = client.post(PV, json=hook_request(prefetch=full_prefetch()), headers=bearer(key.token(PUBLIC_BASE + PV)))
     assert resp.status_code == 503 and spy.calls == []
     assert "token" not in json.dumps(resp.get_json()).lower()
+
+
+def test_readyz_reports_an_unreachable_redis(make_client, tmp_path):
+    issuers = write_issuers(tmp_path, [Key.ec384("ec-q")])
+    client = make_client(CDS_AUTH="jwt", CDS_TRUSTED_ISSUERS=str(issuers), CDS_PUBLIC_BASE_URL=PUBLIC_BASE,
+                         CDS_REDIS_URL="redis://127.0.0.1:1/0")
+    resp = client.get("/readyz")
+    assert resp.status_code == 503 and resp.get_json()["replayCache"] == "unreachable"
+
+
+@pytest.mark.redis
+def test_readyz_with_redis(make_client, tmp_path, redis_url):
+    issuers = write_issuers(tmp_path, [Key.ec384("ec-q")])
+    client = make_client(CDS_AUTH="jwt", CDS_TRUSTED_ISSUERS=str(issuers), CDS_PUBLIC_BASE_URL=PUBLIC_BASE,
+                         CDS_REDIS_URL=redis_url)
+    assert client.get("/readyz").get_json() == {"status": "ok", "database": "ok", "replayCache": "ok"}

@@ -262,3 +262,13 @@ def test_hook_evaluated_signal_carries_status_and_cards(spied):
     assert seen[2]["service"] == "unknown"  # a client cannot mint metrics labels
     assert seen[0]["service"] == "omalizumab-patient-view" and seen[0]["hook"] == "patient-view"
     assert seen[0]["cards"] == [] and seen[0]["duration_s"] >= 0
+
+
+def test_html_pages_get_a_restrictive_csp(app):
+    from flask import Response
+
+    app.add_url_rule("/_test_html", "test_html", lambda: Response("<p>x</p>", mimetype="text/html"))
+    resp = app.test_client().get("/_test_html")
+    csp = resp.headers["Content-Security-Policy"]
+    assert "default-src 'self'" in csp and "frame-ancestors 'none'" in csp and "script-src 'self'" in csp
+    assert resp.headers["X-Content-Type-Options"] == "nosniff"
