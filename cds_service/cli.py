@@ -48,8 +48,15 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
         for problem in problems:
             print(f"  - {problem}", file=sys.stderr)
         return 2
+    from .pipeline import client_for_request
+
+    client = client_for_request(body, settings, allowed_bases=settings.fhir_servers_without_issuer())
+    if body.get("fhirServer") and not client:
+        print(f"note: not reading fhirServer ({client.reason}); set CDS_ALLOWED_FHIR_SERVERS "
+              "(and CDS_ALLOW_OPEN_FHIR=1 for a server without a token) to let evaluate fetch",
+              file=sys.stderr)
     try:
-        result = evaluate(body, settings=settings)
+        result = evaluate(body, settings=settings, fhir_client=client)
     except PrefetchUnavailable as exc:
         print(json.dumps(exc.operation_outcome(), indent=2), file=sys.stderr)
         return 3

@@ -153,3 +153,17 @@ def test_cli_evaluate_reports_invalid_requests_and_412(tmp_path, capsys):
     assert main(["evaluate", str(no_patient)]) == 3
     assert "OperationOutcome" in capsys.readouterr().err
     assert main(["evaluate", str(tmp_path / "missing.json")]) == 2
+
+
+def test_cli_evaluate_says_when_it_will_not_read_the_fhir_server(chart, tmp_path, capsys):
+    from cds_service.cli import main
+
+    pid, prefetch = chart
+    request = tmp_path / "request.json"
+    request.write_text(json.dumps(hook_request(prefetch=prefetch, pid=pid, fhir_server=FHIR,
+                                                    token="secret-fhir-token")))
+    assert main(["evaluate", str(request), "--json"]) == 0
+    captured = capsys.readouterr()
+    assert "CDS_ALLOWED_FHIR_SERVERS" in captured.err
+    assert "secret-fhir-token" not in captured.err + captured.out
+    assert json.loads(captured.out)["cards"]
