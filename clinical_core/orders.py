@@ -122,10 +122,33 @@ def _check_omalizumab(facts: PatientFacts, p, d: DraftOrder, hook: str, assessme
         covers=dec.covers, links=dec.links)
 
 
+def _check_anti_il5_dose(p, d: DraftOrder) -> Decision | None:
+    """A fixed-dose anti-IL-5 drafted at another dose than its age's regimen (mepolizumab 40 mg at 6-11 years,
+    100 mg from 12): the age-appropriate regimen, as a warning."""
+    if p.age is None or d.dose_value is None or (d.dose_unit or "mg") != "mg":
+        return None
+    fits = [o for o in options(ANTI_IL5_REGIMENS, p.age) if o.agent == d.agent and o.dose_unit == "mg"
+            and o.dose_value is not None]
+    if not fits or any(_same(d.dose_value, o.dose_value) for o in fits):
+        return None
+    want = fits[0]
+    name = (d.agent or "").capitalize()
+    return Decision(
+        topic="anti-il5-recommended", indicator="warning",
+        headline=clip(f"{name} drafted at {fmt_num(d.dose_value)} mg; at {p.age} years the label dose is "
+                      f"{want.display[len(name) + 1:]}"),
+        rationale=(f"The drafted {fmt_num(d.dose_value)} mg differs from the labelled regimen for age {p.age}: "
+                   f"{want.display} ({want.note})."),
+        citation=citation("nucala") if d.agent == "mepolizumab" else citation("gina-severe"),
+        evidence=(_draft_evidence(d),) + p.age_ev + p.ev("eosinophilic-asthma"),
+        rule=f"{want.display}: {want.note}", cautions=unverified((want,)), alternatives=(want,),
+        order_reference=d.reference, covers=("eosinophilic-asthma",) if p.present("eosinophilic-asthma") else ())
+
+
 def _check_anti_il5(p, d: DraftOrder) -> Decision | None:
     limit = min_age(d.agent or "")
     if limit is None or p.age is None or p.age >= limit:
-        return None
+        return _check_anti_il5_dose(p, d)
     alts = options(ANTI_IL5_REGIMENS, p.age, exclude_agents=(d.agent or "",))
     name = (d.agent or "").capitalize()
     head = f"{name} is labelled from {limit} years; the patient is {p.age}"

@@ -203,6 +203,24 @@ def test_reslizumab_adult_no_card():
     assert check(f, [draft("reslizumab", 3, unit="mg/kg", weeks=4, route="intravenous")]) == ()
 
 
+def test_mepolizumab_adult_dose_drafted_for_a_child_of_6_to_11_warns_with_40_mg():
+    """Mepolizumab 6-11 years is 40 mg every 4 weeks (therapies.json, verified): a 100 mg draft for a
+    9-year-old is 2.5 times the labelled dose; 40 mg for a 30-year-old is an under-dose."""
+    child = patient(age_years=9, conditions=(cond("asthma"),), eosinophils_latest=meas("eosinophils", 500))
+    out = check(child, [draft("mepolizumab", 100, weeks=4)])
+    assert [d.topic for d in out] == ["anti-il5-recommended"]
+    d = out[0]
+    assert d.indicator == "warning" and d.order_reference == "MedicationRequest/draft-1"
+    assert "40 mg" in d.headline and "100 mg" in d.headline
+    assert d.alternatives[0].agent == "mepolizumab" and d.alternatives[0].dose_value == 40
+    assert check(child, [draft("mepolizumab", 40, weeks=4)]) == ()
+    adult = patient(age_years=30, conditions=(cond("asthma"),), eosinophils_latest=meas("eosinophils", 500))
+    assert check(adult, [draft("mepolizumab", 100, weeks=4)]) == ()
+    low = check(adult, [draft("mepolizumab", 40, weeks=4)])
+    assert [d.topic for d in low] == ["anti-il5-recommended"] and "100 mg" in low[0].headline
+    assert check(child, [draft("mepolizumab", None)], hook="order-select") == ()  # no dose yet: nothing to compare
+
+
 def test_unavailable_data_warning_is_kept_in_order_hooks():
     f = allergic_asthma(ige_value=150, weight=65, unavailable=("egfr",))
     out = check(f, [draft("omalizumab", 300, weeks=4)])
