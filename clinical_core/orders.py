@@ -102,6 +102,8 @@ def _check_omalizumab(facts: PatientFacts, p, d: DraftOrder, hook: str, assessme
         problems.append(f"the draft dose unit is {d.dose_unit!r}, not mg")
     if d.interval_weeks is None and (hook == "order-sign"):
         problems.append("the draft has no dosing interval")
+    if d.route in ("intravenous", "oral"):  # a recognised route other than SC (omalizumab is SC only)
+        problems.append(f"the draft route is {d.route}; omalizumab is given subcutaneously")
     if not problems:
         match = any(_same(d.dose_value, mg) and (d.interval_weeks is None or _same(d.interval_weeks, wk))
                     for mg, wk in accepted)

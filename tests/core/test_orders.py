@@ -62,6 +62,15 @@ def test_wrong_unit_is_a_mismatch():
     assert out[0].topic == "omalizumab-dose-mismatch" and "mg/kg" in out[0].rationale
 
 
+def test_right_dose_by_a_non_subcutaneous_route_is_a_mismatch():
+    """Omalizumab is given subcutaneously only: the table dose drafted IV is not 'matching the table'."""
+    f = allergic_asthma(ige_value=150, weight=65)
+    out = check(f, [draft("omalizumab", 300, weeks=4, route="intravenous")])
+    assert [d.topic for d in out] == ["omalizumab-dose-mismatch"] and "intravenous" in out[0].rationale
+    assert check(f, [draft("omalizumab", 300, weeks=4, route="SC")]) == ()  # unrecognised spelling: not flagged
+    assert check(f, [draft("omalizumab", 300, weeks=4, route=None)]) == ()
+
+
 def test_csu_fixed_dose_accepts_label_alternative_150():
     f = patient(age_years=30, conditions=(cond("csu"),), medications=(CETIRIZINE,))
     assert check(f, [draft("omalizumab", 150, weeks=4)]) == ()
