@@ -159,6 +159,9 @@ def suggestions_for(decision: Decision, *, hook: str, patient_id: str,
                                description=f"Fill in the table dose {dose_phrase(decision.dose)} "
                                            f"({decision.dose.table_label}).")
             return [], []  # the drafted order already matches the table
+        if not decision.suggest_order:
+            return [], [f"No new order is suggested: omalizumab is already active for this patient; continue or "
+                        f"change the current order ({dose_phrase(decision.dose)} per the table)."]
         return _create_one(decision.dose.as_option(), decision, patient_id=patient_id,
                            intent=_intent(draft, in_order_hook), rxnorm=rxnorm, recommended=True,
                            label=f"Order omalizumab {dose_phrase(decision.dose)}")

@@ -118,6 +118,9 @@ class Decision:
     order_reference: str | None = None  # "MedicationRequest/<id>" of the draft this decision is about
     covers: tuple[str, ...] = ()  # phenotype keys this decision answers (asthma + CSU: both)
     links: tuple[Citation, ...] = ()
+    # False: the dose is for checking and reading only; the patient already has an active order of the drug
+    # at this dose (or one whose dose cannot be compared), so a new order would be a second one
+    suggest_order: bool = True
 
 
 @dataclass(frozen=True, slots=True)

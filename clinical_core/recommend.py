@@ -292,7 +292,8 @@ def _oma_asthma(p: Profile, region: str) -> Decision:
         return Decision(topic="omalizumab-dose", indicator="info", headline=clip(head), rationale=rationale,
                         citation=lk.table.citation, evidence=_uniq(base_ev + tuple(on_ev)), rule=lk.rule,
                         cautions=_uniq(cautions), dose=dose, alternatives=alts, covers=covers,
-                        links=(citation("gina-severe"),) if alts else ())
+                        links=(citation("gina-severe"),) if alts else (),
+                        suggest_order=review or not p.on_omalizumab)
     # no asthma dose: a CSU patient still gets the fixed CSU dose, in the same single decision
     if csu and p.age is not None and p.age >= int(csu_fixed()["age_min"]):
         note = f"Asthma: {reason.rstrip('.')}." + (" Measure: " + "; ".join(missing) + "." if missing else "")
@@ -332,7 +333,7 @@ def _oma_csu(p: Profile, region: str, *, covers: tuple[str, ...], extra_cautions
         rationale=("Chronic spontaneous urticaria still active despite an H1 antihistamine: omalizumab is the next "
                    "step (EAACI 2022 step 3), at a fixed dose."), citation=dose.citation, evidence=evid, rule=rule,
         missing=extra_missing, cautions=_uniq(cautions), dose=dose, covers=covers,
-        links=(citation("eaaci-urticaria"),))
+        links=(citation("eaaci-urticaria"),), suggest_order=not p.on_omalizumab)
 
 
 def _oma_crswnp(p: Profile, region: str) -> Decision:

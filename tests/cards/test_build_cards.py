@@ -108,6 +108,13 @@ def test_dose_card_summary_detail_and_create_suggestion():
     assert dosage(resource) == (300, "mg", UCUM, "mg", 1, 4, "wk", SCT, "34206005")
 
 
+def test_dose_card_without_suggest_order_offers_no_new_order_and_says_why():
+    """Already on omalizumab at the table dose: a 'create' would be a second active order of the same drug."""
+    card = only_card([decision("omalizumab-dose", suggest_order=False)])
+    assert "suggestions" not in card
+    assert "no new order" in card["detail"].lower()
+
+
 def test_q2w_dose_gives_period_2():
     d = decision("omalizumab-dose", headline="Omalizumab 225 mg SC every 2 weeks (US Table 1)",
                  dose=decision("omalizumab-dose").dose.__class__(

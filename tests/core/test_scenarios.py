@@ -594,6 +594,16 @@ def test_on_treatment_same_band_no_review():
     d = one(assess(f), "omalizumab-dose")
     assert not d.headline.startswith("Omalizumab dose review")
     assert any("unchanged" in c for c in d.cautions)
+    assert d.suggest_order is False  # already on it, nothing to change: no second order to click
+
+
+def test_new_order_is_suggested_only_without_an_active_omalizumab_or_for_a_dose_review():
+    assert one(assess(allergic_asthma(ige_value=150, weight=65)), "omalizumab-dose").suggest_order is True
+    review = on_treatment(weight_at_omalizumab_start=meas("weight", 95, rid="wt-start", on=date(2024, 2, 1)))
+    assert one(assess(review), "omalizumab-dose").suggest_order is True
+    csu = patient(age_years=35, conditions=(cond("csu"),),
+                  medications=(CETIRIZINE, med("omalizumab", "anti-ige", rid="med-oma")))
+    assert one(assess(csu), "omalizumab-dose").suggest_order is False
 
 
 def test_on_treatment_ige_never_doses():
