@@ -485,6 +485,9 @@ def leukotriene_decision(p: Profile) -> Decision | None:
                  "asthma/CRSwNP phenotype.")
     if p.present("allergic-asthma"):
         rationale += " An IgE-driven allergic phenotype is also present: omalizumab remains an option for it."
+    elif p.status("allergic-asthma") == "unknown":
+        rationale += (" Whether an IgE-driven allergic phenotype is also present is not known (sensitisation tests, "
+                      "total IgE): without one omalizumab is not the first choice.")
     else:
         rationale += " Without an allergic phenotype omalizumab is not the first choice."
     cautions = ["LTE4 thresholds (104 elevated, 166 supports AERD, pg/mg creatinine) are product policy from the Mayo "

@@ -369,6 +369,13 @@ def test_s6_lte4_elevated_nonspecific_reaches_the_clinician():
     assert not [d for d in normal.decisions if "aerd" in d.covers]
 
 
+def test_s6_aerd_with_unknown_allergic_status_does_not_claim_there_is_no_allergic_phenotype():
+    a = assess(patient(age_years=45, conditions=(cond("asthma"), cond("aerd")),
+                       eosinophils_latest=meas("eosinophils", 100)))
+    d = one(a, "leukotriene-modifier-recommended")
+    assert "not known" in d.rationale and "sensitisation" in d.rationale
+
+
 def test_s6_aerd_with_allergic_phenotype_keeps_omalizumab():
     f = aerd_patient(specific_ige=(mite_sige(5.0),))
     a = assess(f)
