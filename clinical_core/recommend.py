@@ -395,6 +395,8 @@ def rank_biologics(p: Profile, oma: Decision | None, il5: Decision | None) -> li
     CSU or food allergy favour anti-IgE. The preferred decision comes first and both say so."""
     if oma is None or il5 is None or "allergic-asthma" not in oma.covers:
         return [d for d in (oma, il5) if d is not None]
+    if oma.topic != "omalizumab-dose":  # no omalizumab dose to rank: its card already points to anti-IL-5/5R
+        return [oma, il5]
     t = fmt_num(policy_value("eosinophils_anti_il5_favoured"))
     for_il5 = [w for w, on in ((f"eosinophils >= {t}/µL", p.eos_high), ("nasal polyps", p.present("crswnp"))) if on]
     for_oma = [w for w, on in ((f"eosinophils < {t}/µL", not p.eos_high), ("comorbid CSU", p.present("csu-refractory")),

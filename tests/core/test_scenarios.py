@@ -118,6 +118,15 @@ def test_allergic_and_modest_eos_ranks_omalizumab_first():
     assert "omalizumab first" in one(a, "omalizumab-dose").rationale
 
 
+def test_no_ranking_puts_omalizumab_first_when_it_cannot_be_dosed():
+    """IgE 900 (above the US table) with eosinophils 200/µL: the GINA ranking would favour omalizumab on the
+    low count, but no dose can be given; neither card may say 'omalizumab first'."""
+    a = assess(allergic_asthma(ige_value=900, weight=70, eos=200))
+    oma, il5 = one(a, "omalizumab-not-dosable"), one(a, "anti-il5-recommended")
+    assert "omalizumab first" not in oma.rationale and "omalizumab first" not in il5.rationale
+    assert "anti-IL-5/5R therapy fits without an IgE/weight table" in oma.rationale
+
+
 def test_ranked_omalizumab_card_shows_the_eosinophil_counts_the_ranking_used():
     """Both phenotypes: the omalizumab card states a ranking from the eosinophil count, so its facts table
     carries that count (a decision without the evidence it used is not reviewable)."""
