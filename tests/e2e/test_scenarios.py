@@ -302,6 +302,18 @@ def test_5_adolescent_asthma_and_csu_get_one_omalizumab_card(e2e_client):
     assert_omalizumab_order(create["resource"], mg=150, weeks=4, intent="proposal")
 
 
+def test_5_asthma_dose_above_300_per_4_weeks_turns_a_300mg_q4w_draft_into_a_mismatch(e2e_client):
+    """Same adolescent with baseline IgE 450 IU/mL: Table 1 gives 300 mg every 2 weeks (52 kg). A 300 mg
+    every-4-weeks draft (the CSU dose) would halve the asthma dose: corrected to 300 mg every 2 weeks."""
+    resources = patient_resources(SLUG5)
+    assert edit(resources, lambda r: has_loinc(r, "19113-0"), lambda r: r["valueQuantity"].update(value=450))
+    cards = run(e2e_client, SLUG5, "order-sign", drafts=("draft-omalizumab-300mg-q4w",), resources=resources)
+    card = the_card(cards, "omalizumab-dose-mismatch")
+    assert "300 mg SC every 2 weeks" in card["summary"]
+    [update] = actions(card, "update")
+    assert_omalizumab_order(update["resource"], mg=300, weeks=2, intent="order")
+
+
 # --- 6. AERD -------------------------------------------------------------------------------------------------
 
 SLUG6 = "aerd"
