@@ -296,8 +296,15 @@ def _simple(p: Profile) -> None:
     _add(p, "bullous-pemphigoid", "present" if bp else "absent", [ev.condition(c) for c in bp])
 
 
+def _too_old(when, facts: PatientFacts) -> bool:
+    """A normal safety result older than the policy window is not a baseline for cyclosporine."""
+    limit = months_before(facts.evaluation_date, int(policy_value("cyclosporine_safety_data_max_age_months")))
+    return when is None or (when.date() if hasattr(when, "date") else when) < limit
+
+
 def _cyclosporine_risks(p: Profile) -> None:
     f = p.facts
+    max_age = fmt_num(policy_value("cyclosporine_safety_data_max_age_months"))
     warn, crit = policy_value("egfr_warn_below"), policy_value("egfr_critical_below")
     ckd = f.conditions_of("ckd")
     evid = [ev.condition(c) for c in ckd]
@@ -311,6 +318,9 @@ def _cyclosporine_risks(p: Profile) -> None:
         _add(p, "cyclosporine-renal-risk", "present", evid, note=note)
     elif f.egfr is None:
         _add(p, "cyclosporine-renal-risk", "unknown", evid, (MISSING_EGFR,))
+    elif _too_old(f.egfr.when, f):
+        _add(p, "cyclosporine-renal-risk", "unknown", evid,
+             (f"{MISSING_EGFR}: the newest is older than {max_age} months (policy); re-measure before cyclosporine",))
     else:
         _add(p, "cyclosporine-renal-risk", "absent", evid)
 
@@ -341,5 +351,8 @@ def _cyclosporine_risks(p: Profile) -> None:
         _add(p, "cyclosporine-bp-risk", "present", evid, note="; ".join(parts))
     elif latest is None:
         _add(p, "cyclosporine-bp-risk", "unknown", evid, (MISSING_BP,))
+    elif _too_old(latest.when, f):
+        _add(p, "cyclosporine-bp-risk", "unknown", evid,
+             (f"{MISSING_BP}: the newest is older than {max_age} months (policy); re-measure before cyclosporine",))
     else:
         _add(p, "cyclosporine-bp-risk", "absent", evid)

@@ -647,3 +647,23 @@ def test_interruption_of_a_year_asks_for_a_retest():
                    "total_ige": IgeBaseline("retest-after-interruption", meas("total-ige", 150))})
     d = one(assess(f), "omalizumab-not-dosable")
     assert any("re-test" in m for m in d.missing)
+
+
+def test_s4_a_normal_but_old_egfr_or_bp_is_not_a_cyclosporine_baseline():
+    """A 3-year-old normal eGFR must not count as 'no renal risk': the card asks to re-measure (policy)."""
+    old, recent = date(2023, 10, 1), date(2026, 10, 1)
+    old_bp = bp(120, 75, old, "bp-old")
+    a = assess(csu_patient(egfr=meas("egfr", 95, on=old), bp_latest=old_bp, bp_recent=(old_bp,)))
+    assert a.finding("cyclosporine-renal-risk").status == "unknown"
+    assert a.finding("cyclosporine-bp-risk").status == "unknown"
+    assert any("older than 6 months" in m for m in a.finding("cyclosporine-renal-risk").missing)
+    needed = [d for d in a.decisions if d.topic == "data-needed" and "cyclosporine" in d.headline.lower()]
+    assert needed and "eGFR" in needed[0].headline and "blood pressure" in needed[0].headline
+    # recent normal values: no risk, no request to measure
+    new_bp = bp(120, 75, recent, "bp-new")
+    a = assess(csu_patient(egfr=meas("egfr", 95, on=recent), bp_latest=new_bp, bp_recent=(new_bp,)))
+    assert a.finding("cyclosporine-renal-risk").status == "absent"
+    assert a.finding("cyclosporine-bp-risk").status == "absent"
+    # an old ABNORMAL value still counts as a risk
+    a = assess(csu_patient(egfr=meas("egfr", 40, on=old)))
+    assert a.finding("cyclosporine-renal-risk").status == "present"
