@@ -236,12 +236,20 @@ def test_database_outage_gives_503_and_recovers(key, issuers_file, fresh_pg_data
     before = feedback_entries(2)
     assert post(before).status_code == 200
 
+    import schemathesis
+
+    from conftest import ROOT
+
+    doc = schemathesis.openapi.from_path(str(ROOT / "cds_service" / "openapi.json"))
+    feedback_op = doc.find_operation_by_label("POST " + FEEDBACK_PATH)
     _set_connections(fresh_pg_database, False)
     try:
         during = feedback_entries(1)
-        statuses = [post(during).status_code for _ in range(5)]
+        responses = [post(during) for _ in range(5)]
+        statuses = [r.status_code for r in responses]
         figures.add("db_outage_requests", len(statuses))
         assert statuses == [503] * 5, statuses
+        feedback_op.validate_response(responses[0])  # the 503 is documented, with its body schema
         ready = requests.get(inst.base + "/readyz", timeout=10)
         assert ready.status_code == 503 and ready.json()["status"] == "unavailable"
         assert requests.get(inst.base + "/healthz", timeout=5).status_code == 200
