@@ -296,3 +296,19 @@ def test_unreachable_redis_fails_closed(kit, tmp_path):
     resp = pv_call(client, bearer(kit.token(PV)))
     assert resp.status_code == 503
     assert "Traceback" not in resp.get_data(as_text=True)
+
+
+def test_allowlisted_jku_that_redirects_off_host_is_not_followed(keys, tmp_path, fault_server, attacker_server):
+    """An open redirect on the issuer's jku host must not let an attacker's JWKS in."""
+    ec_key, rsa_key, stranger = keys
+    attacker_server.record_body = jwks(stranger)
+    fault_server.set_mode("redirect-offhost")  # the allowlisted jku URL answers 302 -> attacker
+    jku = fault_server.url + "/.well-known/jwks.json"
+    issuers, jwks_path = write_issuers(tmp_path, ec_key=ec_key, rsa_key=rsa_key, fhir_servers=[])
+    doc = json.loads(issuers.read_text())
+    doc["issuers"][0]["jku"] = [jku]
+    issuers.write_text(json.dumps(doc))
+    kit = IssuerKit(ec_key, rsa_key, stranger, issuers, jwks_path)
+    client = make_app(kit, tmp_path).test_client()
+    assert_refused(pv_call(client, bearer(stranger.sign(_payload(kit), headers={"jku": jku}))))
+    assert attacker_server.hit_count() == 0
