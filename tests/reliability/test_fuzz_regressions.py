@@ -6,6 +6,7 @@ here in its simplest form.
 from __future__ import annotations
 
 import copy
+import json
 import math
 from datetime import date
 
@@ -33,10 +34,6 @@ def _absurd_prefetches():
                 yield pytest.param(key, unit, value, id=f"{key}-{unit}-{value:g}")
 
 
-@pytest.mark.xfail(reason="KNOWN DEFECT (fhir_mappings/clinical_core, not yet fixed): absurd quantities "
-                          "(1e300, +-1.8e308) become non-finite or unroundable facts and clinical_core raises "
-                          "(OverflowError in dosing.fmt_num, decimal.InvalidOperation in dosing.round_weight); "
-                          "over HTTP this is a 500. Remove this marker once fixed.", strict=False)
 @pytest.mark.parametrize("key,unit,value", list(_absurd_prefetches()))
 def test_absurd_quantities_never_become_non_finite_facts(key, unit, value):
     """Found by the long demo-seeded fuzz run (CDS_LONG=1): a specific IgE of 1.8e308 kU/L became an
@@ -55,6 +52,21 @@ def test_absurd_quantities_never_become_non_finite_facts(key, unit, value):
     values += [s.measurement.value for s in facts.specific_ige]
     assert all(math.isfinite(v) for v in values), values
     clinical_core.assess(facts)  # must not raise
+
+
+@pytest.mark.parametrize("value", ["1e300", "-1e300", "1.7976931348623157e308", "1e30", "1e999"])
+def test_absurd_weight_over_http_is_not_a_500(tmp_path, value):
+    """The HTTP face of the defect above: a body weight of 1e300 kg answered 500 (decimal.InvalidOperation
+    in clinical_core.dosing.round_weight). Cards (the value ignored as implausible) or a 4xx are fine."""
+    from cds_service.app import create_app
+
+    app = create_app({"CDS_AUTH": "off", "CDS_DATABASE_URL": f"sqlite:///{tmp_path}/w.sqlite3",
+                      "CDS_CLOCK": "2025-06-01"})
+    raw = json.dumps(hook_request(prefetch=full_prefetch()))
+    assert '"value": 71.37' in raw
+    resp = app.test_client().post(PV, data=raw.replace('"value": 71.37', '"value": ' + value),
+                                  content_type="application/json")
+    assert resp.status_code < 500, resp.get_data(as_text=True)[:300]
 
 
 @pytest.mark.parametrize("link", [5, "next", {"relation": "next"}, [5, None, {"relation": "next", "url": 7}],
