@@ -25,6 +25,8 @@ from .settings import Settings
 
 log = logging.getLogger("cds_service.db")
 
+MIGRATION_LOCK_KEY = 0x0CD5_0001  # PostgreSQL advisory lock held while migrating
+
 
 def normalize_url(url: str) -> str:
     """`postgresql://` and `postgres://` mean psycopg 3 (the driver this project installs)."""
@@ -74,6 +76,9 @@ def upgrade(engine: Engine, revision: str = "head") -> None:
 
     cfg = alembic_config()
     with engine.begin() as conn:
+        if conn.dialect.name == "postgresql":
+            # several instances starting at once: one migrates, the others wait, then find it done
+            conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK_KEY})
         cfg.attributes["connection"] = conn
         command.upgrade(cfg, revision)
 

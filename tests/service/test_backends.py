@@ -148,3 +148,24 @@ def test_readyz_with_redis(make_client, tmp_path, redis_url):
     client = make_client(CDS_AUTH="jwt", CDS_TRUSTED_ISSUERS=str(issuers), CDS_PUBLIC_BASE_URL=PUBLIC_BASE,
                          CDS_REDIS_URL=redis_url)
     assert client.get("/readyz").get_json() == {"status": "ok", "database": "ok", "replayCache": "ok"}
+
+
+@pytest.mark.postgres
+def test_concurrent_migrations_on_postgres_do_not_collide(pg_url):
+    """Three instances starting at once (separate processes, as on separate hosts) all succeed."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from sqlalchemy import create_engine, text
+
+    code = "import sys; from cds_service.db import make_engine, upgrade; upgrade(make_engine(sys.argv[1]))"
+    env = dict(os.environ, PYTHONPATH=str(Path(__file__).resolve().parents[2]))
+    procs = [subprocess.Popen([sys.executable, "-c", code, pg_url], env=env, stderr=subprocess.PIPE)
+             for _ in range(3)]
+    results = [(p.wait(timeout=60), p.stderr.read().decode()[-300:]) for p in procs]
+    assert all(rc == 0 for rc, _ in results), results
+    engine = create_engine(pg_url)
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT version_num FROM alembic_version")).scalar() == "0001"
+    engine.dispose()
