@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).parent))  # svc_helpers.py (tests use --import-mode=importlib)
+sys.path.append(str(Path(__file__).parent))  # svc_helpers.py (append: never shadow other dirs' modules)
 
 from cds_service.settings import ENV_VARS  # noqa: E402
 
