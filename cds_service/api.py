@@ -84,7 +84,15 @@ def call_service(service_id: str):
         kwargs: dict[str, Any] = {"settings": conf, "fhir_client": client, "now": None}
         if evaluator is _pipeline_evaluate():
             kwargs["info"] = info
-        result = evaluator(body, **kwargs)
+        try:
+            result = evaluator(body, **kwargs)
+        except (ApiError, PrefetchUnavailable):
+            raise
+        except Exception as exc:  # noqa: BLE001 - a defect in a clinical layer, on data a client sent
+            _log_evaluation_failure(exc, body["hookInstance"])
+            raise ApiError(422, "the clinical data in this request could not be evaluated",
+                           ["no cards: the service could not evaluate this patient's data; the failure is "
+                            f"logged under hookInstance {body['hookInstance']}"]) from None
         cards = [strip_empty(card) for card in result.get("cards") or []]
         result = {**strip_empty({k: v for k, v in result.items() if k != "cards"}), "cards": cards}
         g.cds_log["unavailable"] = info.unavailable or None
@@ -108,6 +116,20 @@ def call_service(service_id: str):
         send_safely(hook_evaluated, current_app._get_current_object(), service=label,
                     hook=hook if hook in services.HOOKS else None, status=status,
                     duration_s=time.perf_counter() - started, cards=cards)
+
+
+def _log_evaluation_failure(exc: BaseException, hook_instance: str) -> None:
+    """Log where evaluation failed (exception type, innermost frame) without its message, which may
+    quote patient data."""
+    import json
+    import logging
+    import traceback
+
+    frames = traceback.extract_tb(exc.__traceback__)
+    where = f"{frames[-1].filename.rsplit('/', 2)[-2:]}:{frames[-1].lineno}" if frames else "?"
+    logging.getLogger("cds_service.api").error(json.dumps({
+        "event": "evaluation_failed", "hookInstance": hook_instance, "error": type(exc).__name__,
+        "where": where, "frames": [f"{f.filename.rsplit('/', 1)[-1]}:{f.lineno}:{f.name}" for f in frames[-6:]]}))
 
 
 def _pipeline_evaluate():

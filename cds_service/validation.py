@@ -42,6 +42,16 @@ def _reject_constant(name: str) -> Any:
     raise ValueError(f"{name} is not valid JSON")
 
 
+def _finite_float(text: str) -> float:
+    """JSON numbers beyond the double range (1e999) would become inf: refuse them (RFC 8259 §6)."""
+    import math
+
+    value = float(text)
+    if not math.isfinite(value):
+        raise ValueError(f"number {text[:20]} is out of range")
+    return value
+
+
 def json_depth_exceeds(value: Any, limit: int) -> bool:
     """True when containers nest deeper than `limit` (iterative: no recursion on hostile input)."""
     stack = [(value, 1)]
@@ -71,7 +81,7 @@ def read_json_body(request: Request, *, max_depth: int) -> Any:
     except UnicodeDecodeError:
         raise ApiError(400, "invalid request", ["request body is not UTF-8"]) from None
     try:
-        body = json.loads(text, parse_constant=_reject_constant)
+        body = json.loads(text, parse_constant=_reject_constant, parse_float=_finite_float)
     except RecursionError:
         raise ApiError(400, "invalid request", [f"JSON nested deeper than {max_depth} levels"]) from None
     except ValueError as exc:

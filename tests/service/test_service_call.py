@@ -272,3 +272,26 @@ def test_html_pages_get_a_restrictive_csp(app):
     csp = resp.headers["Content-Security-Policy"]
     assert "default-src 'self'" in csp and "frame-ancestors 'none'" in csp and "script-src 'self'" in csp
     assert resp.headers["X-Content-Type-Options"] == "nosniff"
+
+
+def test_a_defect_in_a_clinical_layer_is_a_422_not_a_500_and_is_logged_without_data(make_client, caplog):
+    def broken(body, **_):
+        raise ArithmeticError("weight 1e300 kg for patient p1")  # message quotes data
+
+    caplog.set_level(logging.INFO, logger="cds_service")
+    client = make_client(CDS_EVALUATOR=broken)
+    body = hook_request(prefetch=full_prefetch())
+    resp = client.post(PV, json=body)
+    assert resp.status_code == 422 and body["hookInstance"] in " ".join(resp.get_json()["details"])
+    assert "Traceback" not in resp.get_data(as_text=True)
+    assert "evaluation_failed" in caplog.text and "ArithmeticError" in caplog.text
+    assert "1e300" not in caplog.text
+
+
+def test_numbers_beyond_the_double_range_are_400(spied):
+    client, spy = spied
+    raw = json.dumps(hook_request(prefetch=full_prefetch())).replace('"p1"}', '"p1", "x": 1e999}', 1)
+    assert "1e999" in raw
+    resp = client.post(PV, data=raw, content_type="application/json")
+    assert resp.status_code == 400 and "out of range" in " ".join(resp.get_json()["details"])
+    assert spy.calls == []
