@@ -102,7 +102,12 @@ def convert(kind: str, value: float, code: str | None, unit: str | None) -> tupl
             raise UnitError(f"no unit given for {kind}")
         raise UnitError(f"unit '{shown}' is not a known {kind} unit")
     f = factor(kind, ucum)
-    return float(f"{value * f:.10g}"), ucum
+    converted = float(f"{value * f:.10g}")
+    bounds = _table().get("plausible", {}).get(kind)
+    if not math.isfinite(converted) or (bounds and not bounds["min"] <= converted <= bounds["max"]):
+        raise UnitError(f"value {value:g} {ucum} is not a plausible {kind} result (a data-entry or interface "
+                        f"error?); not used")
+    return converted, ucum
 
 
 def pairing_window_minutes() -> float:

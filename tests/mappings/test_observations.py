@@ -373,3 +373,18 @@ def test_ige_dated_only_to_the_month_is_not_used():
     f = facts(lab("ige", "19113-0", 100, unit="IU/mL", code="[IU]/mL", when="2024-03"))
     assert f.total_ige.status == "missing"
     assert any("dated only to the month" in p for p in problems(f))
+
+
+@pytest.mark.parametrize("value", [1e300, 2000, -5])
+def test_implausible_weight_is_a_data_issue_not_a_fact(value):
+    """1e300 kg once reached the core and crashed dose rounding; impossible values are data errors."""
+    w = vital("wt", "29463-7", value, "kg", "kg", when="2025-06-01T10:00:00Z")
+    f = facts(w)
+    assert f.weight is None
+    assert any(i.reference == "Observation/wt" and "not a plausible" in i.problem for i in f.issues), problems(f)
+
+
+def test_plausible_extremes_are_kept():
+    f = facts(vital("wt", "29463-7", 280, "kg", "kg", when="2025-06-01T10:00:00Z"),
+              lab("ige", "19113-0", 45000, unit="IU/mL", code="[IU]/mL", when="2024-02-01"))
+    assert f.weight.value == 280 and f.total_ige.measurement.value == 45000
