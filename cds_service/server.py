@@ -9,9 +9,12 @@ from __future__ import annotations
 import ipaddress
 import logging
 import os
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from gunicorn.app.base import BaseApplication
+
+if TYPE_CHECKING:
+    from .settings import Settings
 
 log = logging.getLogger("cds_service.server")
 
@@ -72,8 +75,8 @@ def gunicorn_options(host: str, port: int, workers: int, threads: int, timeout: 
     return options
 
 
-def prepare(host: str, port: int, environ=os.environ) -> None:
-    """Checks and one-time set-up done in the master process.  Raises ServeRefused."""
+def prepare(host: str, port: int, environ=os.environ) -> "Settings":
+    """Checks and one-time set-up done in the master process; returns the settings.  Raises ServeRefused."""
     from .db import make_engine, upgrade
     from .settings import Settings, SettingsError
 
@@ -106,9 +109,14 @@ def prepare(host: str, port: int, environ=os.environ) -> None:
     from .metrics import prepare_multiprocess_dir
 
     prepare_multiprocess_dir(environ.get("PROMETHEUS_MULTIPROC_DIR"))
+    return settings
 
 
 def serve(host: str = "127.0.0.1", port: int = 8080, workers: int = 2, threads: int = 4,
           timeout: int = 30) -> None:
-    prepare(host, port)
+    settings = prepare(host, port)
+    if settings.demo:
+        from demo import startup_banner
+
+        print(startup_banner(settings.public_base_url), flush=True)
     CdsGunicorn(gunicorn_options(host, port, workers, threads, timeout)).run()

@@ -93,3 +93,21 @@ def test_serve_runs_gunicorn_and_answers(tmp_path):
             proc.wait(timeout=15)
         except subprocess.TimeoutExpired:
             proc.kill()
+
+
+def test_demo_serve_prints_the_urls_to_open(tmp_path, monkeypatch, capsys):
+    """`make run` (demo mode) tells the user where the sidebar page, discovery and demo FHIR server are."""
+    from cds_service import server
+
+    for key in ("CDS_PUBLIC_BASE_URL", "CDS_DB_AUTO_MIGRATE", "PROMETHEUS_MULTIPROC_DIR", "CDS_TRUSTED_ISSUERS"):
+        monkeypatch.delenv(key, raising=False)
+    monkeypatch.setenv("CDS_DEMO", "1")
+    monkeypatch.setenv("CDS_AUTH", "off")
+    monkeypatch.setenv("CDS_DATABASE_URL", f"sqlite:///{tmp_path}/banner.db")
+    started = []
+    monkeypatch.setattr(server, "CdsGunicorn", lambda options: type("G", (), {"run": lambda self: started.append(options)})())
+    server.serve("127.0.0.1", 8123, workers=1)
+    out = capsys.readouterr().out
+    assert started, "gunicorn was not started"
+    assert "http://127.0.0.1:8123/" in out
+    assert "http://127.0.0.1:8123/cds-services" in out and "http://127.0.0.1:8123/demo/fhir" in out
