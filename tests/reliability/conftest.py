@@ -9,7 +9,6 @@
 from __future__ import annotations
 
 import json
-import os
 import socket
 import sys
 import threading
@@ -20,24 +19,11 @@ from pathlib import Path
 import pytest
 
 HERE = Path(__file__).resolve().parent
-ROOT = HERE.parents[1]
-if str(HERE) not in sys.path:  # helper modules (rel_*.py) live beside this file
-    sys.path.insert(0, str(HERE))
+if str(HERE) not in sys.path:  # helper modules (rel_*.py, unique names) live beside this file
+    sys.path.append(str(HERE))
 
+from rel_env import IN_CI, LONG, PG_HOST, PG_PORT, REDIS_HOST, REDIS_PORT, ROOT  # noqa: E402
 from rel_faultserver import FaultyFHIRServer  # noqa: E402
-
-LONG = os.environ.get("CDS_LONG", "").strip() == "1"
-IN_CI = bool(os.environ.get("CI", "").strip())
-
-PG_HOST, PG_PORT = "127.0.0.1", 5432
-REDIS_HOST, REDIS_PORT = "127.0.0.1", 6379
-
-long_only = pytest.mark.skipif(not LONG, reason="heavy run: set CDS_LONG=1")
-
-
-def examples(quick: int, long: int) -> int:
-    """Hypothesis max_examples for this mode."""
-    return long if LONG else quick
 
 
 # -- figures for the README ------------------------------------------------------------------------------

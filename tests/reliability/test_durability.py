@@ -23,7 +23,7 @@ import psycopg
 import pytest
 import requests
 
-from conftest import LONG, PG_HOST, PG_PORT
+from rel_env import LONG, PG_HOST, PG_PORT
 from rel_instances import Instance, start_instance
 from rel_jwt import ISSUER, SigningKey, bearer, claims, write_issuers
 from rel_requests import SECRET_FAMILY, SECRET_GIVEN, full_prefetch, hook_request
@@ -238,7 +238,7 @@ def test_database_outage_gives_503_and_recovers(key, issuers_file, fresh_pg_data
 
     import schemathesis
 
-    from conftest import ROOT
+    from rel_env import ROOT
 
     doc = schemathesis.openapi.from_path(str(ROOT / "cds_service" / "openapi.json"))
     feedback_op = doc.find_operation_by_label("POST " + FEEDBACK_PATH)

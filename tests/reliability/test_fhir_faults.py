@@ -174,7 +174,7 @@ def _fault_mix_test(max_examples: int):
 
 def test_random_fault_mixes(fault_app, faulty, attacker_server, figures):
     """Several keys failing in different ways at once; then the service must still be healthy."""
-    from conftest import examples
+    from rel_env import examples
 
     run = _fault_mix_test(examples(6, 150))
     run(fault_app=fault_app, faulty=faulty, attacker_server=attacker_server, figures=figures)

@@ -32,17 +32,42 @@ def _app(tmp_path, **config):
 
 
 # -- responses -------------------------------------------------------------------------------------------
-def test_internal_error_reveals_nothing(tmp_path):
+SECRET_ERROR = "secret-detail /srv/internal/path.py password=hunter2 " + SECRET_FAMILY
+
+
+def _assert_reveals_nothing(resp):
+    assert resp.is_json and set(resp.get_json()) <= {"error", "details"}
+    text = resp.get_data(as_text=True)
+    for leak in ("secret-detail", "hunter2", SECRET_FAMILY, "Traceback", "RuntimeError", ".py", "line "):
+        assert leak not in text, leak
+
+
+def test_clinical_layer_failure_reveals_nothing(tmp_path, caplog):
+    """An exception while evaluating (the service answers it as a JSON error, 422 today): no message,
+    type, path or patient data in the response, and none of the exception's message in the logs."""
     def broken(body, **_):
-        raise RuntimeError("secret-detail /srv/internal/path.py password=hunter2")
+        raise RuntimeError(SECRET_ERROR)
 
     app = _app(tmp_path, CDS_EVALUATOR=broken)
-    resp = app.test_client().post(PV, json=hook_request(prefetch=full_prefetch()))
-    assert resp.status_code == 500
-    assert resp.get_json() == {"error": "internal error"}
-    text = resp.get_data(as_text=True)
-    for leak in ("secret-detail", "hunter2", "Traceback", "RuntimeError", ".py"):
-        assert leak not in text
+    with caplog.at_level(logging.DEBUG):
+        resp = app.test_client().post(PV, json=hook_request(prefetch=full_prefetch()))
+    assert resp.status_code in (422, 500)
+    _assert_reveals_nothing(resp)
+    logs = "\n".join(r.getMessage() + str(r.exc_text or "") for r in caplog.records)
+    assert SECRET_FAMILY not in logs and "hunter2" not in logs
+
+
+def test_unexpected_server_error_reveals_nothing(tmp_path, monkeypatch):
+    """A bug outside the clinical layers (here: discovery) is a 500 with a fixed body."""
+    from cds_service import services
+
+    def broken():
+        raise RuntimeError(SECRET_ERROR)
+
+    monkeypatch.setattr(services, "discovery_document", broken)
+    resp = _app(tmp_path).test_client().get("/cds-services")
+    assert resp.status_code == 500 and resp.get_json() == {"error": "internal error"}
+    _assert_reveals_nothing(resp)
 
 
 @pytest.mark.parametrize("method,path,kwargs,status", [

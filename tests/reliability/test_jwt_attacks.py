@@ -286,7 +286,6 @@ def test_concurrent_replay_is_accepted_once(kit, tmp_path, redis_url):
 
 def test_unreachable_redis_fails_closed(kit, tmp_path):
     """If the shared replay cache is down the service cannot tell a replay: refuse (503), never 200/500."""
-    from rel_faultserver import FaultyFHIRServer  # noqa: F401 - keeps the import graph obvious
     import socket
 
     with socket.socket() as s:

@@ -17,7 +17,7 @@ from schemathesis.checks import (content_type_conformance, not_a_server_error, r
                                  response_schema_conformance, status_code_conformance)
 
 import rel_demo
-from conftest import examples
+from rel_env import examples
 from rel_jwt import PUBLIC_BASE, SigningKey, bearer, claims, ISSUER, write_issuers
 
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance,
