@@ -63,6 +63,18 @@ class Figures:
         names = ["reliability-figures.json"] + (["reliability-figures-long.json"] if LONG else [])
         for name in names:
             (out / name).write_text(json.dumps(doc, indent=2, sort_keys=True) + "\n")
+        _LAST.update(doc)
+
+
+_LAST: dict = {}
+
+
+def pytest_terminal_summary(terminalreporter):
+    """Print the figures (cases fuzzed, faults injected, requests under load, rows lost) after the run."""
+    if _LAST.get("summary"):
+        terminalreporter.write_sep("-", f"reliability figures ({_LAST['mode']} mode, artifacts/reliability-figures"
+                                        f"{'-long' if _LAST['mode'] == 'long' else ''}.json)")
+        terminalreporter.write_line(", ".join(f"{k.replace('_', ' ')}: {v}" for k, v in _LAST["summary"].items()))
 
 
 @pytest.fixture(scope="session")
