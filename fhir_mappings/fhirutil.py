@@ -170,7 +170,18 @@ def _model(resource_type: str):
 
 
 def validation_problem(resource: dict) -> str | None:
-    """None when the resource validates against the FHIR R4B model, else a short description."""
+    """None when the elements the mappings read are valid FHIR R4, else a short description.
+
+    Validating the whole R4B model cost 0.3-0.6 ms per resource (1,000 Observations: 300-600 ms),
+    mostly on elements no decision reads: see used_elements.py (the model stays the reference there).
+    """
+    from .used_elements import used_element_problem
+
+    return used_element_problem(resource)
+
+
+def model_validation_problem(resource: dict) -> str | None:
+    """None when the resource validates against the whole FHIR R4B model, else a short description."""
     rtype = resource.get("resourceType")
     if rtype not in _MODEL_MODULES:
         return None

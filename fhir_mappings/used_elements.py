@@ -1,0 +1,260 @@
+"""Validation of the FHIR elements the mappings read, and only those (fast, no model objects).
+
+Why not the full fhir.resources model per resource: validating one Observation with the R4B model
+costs 0.3-0.6 ms (pydantic plus Python-level validators on every nested element), so a
+patient-view whose prefetch holds 1,000 Observations spent 300-600 ms validating fields no decision
+reads (meta, referenceRange, performer, ...).  A resource must not be dropped because of an element
+nobody uses, and must be dropped when an element a decision uses is malformed: so this module checks
+exactly the elements `extract.py`, `observations.py` and `medications.py` read, with the FHIR R4
+datatype rules of fhir_core (the library behind fhir.resources): its regular expressions for
+date, dateTime, instant, decimal, code, id; real calendar dates; required elements; one value per
+choice element.  It is never stricter than the library on those elements
+(tests/perf/test_used_element_validation.py checks that against fhir.resources).
+
+Keep `SCHEMAS` in step with the mappings: an element a mapping starts reading is added here.
+"""
+from __future__ import annotations
+
+import math
+import re
+from datetime import date
+from typing import Any, Callable
+
+from fhir_core import types as _t
+
+_DATE = _t.Date.pattern
+_DATETIME = _t.DateTime.pattern
+_INSTANT = _t.Instant.pattern
+_DECIMAL = re.compile(r"-?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?")  # fhir_core Decimal.pattern
+_CODE = re.compile(r"[^\s]+(\s[^\s]+)*")
+_ID = re.compile(r"[A-Za-z0-9\-.]+")  # fhir_core does not bound the length
+_STRING = re.compile(r"[ \r\n\t\S]+")  # fhir_core matches these two unanchored (search):
+_URI = re.compile(r"\S*")  # a string with one character / any string passes
+_FULL_DATE = re.compile(r"(\d{4})-(\d{2})-(\d{2})")
+_LAX_BOOL = (True, False, 0, 1, "true", "false", "True", "False", "1", "0", "yes", "no", "on", "off",
+             "t", "f", "y", "n")
+
+# -- primitives: each check returns None (valid) or a list of "path: problem" strings ------------
+Check = Callable[[Any], "list[str] | None"]
+
+
+def _real_date(value: str) -> bool:
+    if len(value) < 10:
+        return True  # partial date: the pattern already bounds the month
+    try:
+        date(int(value[0:4]), int(value[5:7]), int(value[8:10]))
+    except ValueError:
+        return False
+    return True
+
+
+def _temporal(pattern: re.Pattern, kind: str) -> Check:
+    fullmatch = pattern.fullmatch
+
+    def check(v: Any) -> list[str] | None:
+        if type(v) is str:
+            if not fullmatch(v):
+                return [f": {kind} value {v[:40]!r} does not match the FHIR {kind} format"]
+            if not _real_date(v):
+                return [f": {kind} value {v[:40]!r} is not a real calendar date"]
+            return None
+        if isinstance(v, (int, float)) and not isinstance(v, bool):
+            return None  # pydantic (lax) reads a number as a Unix time; the mappings read no date from it
+        return [f": {kind} must be a string"]
+    return check
+
+
+def _regex(pattern: re.Pattern, kind: str, anchored: bool = True) -> Check:
+    match = pattern.fullmatch if anchored else pattern.search
+    problem = [f": not a valid FHIR {kind}"]
+
+    def check(v: Any) -> list[str] | None:
+        if type(v) is str and match(v):
+            return None
+        return problem
+    return check
+
+
+def _string(v: Any) -> list[str] | None:
+    # fhir_core's string pattern [ \r\n\t\S]+ is matched unanchored: any non-empty string passes
+    return None if type(v) is str and v else [": not a valid FHIR string"]
+
+
+def _uri(v: Any) -> list[str] | None:
+    return None if type(v) is str else [": not a valid FHIR uri"]  # pattern \S* matched unanchored
+
+
+def _decimal(v: Any) -> list[str] | None:
+    t = type(v)
+    if t is int or (t is float and math.isfinite(v)):
+        return None
+    if t is str and _DECIMAL.fullmatch(v):
+        return None
+    return [": not a valid FHIR decimal"]
+
+
+def _positive_int(v: Any) -> list[str] | None:
+    if isinstance(v, int) and v > 0:  # True included: pydantic (lax) reads it as 1
+        return None
+    if isinstance(v, str) and re.fullmatch(r"\+?[1-9][0-9]*", v):
+        return None
+    if isinstance(v, float) and v.is_integer() and v > 0:
+        return None
+    return [": not a valid FHIR positiveInt"]
+
+
+def _boolean(v: Any) -> list[str] | None:
+    return None if isinstance(v, (bool, int, str)) and v in _LAX_BOOL else [": not a valid FHIR boolean"]
+
+
+STRING = _string
+CODE = _regex(_CODE, "code")
+URI = _uri
+ID = _regex(_ID, "id")
+DATE = _temporal(_DATE, "date")
+DATETIME = _temporal(_DATETIME, "dateTime")
+INSTANT = _temporal(_INSTANT, "instant")
+
+
+# -- complex types ---------------------------------------------------------------------------
+def _prefixed(name: str, problems: list[str]) -> list[str]:
+    """Child problems under element `name`: ': msg' -> 'name: msg', '.x: msg' -> 'name.x: msg'."""
+    return [name + p for p in problems]
+
+
+class Struct:
+    """A complex datatype or resource: the elements read, required elements, choice groups."""
+
+    def __init__(self, name: str, fields: dict[str, Any], required: tuple[str, ...] = (),
+                 choices: tuple[str, ...] = ()) -> None:
+        self.name, self.fields, self.required, self.choices = name, fields, required, choices
+        self._items = tuple((k, _as_check(v)) for k, v in fields.items())
+        self._complex = frozenset(k for k, v in fields.items() if isinstance(v, (Struct, ListOf)))
+
+    def __call__(self, value: Any) -> list[str] | None:
+        if type(value) is not dict:
+            return [f": must be a {self.name} (JSON object)"]
+        out: list[str] | None = None
+        for name, check in self._items:
+            item = value.get(name)
+            if item is not None:
+                problems = check(item)
+                if problems:
+                    out = (out or []) + _prefixed("." + name, problems)
+        for name in self.required:
+            # fhir_core: a missing complex element, or a missing/null primitive, is an error; an
+            # explicit null complex element is accepted (and then carries nothing)
+            if name not in value or (value[name] is None and name not in self._complex):
+                out = (out or []) + [f".{name}: required"]
+        for choice in self.choices:
+            n = len(choice)
+            present = [k for k in value if k.startswith(choice) and k[n:n + 1].isupper() and value[k] is not None]
+            if len(present) > 1:
+                out = (out or []) + [f".{choice}[x]: only one of {', '.join(sorted(present))} is allowed"]
+        return out
+
+
+class ListOf:
+    def __init__(self, spec: Any) -> None:
+        self.spec = spec
+        self._check = _as_check(spec)
+
+    def __call__(self, value: Any) -> list[str] | None:
+        if type(value) is not list:
+            return [": must be a list"]
+        out: list[str] | None = None
+        check = self._check
+        for i, element in enumerate(value):
+            if element is not None:
+                problems = check(element)
+                if problems:
+                    out = (out or []) + _prefixed(f"[{i}]", problems)
+        return out
+
+
+def _as_check(spec: Any) -> Check:
+    return spec
+
+
+CODING = Struct("Coding", {"system": URI, "code": CODE, "display": STRING, "version": STRING,
+                           "userSelected": _boolean})
+CODEABLE = Struct("CodeableConcept", {"coding": ListOf(CODING), "text": STRING})
+REFERENCE = Struct("Reference", {"reference": STRING, "display": STRING, "type": URI})
+QUANTITY = Struct("Quantity", {"value": _decimal, "comparator": CODE, "unit": STRING, "system": URI,
+                               "code": CODE})
+PERIOD = Struct("Period", {"start": DATETIME, "end": DATETIME})
+RANGE = Struct("Range", {"low": QUANTITY, "high": QUANTITY})
+DOSAGE = Struct("Dosage", {
+    "text": STRING,
+    "route": CODEABLE,
+    "timing": Struct("Timing", {"repeat": Struct("TimingRepeat", {
+        "boundsPeriod": PERIOD, "frequency": _positive_int, "period": _decimal, "periodUnit": CODE})}),
+    "doseAndRate": ListOf(Struct("DosageDoseAndRate", {"doseQuantity": QUANTITY, "doseRange": RANGE},
+                                 choices=("dose",))),
+})
+
+# meta: read by nobody, but a malformed meta (lastUpdated, profile) marks a resource the EHR did not
+# produce correctly, and the mappings' tests rely on such a resource being skipped.
+META = Struct("Meta", {"versionId": ID, "lastUpdated": INSTANT, "source": URI, "profile": ListOf(URI)})
+
+SCHEMAS: dict[str, Struct] = {
+    "Patient": Struct("Patient", {"id": ID, "birthDate": DATE}),
+    "Observation": Struct("Observation", {
+        "id": ID, "status": CODE, "code": CODEABLE, "subject": REFERENCE,
+        "effectiveDateTime": DATETIME, "effectivePeriod": PERIOD, "effectiveInstant": INSTANT,
+        "issued": INSTANT, "valueQuantity": QUANTITY, "dataAbsentReason": CODEABLE, "specimen": REFERENCE,
+        "component": ListOf(Struct("ObservationComponent", {
+            "code": CODEABLE, "valueQuantity": QUANTITY, "dataAbsentReason": CODEABLE},
+            required=("code",), choices=("value",))),
+    }, required=("status", "code"), choices=("effective", "value")),
+    "Condition": Struct("Condition", {
+        "id": ID, "clinicalStatus": CODEABLE, "verificationStatus": CODEABLE, "code": CODEABLE,
+        "subject": REFERENCE, "onsetDateTime": DATETIME, "onsetPeriod": PERIOD,
+        "abatementDateTime": DATETIME, "abatementPeriod": PERIOD, "abatementString": STRING,
+        "abatementBoolean": _boolean, "recordedDate": DATETIME,
+    }, required=("subject",), choices=("onset", "abatement")),
+    "AllergyIntolerance": Struct("AllergyIntolerance", {
+        "id": ID, "clinicalStatus": CODEABLE, "verificationStatus": CODEABLE, "type": CODE,
+        "category": ListOf(CODE), "criticality": CODE, "code": CODEABLE, "patient": REFERENCE,
+        "onsetDateTime": DATETIME, "recordedDate": DATETIME,
+        "reaction": ListOf(Struct("AllergyIntoleranceReaction", {
+            "substance": CODEABLE, "manifestation": ListOf(CODEABLE)}, required=("manifestation",))),
+    }, required=("patient",), choices=("onset",)),
+    "MedicationRequest": Struct("MedicationRequest", {
+        "id": ID, "status": CODE, "intent": CODE, "medicationCodeableConcept": CODEABLE,
+        "medicationReference": REFERENCE, "subject": REFERENCE, "authoredOn": DATETIME,
+        "dosageInstruction": ListOf(DOSAGE),
+        "dispenseRequest": Struct("MedicationRequestDispenseRequest", {"validityPeriod": PERIOD}),
+    }, required=("status", "intent", "subject"), choices=("medication",)),
+    "MedicationStatement": Struct("MedicationStatement", {
+        "id": ID, "status": CODE, "medicationCodeableConcept": CODEABLE, "medicationReference": REFERENCE,
+        "subject": REFERENCE, "effectiveDateTime": DATETIME, "effectivePeriod": PERIOD,
+        "dateAsserted": DATETIME, "dosage": ListOf(DOSAGE),
+    }, required=("status", "subject"), choices=("medication", "effective")),
+    "Medication": Struct("Medication", {
+        "id": ID, "code": CODEABLE,
+        "ingredient": ListOf(Struct("MedicationIngredient", {
+            "itemCodeableConcept": CODEABLE, "itemReference": REFERENCE}, choices=("item",))),
+    }),
+}
+_MEDICATION_REQUIRED = ("MedicationRequest", "MedicationStatement")
+
+
+def used_element_problem(resource: dict) -> str | None:
+    """None when every element the mappings read is valid FHIR R4, else a short description."""
+    rtype = resource.get("resourceType")
+    schema = SCHEMAS.get(rtype)
+    if schema is None:
+        return None
+    out = schema(resource) or []
+    meta = resource.get("meta")
+    if meta is not None:
+        out += _prefixed(".meta", META(meta) or [])
+    if rtype in _MEDICATION_REQUIRED and "medicationCodeableConcept" not in resource \
+            and "medicationReference" not in resource:
+        out.append(".medication[x]: required")
+    if not out:
+        return None
+    out = [p[1:] if p.startswith(".") else p for p in out]
+    more = f" (+{len(out) - 3} more)" if len(out) > 3 else ""
+    return "; ".join(out[:3]) + more
