@@ -45,8 +45,11 @@ class CdsGunicorn(BaseApplication):
 
     def load(self):
         from . import create_app
+        from .warmup import warm_up
 
-        return create_app()
+        app = create_app()
+        warm_up(app)  # build every lazily loaded table now, not in the first EHR request
+        return app
 
 
 def gunicorn_options(host: str, port: int, workers: int, threads: int, timeout: int) -> dict[str, Any]:
