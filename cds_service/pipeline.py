@@ -13,7 +13,8 @@ import logging
 import time
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from typing import Any, Callable, Mapping
+from collections.abc import Callable, Mapping  # isinstance on typing.Mapping is ~10x slower
+from typing import Any
 
 from .errors import PrefetchUnavailable
 from .fhir_client import FhirClient, NoFhirAccess, as_list, new_session
