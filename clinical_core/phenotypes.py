@@ -94,11 +94,11 @@ class Profile:
         return self.status(key) == "present"
 
     def ev(self, *keys: str) -> tuple[Evidence, ...]:
-        out: list[Evidence] = []
+        out: dict[Evidence, None] = {}  # ordered set: `e not in list` was quadratic in the evidence
         for k in keys:
             f = self.findings.get(k)
             if f:
-                out.extend(e for e in f.evidence if e not in out)
+                out.update(dict.fromkeys(f.evidence))
         return tuple(out)
 
 
