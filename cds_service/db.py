@@ -64,8 +64,12 @@ def make_engine(url: str) -> Engine:
                     record.invalidate()
 
         return engine
+    # PostgreSQL: a silently dropped network (no RST) must not hold a request until gunicorn's timeout:
+    # libpq keepalives and tcp_user_timeout make a dead connection fail within seconds (then 503).
+    pg_args = {"connect_timeout": 3, "keepalives": 1, "keepalives_idle": 10, "keepalives_interval": 5,
+               "keepalives_count": 3, "tcp_user_timeout": 10000}
     return create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=10,
-                         connect_args={"connect_timeout": 3} if parsed.get_backend_name() == "postgresql" else {})
+                         connect_args=pg_args if parsed.get_backend_name() == "postgresql" else {})
 
 
 def alembic_config(engine_url: str | None = None):

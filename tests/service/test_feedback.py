@@ -257,3 +257,16 @@ def test_readyz_and_healthz(client):
 
 def test_order_service_has_its_own_feedback_endpoint(client):
     assert client.post(ORDER + "/feedback", json={"feedback": [accepted(str(uuid.uuid4()))]}).status_code == 200
+
+
+def test_feedback_entries_per_request_are_bounded(client, db_path):
+    from cds_service.validation import MAX_FEEDBACK_ENTRIES
+
+    too_many = [accepted(f"card-{i}", "s-1") for i in range(MAX_FEEDBACK_ENTRIES + 1)]
+    resp = client.post(FEEDBACK, json={"feedback": too_many})
+    assert resp.status_code == 400
+    assert any("at most" in d for d in resp.get_json()["details"])
+    assert rows(db_path, Feedback) == []  # nothing partially stored
+    resp = client.post(FEEDBACK, json={"feedback": too_many[:MAX_FEEDBACK_ENTRIES]})
+    assert resp.status_code == 200
+    assert len(rows(db_path, Feedback)) == MAX_FEEDBACK_ENTRIES

@@ -99,8 +99,10 @@ def test_demo_serve_prints_the_urls_to_open(tmp_path, monkeypatch, capsys):
     """`make run` (demo mode) tells the user where the sidebar page, discovery and demo FHIR server are."""
     from cds_service import server
 
+    # serve() writes some of these into os.environ: setenv first so monkeypatch restores them afterwards
     for key in ("CDS_PUBLIC_BASE_URL", "CDS_DB_AUTO_MIGRATE", "PROMETHEUS_MULTIPROC_DIR", "CDS_TRUSTED_ISSUERS"):
-        monkeypatch.delenv(key, raising=False)
+        monkeypatch.setenv(key, "placeholder")
+        monkeypatch.delenv(key)
     monkeypatch.setenv("CDS_DEMO", "1")
     monkeypatch.setenv("CDS_AUTH", "off")
     monkeypatch.setenv("CDS_DATABASE_URL", f"sqlite:///{tmp_path}/banner.db")
@@ -111,3 +113,4 @@ def test_demo_serve_prints_the_urls_to_open(tmp_path, monkeypatch, capsys):
     assert started, "gunicorn was not started"
     assert "http://127.0.0.1:8123/" in out
     assert "http://127.0.0.1:8123/cds-services" in out and "http://127.0.0.1:8123/demo/fhir" in out
+
