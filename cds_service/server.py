@@ -115,7 +115,7 @@ def prepare(host: str, port: int, environ=os.environ) -> "Settings":
     return settings
 
 
-def serve(host: str = "127.0.0.1", port: int = 8080, workers: int = 2, threads: int = 4,
+def serve(host: str = "127.0.0.1", port: int = 8080, workers: int = 2, threads: int = 1,
           timeout: int = 30) -> None:
     settings = prepare(host, port)
     if settings.demo:
