@@ -191,14 +191,22 @@ def rxcui_index() -> dict[str, str]:
 
 
 @cache
-def _name_patterns() -> tuple[tuple[re.Pattern, str], ...]:
-    """Whole-word name/brand patterns, longest names first (so 'levocetirizine' wins over 'cetirizine')."""
+def _name_table() -> tuple[tuple[str, re.Pattern, str], ...]:
+    """(lowercase name, whole-word pattern, agent) for every name and brand, longest names first (so
+    'levocetirizine' wins over 'cetirizine').  A pattern can match only where its name occurs, so
+    `agents_in_text` tests the substring first and skips most of the ~60 regex scans per text."""
     pairs = []
     for a in agents().values():
         for n in a.names + a.brands:
             pairs.append((n.lower(), a.agent))
     pairs.sort(key=lambda p: -len(p[0]))
-    return tuple((re.compile(r"(?<![a-z0-9])" + re.escape(n) + r"(?![a-z0-9])"), agent) for n, agent in pairs)
+    return tuple((n, re.compile(r"(?<![a-z0-9])" + re.escape(n) + r"(?![a-z0-9])"), agent) for n, agent in pairs)
+
+
+@cache
+def _name_patterns() -> tuple[tuple[re.Pattern, str], ...]:
+    """Whole-word name/brand patterns, longest names first (so 'levocetirizine' wins over 'cetirizine')."""
+    return tuple((pat, agent) for _, pat, agent in _name_table())
 
 
 def agents_in_text(text: str) -> list[str]:
@@ -208,7 +216,9 @@ def agents_in_text(text: str) -> list[str]:
     low = text.lower()
     found: list[tuple[int, str]] = []
     taken: list[tuple[int, int]] = []
-    for pat, agent in _name_patterns():
+    for name, pat, agent in _name_table():
+        if name not in low:
+            continue
         for m in pat.finditer(low):
             if any(s <= m.start() < e or s < m.end() <= e for s, e in taken):
                 continue  # 'cetirizine' inside an already matched 'levocetirizine'
