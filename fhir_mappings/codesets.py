@@ -243,20 +243,33 @@ def rxnorm_for(agent: str) -> tuple[str, str] | None:
 
 
 # ------------------------------------------------------------------------------------- allergies
+def _whole_word(name: str) -> re.Pattern:
+    return re.compile(r"(?<![a-z0-9])" + re.escape(name) + r"(?![a-z0-9])")
+
+
+@cache
+def allergy_group_names() -> dict[str, tuple[tuple[str, re.Pattern], ...]]:
+    """group -> (lowercase name, whole-word pattern), longest first: a pattern can match only where its
+    name occurs, so callers test the substring before running the regex."""
+    data = load_json("codesets/allergy_substances.json")
+    return {group: tuple((n.lower(), _whole_word(n.lower())) for n in sorted(names, key=len, reverse=True))
+            for group, names in data["groups"].items()}
+
+
 @cache
 def allergy_groups() -> dict[str, tuple[re.Pattern, ...]]:
-    data = load_json("codesets/allergy_substances.json")
-    out = {}
-    for group, names in data["groups"].items():
-        out[group] = tuple(re.compile(r"(?<![a-z0-9])" + re.escape(n.lower()) + r"(?![a-z0-9])")
-                           for n in sorted(names, key=len, reverse=True))
-    return out
+    return {group: tuple(p for _, p in pairs) for group, pairs in allergy_group_names().items()}
+
+
+@cache
+def respiratory_manifestation_names() -> tuple[tuple[str, re.Pattern], ...]:
+    return tuple((n.lower(), _whole_word(n.lower()))
+                 for n in load_json("codesets/allergy_substances.json")["respiratory_manifestations"])
 
 
 @cache
 def respiratory_manifestations() -> tuple[re.Pattern, ...]:
-    return tuple(re.compile(r"(?<![a-z0-9])" + re.escape(n.lower()) + r"(?![a-z0-9])")
-                 for n in load_json("codesets/allergy_substances.json")["respiratory_manifestations"])
+    return tuple(p for _, p in respiratory_manifestation_names())
 
 
 # -------------------------------------------------------------------------------------- prefetch

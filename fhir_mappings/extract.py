@@ -612,8 +612,8 @@ def _condition_concepts(concept: Any) -> list[tuple[str, str | None, str]]:
 # -------------------------------------------------------------------------------- allergies
 def _allergies(items: list[dict], ctx: _Ctx) -> list[AllergyFact]:
     out = []
-    groups = cs.allergy_groups()
-    resp = cs.respiratory_manifestations()
+    groups = cs.allergy_group_names()  # (name, pattern): the regex runs only where the name occurs
+    resp = cs.respiratory_manifestation_names()
     subst_idx = cs.snomed_substance_index()
     for res in items:
         ver = status_code(res.get("verificationStatus"))
@@ -628,7 +628,7 @@ def _allergies(items: list[dict], ctx: _Ctx) -> list[AllergyFact]:
                                 if system == cs.SNOMED and code in subst_idx), None)
         category = None
         for group in ("aspirin-nsaid", "food", "environmental"):
-            if any(p.search(text) for p in groups[group]):
+            if any(n in text and p.search(text) for n, p in groups[group]):
                 category = group
                 break
         if category is None and coded_substance:
@@ -650,7 +650,7 @@ def _allergies(items: list[dict], ctx: _Ctx) -> list[AllergyFact]:
         out.append(AllergyFact(
             category=category, substance=substance,  # type: ignore[arg-type]
             source=SourceRef("AllergyIntolerance", as_str(res.get("id")), code_str, concept_text(res.get("code"))),
-            respiratory_reaction=any(p.search(manifest) for p in resp),
+            respiratory_reaction=any(n in manifest and p.search(manifest) for n, p in resp),
             ige_mediated=ige,
             recorded=parse_date(res.get("recordedDate")) or parse_date(res.get("onsetDateTime")),
         ))
