@@ -10,6 +10,8 @@ from __future__ import annotations
 import json
 import logging
 import os
+import sqlite3
+import threading
 from datetime import datetime, timezone
 from importlib import resources
 from typing import Any, Iterable, Mapping
@@ -151,6 +153,39 @@ class CardLog:
         if _is_sqlite_file(db.engine):
             self._engine = make_engine(db.engine.url.render_as_string(hide_password=False),
                                        synchronous="NORMAL")
+            dialect = self._engine.dialect
+            columns = list(ReturnedCard.__table__.c)
+            # SQLAlchemy's own bind processors (DateTime -> its SQLite text form), so rows are stored
+            # exactly as a Core insert stores them
+            self._processors = {c.name: p for c in columns
+                                if (p := c.type.dialect_impl(dialect).bind_processor(dialect)) is not None}
+            self._sql = (f"INSERT INTO {ReturnedCard.__tablename__} ({', '.join(c.name for c in columns)}) "
+                         f"VALUES ({', '.join(':' + c.name for c in columns)})")
+            self._idle: list[Any] = []  # DBAPI connections of the card-log engine, reused LIFO
+            self._idle_lock = threading.Lock()
+
+    def _insert_sqlite(self, rows: list[dict[str, Any]]) -> None:
+        """One executemany and commit on a pooled-by-us DBAPI connection of the card-log engine
+        (SQLAlchemy's checkout, reset and statement layers cost ~0.1 ms of the ~0.2 ms per call)."""
+        with self._idle_lock:
+            fairy = self._idle.pop() if self._idle else None
+        if fairy is None:
+            # made by the engine (its connect hook sets WAL, NORMAL, busy_timeout), then ours to keep
+            fairy = self._engine.raw_connection()  # type: ignore[union-attr]
+            fairy.detach()
+        conn = fairy.dbapi_connection
+        try:
+            params = [{**row, **{k: p(row[k]) for k, p in self._processors.items()}} for row in rows]
+            conn.executemany(self._sql, params)
+            conn.commit()
+        except BaseException:
+            try:
+                conn.rollback()
+            finally:
+                fairy.close()  # a connection in an unknown state is not reused
+            raise
+        with self._idle_lock:
+            self._idle.append(fairy)
 
     def record(self, cards: Iterable[Mapping[str, Any]], *, service_id: str, hook: str,
                hook_instance: str, patient_id: str) -> bool:
@@ -173,8 +208,7 @@ class CardLog:
         bind = self.db.sessions.kw.get("bind") or self.db.engine
         try:
             if self._engine is not None and bind is self.db.engine:
-                with self._engine.begin() as conn:
-                    conn.execute(self._insert, rows)
+                self._insert_sqlite(rows)
                 return True
             with bind.begin() as conn:
                 if conn.dialect.name == "sqlite":  # in-memory SQLite: one engine, relaxed per call
@@ -184,7 +218,7 @@ class CardLog:
                     conn.exec_driver_sql("SET LOCAL synchronous_commit TO OFF")
                 conn.execute(self._insert, rows)
             return True
-        except SQLAlchemyError as exc:
+        except (SQLAlchemyError, sqlite3.Error) as exc:
             # The clinical answer still goes out, but loudly: these uuids will not join feedback.
             log.error(json.dumps({"event": "card_log_failed", "error": type(exc).__name__,
                                   "hookInstance": hook_instance, "cards": [r["card_uuid"] for r in rows]}))
