@@ -14,7 +14,8 @@ import sqlite3
 import threading
 from datetime import datetime, timezone
 from importlib import resources
-from typing import Any, Iterable, Mapping
+from collections.abc import Mapping  # isinstance on typing.Mapping is ~10x slower
+from typing import Any, Iterable
 
 from flask import Flask
 from sqlalchemy import create_engine, event, text

@@ -22,7 +22,8 @@ from __future__ import annotations
 import os
 import tempfile
 import time
-from typing import Any, Iterable, Mapping
+from collections.abc import Mapping  # isinstance on typing.Mapping is ~10x slower
+from typing import Any, Iterable
 
 from flask import Blueprint, Flask, Response, current_app, g, has_app_context, request
 

@@ -11,7 +11,8 @@ from __future__ import annotations
 import re
 import time
 from dataclasses import dataclass, field
-from typing import Any, Mapping
+from collections.abc import Mapping  # isinstance on typing.Mapping is ~10x slower
+from typing import Any
 from urllib.parse import quote
 
 from .fhir_client import FetchResult, is_operation_outcome, _next_link

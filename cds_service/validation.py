@@ -12,7 +12,8 @@ import json
 import re
 from datetime import datetime
 from itertools import chain, compress, repeat
-from typing import Any, Mapping
+from collections.abc import Mapping  # isinstance on typing.Mapping is ~10x slower
+from typing import Any
 
 from flask import Request
 
