@@ -30,6 +30,28 @@ COVER_WORDS = {"allergic-asthma": "allergic asthma", "csu-refractory": "CSU", "c
                "food-allergy": "food allergy"}
 
 
+
+def _p(key: str) -> str:
+    """A policy threshold as written on a card, read from data/policy.json (never restated in code)."""
+    return fmt_num(policy_value(key))
+
+
+def eosinophil_policy_note() -> str:
+    return (f"Eosinophil thresholds ({_p('eosinophils_current_min')}/µL now, {_p('eosinophils_12m_min')}/µL in "
+            "12 months) are product policy from GINA and the trials, not label text.")
+
+
+def lte4_policy_note() -> str:
+    return (f"LTE4 thresholds ({_p('lte4_elevated_above')} elevated, {_p('lte4_aerd_min')} supports AERD, pg/mg "
+            "creatinine) are product policy from the Mayo test comment, not label text.")
+
+
+def cyclosporine_policy_note() -> str:
+    return (f"eGFR < {_p('egfr_warn_below')} (critical < {_p('egfr_critical_below')}) and BP >= "
+            f"{_p('bp_warn_systolic')}/{_p('bp_warn_diastolic')} (critical >= {_p('bp_critical_systolic')}/"
+            f"{_p('bp_critical_diastolic')}) are product policy from common practice, not label text.")
+
+
 def check_region(region: str) -> str:
     r = (region or "US").strip().upper()
     if r not in REGIONS:
@@ -318,7 +340,9 @@ def _oma_csu(p: Profile, region: str, *, covers: tuple[str, ...], extra_cautions
     dose = csu_dose(region)
     cautions = list(extra_cautions)
     if region == "US":
-        cautions.append("150 mg every 4 weeks is the US label's alternative CSU dose.")
+        raw = csu_fixed()
+        cautions.append(f"{raw['alternative_dose_mg']} mg every {raw['interval_weeks']} weeks is the US label's "
+                        "alternative CSU dose.")
     cautions.append("Cyclosporine is the later step if omalizumab fails within 6 months (EAACI 2022).")
     if p.on_omalizumab:
         cautions.append("Already on omalizumab: continue the fixed CSU dose; IgE and weight do not change it.")
@@ -378,8 +402,7 @@ def anti_il5_decision(p: Profile) -> Decision | None:
                  f"fit ({age_note}).")
     if p.status("allergic-asthma") == "absent":
         rationale += " No allergic phenotype: omalizumab is not the right tool."
-    cautions = ["Eosinophil thresholds (150/µL now, 300/µL in 12 months) are product policy from GINA and the "
-                "trials, not label text."] + list(unverified(alts))
+    cautions = [eosinophil_policy_note()] + list(unverified(alts))
     if p.age is None:
         cautions.append("Age unknown: check the label's age limits before ordering.")
     return Decision(
@@ -470,7 +493,8 @@ def not_preferred_decision(p: Profile, *, order_reference: str | None = None, dr
         citation=citation("gina-severe"), evidence=evid,
         rule="Anti-IgE fits allergic (sensitised, IgE-driven) phenotypes; eosinophilic non-allergic asthma -> "
              "anti-IL-5/5R; AERD -> leukotriene modifier (product rule from GINA 2024 and the AERD literature).",
-        cautions=_uniq(["Phenotype thresholds (eosinophils, IgE < 30, LTE4) are product policy, not label text."]
+        cautions=_uniq([f"Phenotype thresholds (eosinophils, IgE < {_p('ige_non_allergic_below')}, LTE4) are product "
+                        "policy, not label text."]
                        + list(unverified(alts))),
         alternatives=alts, order_reference=order_reference,
         covers=tuple(k for k in ("eosinophilic-asthma", "aerd") if p.present(k)))
@@ -492,8 +516,7 @@ def leukotriene_decision(p: Profile) -> Decision | None:
                       "total IgE): without one omalizumab is not the first choice.")
     else:
         rationale += " Without an allergic phenotype omalizumab is not the first choice."
-    cautions = ["LTE4 thresholds (104 elevated, 166 supports AERD, pg/mg creatinine) are product policy from the Mayo "
-                "test comment, not label text."]
+    cautions = [lte4_policy_note()]
     if active_ltm:
         cautions.append(f"Already on {', '.join(active_ltm)}.")
     cautions += [f"{o.display}: {o.note}." for o in alts if o.note]
@@ -535,8 +558,7 @@ def aerd_possible_decision(p: Profile) -> Decision | None:
         headline=clip(f"Possible AERD ({what}): check " + ", ".join(checks)),
         rationale=rationale, citation=citation("lte4-mayo"), evidence=_uniq(p.age_ev + finding.evidence),
         rule=finding.note, missing=tuple(missing),
-        cautions=("LTE4 thresholds (104 elevated, 166 supports AERD, pg/mg creatinine) are product policy from the "
-                  "Mayo test comment, not label text.",),
+        cautions=(lte4_policy_note(),),
         covers=("aerd",))
 
 
@@ -585,7 +607,7 @@ def cyclosporine_decision(p: Profile, *, hook: str | None = None, order_referenc
                  + tuple(ev.medication(m) for m in p.on_cyclosporine) + p.ev("csu-refractory"))
     target = "Cyclosporine drafted" if order_reference else "Avoid cyclosporine"
     head = f"{target} with {_risk_words(p)}: nephrotoxic and raises BP"
-    head += "; omalizumab 300 mg SC every 4 weeks instead" if alts else ""
+    head += f"; {alts[0].display[0].lower()}{alts[0].display[1:]} instead" if alts else ""
     rationale = ("Neoral boxed warning: at recommended doses cyclosporine can cause systemic hypertension and "
                  "nephrotoxicity, and renal function must be monitored during therapy. ")
     if alts:
@@ -596,10 +618,10 @@ def cyclosporine_decision(p: Profile, *, hook: str | None = None, order_referenc
                       "cyclosporine, weigh the renal and blood-pressure risk; the urticaria guideline also describes "
                       "off-label omalizumab up-dosing when 300 mg every 4 weeks is not enough (check EAACI 2022).")
     rule_parts = [p.findings[k].note for k in ("cyclosporine-renal-risk", "cyclosporine-bp-risk") if p.present(k)]
-    cautions = ["eGFR < 60 (critical < 30) and BP >= 140/90 (critical >= 180/110) are product policy from common "
-                "practice, not label text."]
+    cautions = [cyclosporine_policy_note()]
     if critical:
-        cautions.append("Critical at order-sign: eGFR below 30 or BP at or above 180/110.")
+        cautions.append(f"Critical at order-sign: eGFR below {_p('egfr_critical_below')} or BP at or above "
+                        f"{_p('bp_critical_systolic')}/{_p('bp_critical_diastolic')}.")
     return Decision(
         topic="cyclosporine-unsafe", indicator="critical" if critical else "warning", headline=clip(head),
         rationale=rationale.strip(), citation=citation("neoral"), evidence=evid, rule="; ".join(rule_parts),

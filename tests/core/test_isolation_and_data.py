@@ -73,3 +73,15 @@ def test_data_files_are_loaded_once():
 def test_csu_fixed_dose_file():
     raw = json.loads((CORE / "data" / "dosing" / "csu-fixed.json").read_text())
     assert (raw["dose_mg"], raw["interval_weeks"], raw["alternative_dose_mg"], raw["age_min"]) == (300, 4, 150, 12)
+
+
+def test_policy_thresholds_on_cards_are_read_from_the_policy_file(monkeypatch):
+    """A clinician who edits policy.json must see the new value on the card, not a stale literal."""
+    from clinical_core import recommend
+    from clinical_core.knowledge import policy_value
+
+    changed = {"egfr_warn_below": 45, "lte4_aerd_min": 241, "eosinophils_current_min": 200}
+    monkeypatch.setattr(recommend, "policy_value", lambda key: changed.get(key, policy_value(key)))
+    assert "eGFR < 45" in recommend.cyclosporine_policy_note()
+    assert "241 supports AERD" in recommend.lte4_policy_note()
+    assert "200/µL now" in recommend.eosinophil_policy_note()
