@@ -2,21 +2,8 @@
 table never doses (clinical-brief 'Dosing tables the service may compute from')."""
 from __future__ import annotations
 
-import pytest
-
-from tests.e2e.hooks import (CLOCK, UCUM, actions, call, edit, has_loinc, hook_request, patient_resources,
+from tests.e2e.hooks import (UCUM, actions, call, edit, has_loinc, hook_request, patient_resources,
                              regimen, the_card, topics)
-
-
-@pytest.fixture(scope="module")
-def eu_client(tmp_path_factory):
-    from cds_service.app import create_app
-
-    db = tmp_path_factory.mktemp("e2e-eu") / "cds.sqlite3"
-    app = create_app({"TESTING": True, "CDS_AUTH": "off", "CDS_CLOCK": CLOCK, "CDS_REGION": "EU",
-                      "CDS_DATABASE_URL": f"sqlite:///{db}", "CDS_DEMO": "0"})
-    with app.test_client() as client:
-        yield client
 
 
 def test_eu_allergic_asthma_uses_smpc_table_2(eu_client):
