@@ -162,13 +162,23 @@ def policy_value(key: str) -> float:
 
 
 @cache
+def _therapies_file() -> dict[str, Any]:
+    """therapies.json, read once for its regimens, citations and label age limits."""
+    return _load_json(DATA_DIR / "therapies.json")
+
+
 def therapies() -> dict[str, dict[str, Any]]:
-    return _load_json(DATA_DIR / "therapies.json")["regimens"]
+    return _therapies_file()["regimens"]
+
+
+def label_age_limits() -> dict[str, dict[str, Any]]:
+    """Youngest labelled age per agent (therapies.json label_age_limits, each with its source)."""
+    return _therapies_file().get("label_age_limits", {})
 
 
 @cache
 def citations() -> dict[str, Citation]:
-    raw = _load_json(DATA_DIR / "therapies.json")["citations"]
+    raw = _therapies_file()["citations"]
     return {k: Citation(v["label"], v["url"]) for k, v in raw.items()}
 
 

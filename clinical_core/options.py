@@ -5,22 +5,14 @@ option note says "check the label" so no card asserts an unverified dose.
 """
 from __future__ import annotations
 
-import json
-from functools import cache
-
 from .decisions import Citation, DoseRecommendation, TherapyOption
-from .knowledge import DATA_DIR, csu_fixed, table_meta, therapies
+from .knowledge import csu_fixed, label_age_limits, table_meta, therapies
 
 ANTI_IL5_REGIMENS = (
     "mepolizumab-asthma-12plus", "mepolizumab-asthma-6to11", "benralizumab-asthma-12plus", "reslizumab-asthma-18plus",
 )
 LTM_REGIMENS = ("montelukast-15plus", "zileuton-er-12plus")
 CHECK_LABEL = "check the label: this regimen is not verified in this service"
-
-
-@cache
-def _label_age_limits() -> dict:
-    return json.loads((DATA_DIR / "therapies.json").read_text(encoding="utf-8")).get("label_age_limits", {})
 
 
 def _fits(reg: dict, age: int | None) -> bool:
@@ -56,7 +48,7 @@ def unverified(opts: tuple[TherapyOption, ...]) -> tuple[str, ...]:
 
 def min_age(agent: str) -> int | None:
     """Youngest labelled age for an agent (therapies.json label_age_limits), else its youngest regimen."""
-    limits = _label_age_limits()
+    limits = label_age_limits()
     if agent in limits:
         return int(limits[agent]["age_min"])
     ages = [r["age_min"] for r in therapies().values() if r["agent"] == agent and r.get("age_min") is not None]
