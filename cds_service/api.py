@@ -14,7 +14,7 @@ from flask import Blueprint, current_app, g, jsonify, request
 
 from . import services
 from .errors import ApiError, PrefetchUnavailable
-from .pipeline import EvaluationInfo, client_for_request, strip_empty
+from .pipeline import EvaluationInfo, client_for_request, evaluate, strip_empty
 from .settings import Settings, normalize_base_url
 from .signals import hook_evaluated, send_safely
 from .validation import hook_request_problems, read_json_body
@@ -36,13 +36,14 @@ def _authenticate() -> None:
 
 
 def allowed_fhir_bases() -> tuple[str, ...]:
+    """Normalized bases: issuers' fhir_servers and Settings' bases are normalized when loaded."""
     issuer = g.get("cds_issuer")
     bases: list[str] = list(issuer.fhir_servers) if issuer is not None else []
     if issuer is None:
         bases.extend(settings().fhir_servers_without_issuer())
     elif settings().demo:
         bases.extend(settings().demo_fhir_bases())
-    return tuple(dict.fromkeys(normalize_base_url(b) for b in bases))
+    return tuple(dict.fromkeys(bases))
 
 
 @bp.get("/cds-services")
@@ -77,12 +78,10 @@ def call_service(service_id: str):
         client = client_for_request(body, conf, allowed_bases=allowed,
                                     session=current_app.extensions["cds_fhir_session"],
                                     executor=current_app.extensions["cds_fhir_executor"])
-        evaluator = conf.extra.get("CDS_EVALUATOR")
-        if evaluator is None:
-            from .pipeline import evaluate as evaluator
+        evaluator = conf.extra.get("CDS_EVALUATOR") or evaluate
         info = EvaluationInfo()
         kwargs: dict[str, Any] = {"settings": conf, "fhir_client": client, "now": None}
-        if evaluator is _pipeline_evaluate():
+        if evaluator is evaluate:
             kwargs["info"] = info
         try:
             result = evaluator(body, **kwargs)
@@ -93,8 +92,11 @@ def call_service(service_id: str):
             raise ApiError(422, "the clinical data in this request could not be evaluated",
                            ["no cards: the service could not evaluate this patient's data; the failure is "
                             f"logged under hookInstance {body['hookInstance']}"]) from None
-        cards = [strip_empty(card) for card in result.get("cards") or []]
-        result = {**strip_empty({k: v for k, v in result.items() if k != "cards"}), "cards": cards}
+        if evaluator is evaluate:
+            cards = result["cards"]  # evaluate strips empty values itself (the CLI prints the same)
+        else:  # an injected evaluator's answer gets the same CDS Hooks JSON rule
+            cards = [strip_empty(card) for card in result.get("cards") or []]
+            result = {**strip_empty({k: v for k, v in result.items() if k != "cards"}), "cards": cards}
         g.cds_log["unavailable"] = info.unavailable or None
         recorder = current_app.extensions.get("cds_card_log")
         if recorder is not None:
@@ -130,12 +132,6 @@ def _log_evaluation_failure(exc: BaseException, hook_instance: str) -> None:
     logging.getLogger("cds_service.api").error(json.dumps({
         "event": "evaluation_failed", "hookInstance": hook_instance, "error": type(exc).__name__,
         "where": where, "frames": [f"{f.filename.rsplit('/', 1)[-1]}:{f.lineno}:{f.name}" for f in frames[-6:]]}))
-
-
-def _pipeline_evaluate():
-    from .pipeline import evaluate
-
-    return evaluate
 
 
 @bp.post("/cds-services/<service_id>/feedback")

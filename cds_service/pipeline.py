@@ -40,12 +40,13 @@ def client_for_request(request_json: Mapping[str, Any], settings: Settings, *,
     """A FhirClient for the request's fhirServer, or NoFhirAccess saying why not.
 
     The caller has already refused a fhirServer outside `allowed_bases` (HTTP layer); this checks
-    again so no path can reach an unlisted server.
+    again so no path can reach an unlisted server.  `allowed_bases` are normalized (as Settings and
+    the issuers hold them); an unnormalized base only refuses more.
     """
     base = request_json.get("fhirServer")
     if not isinstance(base, str) or not base:
         return NoFhirAccess("no fhirServer in the request")
-    if normalize_base_url(base) not in {normalize_base_url(b) for b in allowed_bases}:
+    if normalize_base_url(base) not in allowed_bases:
         return NoFhirAccess("fhirServer is not an allowed FHIR base")
     auth = request_json.get("fhirAuthorization")
     token = auth.get("access_token") if isinstance(auth, Mapping) else None
