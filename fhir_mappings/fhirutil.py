@@ -6,12 +6,12 @@ data is messy and one odd field must never cost the whole answer.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from datetime import date, datetime, timezone
-from functools import cache
 from typing import Any
 
 from .codesets import canonical_system
+from .used_elements import used_element_problem
 
 _DATE_RE = re.compile(r"^(\d{4})(?:-(\d{2})(?:-(\d{2}))?)?$")
 
@@ -113,22 +113,6 @@ def status_code(concept: Any) -> str | None:
     return t.strip().lower() if t else None
 
 
-def iter_resources(obj: Any, depth: int = 0) -> Iterator[dict]:
-    """Every resource in a resource or a Bundle (any type, nested bundles included)."""
-    if depth > 5 or not isinstance(obj, dict):
-        return
-    if obj.get("resourceType") == "Bundle" or ("entry" in obj and "resourceType" not in obj):
-        for e in as_list(obj.get("entry")):
-            r = as_dict(e).get("resource")
-            if isinstance(r, dict):
-                if r.get("resourceType") == "Bundle":
-                    yield from iter_resources(r, depth + 1)
-                else:
-                    yield r
-        return
-    yield obj
-
-
 def bundle_entries(obj: Any) -> Iterator[tuple[str | None, dict]]:
     """(fullUrl, resource) pairs of a Bundle (or of a bare resource: (None, resource))."""
     if not isinstance(obj, dict):
@@ -150,58 +134,14 @@ def reference_of(resource: dict) -> str:
 
 
 # ------------------------------------------------------------------------------- validation
-_MODEL_MODULES = {
-    "Observation": "observation",
-    "Condition": "condition",
-    "MedicationRequest": "medicationrequest",
-    "MedicationStatement": "medicationstatement",
-    "Medication": "medication",
-    "AllergyIntolerance": "allergyintolerance",
-    "Patient": "patient",
-}
-
-
-@cache
-def _model(resource_type: str):
-    import importlib
-
-    mod = importlib.import_module(f"fhir.resources.R4B.{_MODEL_MODULES[resource_type]}")
-    return getattr(mod, resource_type)
-
-
 def validation_problem(resource: dict) -> str | None:
     """None when the elements the mappings read are valid FHIR R4, else a short description.
 
     Validating the whole R4B model cost 0.3-0.6 ms per resource (1,000 Observations: 300-600 ms),
-    mostly on elements no decision reads: see used_elements.py (the model stays the reference there).
+    mostly on elements no decision reads: see used_elements.py (tests/perf/test_used_element_validation.py
+    keeps the R4B model as its reference).
     """
-    from .used_elements import used_element_problem
-
     return used_element_problem(resource)
-
-
-def model_validation_problem(resource: dict) -> str | None:
-    """None when the resource validates against the whole FHIR R4B model, else a short description."""
-    rtype = resource.get("resourceType")
-    if rtype not in _MODEL_MODULES:
-        return None
-    try:
-        _model(rtype).model_validate(resource)
-        return None
-    except Exception as exc:  # pydantic ValidationError, or anything odd inside the model
-        errors = getattr(exc, "errors", None)
-        if callable(errors):
-            try:
-                items = errors()
-                parts = []
-                for e in items[:3]:
-                    loc = ".".join(str(x) for x in e.get("loc", ()) if x != "__root__")
-                    parts.append(f"{loc or 'resource'}: {e.get('msg', 'invalid')}")
-                more = f" (+{len(items) - 3} more)" if len(items) > 3 else ""
-                return "; ".join(parts) + more
-            except Exception:
-                pass
-        return f"{type(exc).__name__}: {str(exc)[:200]}"
 
 
 def subject_id(resource: dict) -> tuple[str | None, str | None]:
@@ -211,10 +151,6 @@ def subject_id(resource: dict) -> tuple[str | None, str | None]:
         if ref:
             return ref_type_id(ref)
     return None, None
-
-
-def is_mapping(x: Any) -> bool:
-    return isinstance(x, Mapping)
 
 
 def where_failed(exc: BaseException) -> str:
