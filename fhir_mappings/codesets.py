@@ -126,20 +126,20 @@ def _icd_key(code: str) -> str:
 
 
 @cache
-def icd10_rules() -> tuple[ConditionCode, ...]:
-    """ICD-10-CM rules, most specific (longest) first."""
+def icd10_rules() -> tuple[tuple[str, ConditionCode], ...]:
+    """(normalised code, rule) for the ICD-10-CM rules, most specific (longest) first."""
     rules = []
     for e in load_json("codesets/icd10cm.json")["codes"]:
         if e.get("use") and e.get("confidence") in USABLE_CONFIDENCE:
-            rules.append(ConditionCode(ICD10CM, e["code"], e["display"],
-                                       (e["concept"], *e.get("also", ())), e.get("match", "exact")))
-    return tuple(sorted(rules, key=lambda r: -len(_icd_key(r.code))))
+            rules.append((_icd_key(e["code"]), ConditionCode(ICD10CM, e["code"], e["display"],
+                                                             (e["concept"], *e.get("also", ())),
+                                                             e.get("match", "exact"))))
+    return tuple(sorted(rules, key=lambda r: -len(r[0])))
 
 
 def icd10_lookup(code: str) -> ConditionCode | None:
     key = _icd_key(code)
-    for rule in icd10_rules():
-        rk = _icd_key(rule.code)
+    for rk, rule in icd10_rules():
         if key == rk or (rule.match == "prefix" and key.startswith(rk)):
             return rule
     return None
@@ -151,6 +151,10 @@ def condition_text_patterns() -> tuple[dict, ...]:
 
 
 # ---------------------------------------------------------------------------------- medications
+def _whole_word(name: str) -> re.Pattern:
+    return re.compile(r"(?<![a-z0-9])" + re.escape(name) + r"(?![a-z0-9])")
+
+
 @dataclass(frozen=True, slots=True)
 class Agent:
     agent: str
@@ -200,13 +204,7 @@ def _name_table() -> tuple[tuple[str, re.Pattern, str], ...]:
         for n in a.names + a.brands:
             pairs.append((n.lower(), a.agent))
     pairs.sort(key=lambda p: -len(p[0]))
-    return tuple((n, re.compile(r"(?<![a-z0-9])" + re.escape(n) + r"(?![a-z0-9])"), agent) for n, agent in pairs)
-
-
-@cache
-def _name_patterns() -> tuple[tuple[re.Pattern, str], ...]:
-    """Whole-word name/brand patterns, longest names first (so 'levocetirizine' wins over 'cetirizine')."""
-    return tuple((pat, agent) for _, pat, agent in _name_table())
+    return tuple((n, _whole_word(n), agent) for n, agent in pairs)
 
 
 def agents_in_text(text: str) -> list[str]:
@@ -243,10 +241,6 @@ def rxnorm_for(agent: str) -> tuple[str, str] | None:
 
 
 # ------------------------------------------------------------------------------------- allergies
-def _whole_word(name: str) -> re.Pattern:
-    return re.compile(r"(?<![a-z0-9])" + re.escape(name) + r"(?![a-z0-9])")
-
-
 @cache
 def allergy_group_names() -> dict[str, tuple[tuple[str, re.Pattern], ...]]:
     """group -> (lowercase name, whole-word pattern), longest first: a pattern can match only where its
@@ -257,19 +251,9 @@ def allergy_group_names() -> dict[str, tuple[tuple[str, re.Pattern], ...]]:
 
 
 @cache
-def allergy_groups() -> dict[str, tuple[re.Pattern, ...]]:
-    return {group: tuple(p for _, p in pairs) for group, pairs in allergy_group_names().items()}
-
-
-@cache
 def respiratory_manifestation_names() -> tuple[tuple[str, re.Pattern], ...]:
     return tuple((n.lower(), _whole_word(n.lower()))
                  for n in load_json("codesets/allergy_substances.json")["respiratory_manifestations"])
-
-
-@cache
-def respiratory_manifestations() -> tuple[re.Pattern, ...]:
-    return tuple(p for _, p in respiratory_manifestation_names())
 
 
 # -------------------------------------------------------------------------------------- prefetch
