@@ -13,7 +13,7 @@ from . import evidence as ev
 from .decisions import Assessment, Citation, Decision, DoseRecommendation, Evidence, TherapyOption
 from .dosing import Lookup, band_of, fmt_num, lookup, outside_limits
 from .knowledge import citation, csu_fixed, policy_value, table_meta
-from .options import ANTI_IL5_REGIMENS, LTM_REGIMENS, csu_dose, option, options, unverified
+from .options import ANTI_IL5_REGIMENS, LTM_REGIMENS, csu_dose, min_age, option, options, unverified
 from .phenotypes import (MISSING_AGE, MISSING_TOTAL_IGE, MISSING_WEIGHT, Profile, below, bp_high,
                          build_profile)
 
@@ -88,17 +88,19 @@ def age_at_first_omalizumab(p: Profile) -> int | None:
 def asthma_table(region: str, age: int | None, start_age: int | None = None) -> tuple[str | None, str]:
     if age is None:
         return None, "age unknown: the label table depends on age"
-    if region == "US":
-        if age >= 12 and start_age is not None and 6 <= start_age < 12:
-            return "us-asthma-6to11", f"began omalizumab at age {start_age}: US Table 2 applies"
-        if age >= 12:
-            return "us-asthma-12plus", ""
-        if age >= 6:
-            return "us-asthma-6to11", ""
-        return None, f"age {age} years is below the US label's asthma age range (6 years and older)"
-    if age >= 6:
-        return "eu-q4w", ""
-    return None, f"age {age} years is below the EU SmPC asthma age range (6 years and older)"
+    if region == "US":  # age limits from the tables' metadata (label text, with its source there)
+        older, child = table_meta("us-asthma-12plus"), table_meta("us-asthma-6to11")
+        if age >= older.age_min and start_age is not None and child.age_min <= start_age <= child.age_max:
+            return child.id, f"began omalizumab at age {start_age}: US Table 2 applies"
+        if age >= older.age_min:
+            return older.id, ""
+        if age >= child.age_min:
+            return child.id, ""
+        return None, f"age {age} years is below the US label's asthma age range ({child.age_min} years and older)"
+    eu = table_meta("eu-q4w")
+    if age >= eu.age_min:
+        return eu.id, ""
+    return None, f"age {age} years is below the EU SmPC asthma age range ({eu.age_min} years and older)"
 
 
 def dose_inputs(p: Profile, table_id: str) -> tuple[Lookup | None, tuple[str, ...], str]:
@@ -147,7 +149,8 @@ def _common_cautions(p: Profile, region: str) -> list[str]:
         out.append(f"Weight dated {d.isoformat()} is older than {fmt_num(policy_value('weight_stale_months'))} "
                    "months (policy): confirm the weight before dosing." if d else
                    "The weight has no date: confirm the weight before dosing.")
-    rast_below = 200 if p.age is not None and p.age < 12 else 76  # EU SmPC 4.2 [V]
+    rast = table_meta("eu-q4w").raw["rast_required_below"]  # EU SmPC 4.2, with its source in the table file
+    rast_below = rast["child"] if p.age is not None and p.age < rast["child_age_below"] else rast["adult_adolescent"]
     if region == "EU" and p.ige is not None and p.ige.value < rast_below and p.ige.comparator in (None, "<", "<="):
         out.append(f"EU SmPC: with IgE below {rast_below} IU/mL ensure unequivocal in vitro reactivity (RAST) to a "
                    "perennial allergen before starting.")
@@ -332,7 +335,7 @@ def _oma_csu(p: Profile, region: str, *, covers: tuple[str, ...], extra_cautions
     evid = _uniq(p.age_ev + p.ev("csu-refractory") + extra_ev)
     cit = citation("xolair-us" if region == "US" else "xolair-eu")
     if p.age is None or p.age < int(raw["age_min"]):
-        short = ("no dose without the patient's age (CSU is labelled from 12 years)" if p.age is None
+        short = (f"no dose without the patient's age (CSU is labelled from {raw['age_min']} years)" if p.age is None
                  else f"for CSU it is labelled from {raw['age_min']} years (patient is {p.age})")
         reason = short if p.age is None else f"age {p.age} years is below the CSU age limit of {raw['age_min']} years"
         return _not_dosable(p, region, reason=reason, missing=(MISSING_AGE,) if p.age is None else (),
@@ -364,12 +367,13 @@ def _oma_crswnp(p: Profile, region: str) -> Decision:
     covers = ("crswnp",)
     evid = _uniq(p.age_ev + p.ev("crswnp") + p.ige_ev + p.weight_ev)
     cit = label_citation(region)
-    if p.age is None or p.age < 18:
+    table_id = "us-crswnp" if region == "US" else "eu-q4w"
+    meta = table_meta(table_id)
+    if p.age is None or p.age < int(meta.raw.get("crswnp_age_min", meta.age_min)):
         short = ("no dose without the patient's age (nasal polyps: adults)" if p.age is None
                  else f"for nasal polyps it is labelled for adults (patient is {p.age})")
         return _not_dosable(p, region, reason=short, missing=(MISSING_AGE,) if p.age is None else (), covers=covers,
                             evidence=evid, cit=cit, short=short)
-    table_id = "us-crswnp" if region == "US" else "eu-q4w"
     lk, missing, reason = dose_inputs(p, table_id)
     if lk is not None and lk.outcome == "dose":
         dose = dose_from(lk)
@@ -382,7 +386,7 @@ def _oma_crswnp(p: Profile, region: str) -> Decision:
                       "baseline IgE and weight.", citation=lk.table.citation, evidence=evid, rule=lk.rule,
             cautions=_uniq(cautions), dose=dose, covers=covers)
     return _not_dosable(p, region, reason=reason, missing=missing, covers=covers, evidence=evid,
-                        cit=lk.table.citation if lk else table_meta(table_id).citation, short=_short_reason(lk, missing))
+                        cit=lk.table.citation if lk else meta.citation, short=_short_reason(lk, missing))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -396,8 +400,9 @@ def anti_il5_decision(p: Profile) -> Decision | None:
     if not alts:
         return None  # below 6 years no anti-IL-5/5R is labelled
     evid = _uniq(p.age_ev + p.ev("eosinophilic-asthma"))
-    age_note = "reslizumab only from 18 years" if p.age is None or p.age >= 18 else (
-        "reslizumab is labelled only from 18 years, so it is not offered")
+    resli = min_age("reslizumab")
+    age_note = f"reslizumab only from {resli} years" if p.age is None or p.age >= resli else (
+        f"reslizumab is labelled only from {resli} years, so it is not offered")
     rationale = (f"Eosinophilic severe asthma ({p.findings['eosinophilic-asthma'].note}): anti-IL-5/5R biologics "
                  f"fit ({age_note}).")
     if p.status("allergic-asthma") == "absent":
@@ -467,8 +472,8 @@ def not_preferred_alternatives(p: Profile) -> tuple[TherapyOption, ...]:
         alts += options(ANTI_IL5_REGIMENS, p.age)
     if p.present("aerd"):
         alts += options(LTM_REGIMENS, p.age)
-    if not alts and p.asthma and (p.age is None or p.age >= 12):
-        alts.append(option("tezepelumab-asthma-12plus"))
+    if not alts and p.asthma:
+        alts += options(("tezepelumab-asthma-12plus",), p.age)
     return tuple(alts)
 
 
