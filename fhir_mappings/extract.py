@@ -265,13 +265,13 @@ def _observations(observations: list[dict], reports: list[dict], ctx: _Ctx) -> d
     draw_keys: dict[int, set[str]] = {}  # id(Measurement) -> specimen / report keys of its draw
     res_of: dict[int, tuple[dict, ...]] = {}  # id(Measurement | BloodPressure) -> resources it was read from
     verdicts: dict[int, bool] = {}
+    label_of: dict[int, str] = {}  # id(resource) -> issue kind label (its code is matched once, below)
 
     def ok(fact) -> bool:
         """Validate (once) the resources a fact was read from; only facts a decision uses get here."""
         for r in res_of.get(id(fact), ()):
             if id(r) not in verdicts:
-                kind = match_loinc(r.get("code"))[0]
-                verdicts[id(r)] = _valid(r, ctx, _kind_label(kind.kind) if kind else None)
+                verdicts[id(r)] = _valid(r, ctx, label_of.get(id(r)))
             if not verdicts[id(r)]:
                 return False
         return True
@@ -307,6 +307,7 @@ def _observations(observations: list[dict], reports: list[dict], ctx: _Ctx) -> d
             ctx.issue(reference_of(res), f"{loinc.display}: dated only to the {precision}; cannot tell "
                       "whether it predates omalizumab; not used", "total-ige")
             continue
+        label_of[id(res)] = _kind_label(kind)
         rid = as_str(res.get("id"))
         specimen = as_str(as_dict(res.get("specimen")).get("reference"))
         raw = RawObservation(res, loinc, coding or {}, when, status, specimen,
