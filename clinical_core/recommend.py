@@ -227,14 +227,12 @@ def _not_dosable(p: Profile, region: str, *, reason: str, missing: tuple[str, ..
         # only a measurement is missing (IgE is fine): card contract -> data-needed, not a dosing warning
         items = " and ".join("body weight" if m == MISSING_WEIGHT else "date of birth" for m in missing)
         what = ", ".join(COVER_WORDS.get(c, c) for c in covers)
-        return Decision(
-            topic="data-needed", indicator="info",
-            headline=clip(f"Omalizumab fits ({what}): record {items} to compute the dose"),
-            rationale=rationale, citation=cit, evidence=evidence, rule=reason, missing=missing,
-            cautions=_uniq(list(cautions) + _common_cautions(p, region) + list(unverified(alts))),
-            alternatives=alts, covers=covers)
+        topic, indicator = "data-needed", "info"
+        headline = f"Omalizumab fits ({what}): record {items} to compute the dose"
+    else:
+        topic, indicator, headline = "omalizumab-not-dosable", "warning", f"Omalizumab: {short}"
     return Decision(
-        topic="omalizumab-not-dosable", indicator="warning", headline=clip(f"Omalizumab: {short}"),
+        topic=topic, indicator=indicator, headline=clip(headline),
         rationale=rationale, citation=cit, evidence=evidence, rule=reason, missing=missing,
         cautions=_uniq(list(cautions) + _common_cautions(p, region) + list(unverified(alts))),
         alternatives=alts, covers=covers,
@@ -672,8 +670,8 @@ def food_allergy_decision(p: Profile, region: str) -> Decision | None:
     lk, missing, reason = dose_inputs(p, "us-food-allergy")
     if lk is not None:
         band = " " + lk.reason
-    rationale = ("Omalizumab is labelled for IgE-mediated food allergy from age 1 (with allergen avoidance), dosed "
-                 f"from baseline IgE and weight by {meta.short_label}.{band} {off}")
+    rationale = (f"Omalizumab is labelled for IgE-mediated food allergy from age {meta.age_min} (with allergen "
+                 f"avoidance), dosed from baseline IgE and weight by {meta.short_label}.{band} {off}")
     if missing:
         rationale += " Measure: " + "; ".join(missing) + "."
     return Decision(
