@@ -147,6 +147,3 @@ def load_issuers(path: str, *, ttl: float) -> dict[str, TrustedIssuer]:
         )
     return issuers
 
-
-def issuer_summary(issuers: dict[str, TrustedIssuer]) -> list[dict[str, Any]]:
-    return [{"iss": i.iss, "fhir_servers": list(i.fhir_servers), "jku": list(i.jku)} for i in issuers.values()]

@@ -143,9 +143,8 @@ def evaluate(request_json: dict, *, settings: Settings, fhir_client=None, now=No
         fhir_client = client_for_request(request_json, settings,
                                          allowed_bases=settings.fhir_servers_without_issuer())
 
-    templates = dict(fhir_mappings.prefetch_templates())
-    outcome = complete_prefetch(templates, request_json.get("prefetch"), context, fhir_client,
-                                deadline=deadline)
+    outcome = complete_prefetch(fhir_mappings.prefetch_templates(), request_json.get("prefetch"), context,
+                                fhir_client, deadline=deadline)
     _emit_fetch_signals(outcome)
     info.unavailable = list(outcome.unavailable)
     info.reasons = dict(outcome.reasons)
@@ -154,8 +153,7 @@ def evaluate(request_json: dict, *, settings: Settings, fhir_client=None, now=No
         log.info(json.dumps({"event": "prefetch_incomplete", "hookInstance": request_json.get("hookInstance"),
                              "reasons": outcome.reasons}, sort_keys=True))
 
-    required = tuple(getattr(fhir_mappings, "REQUIRED_PREFETCH_KEYS", ("patient",)))
-    missing_required = [k for k in required if k in outcome.unavailable]
+    missing_required = [k for k in fhir_mappings.REQUIRED_PREFETCH_KEYS if k in outcome.unavailable]
     if missing_required:
         raise PrefetchUnavailable(missing_required,
                                   [f"{k}: {outcome.reasons.get(k, 'unavailable')}" for k in missing_required])

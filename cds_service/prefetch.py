@@ -9,7 +9,6 @@ not fetched (the key stays unavailable).
 from __future__ import annotations
 
 import re
-import time
 from dataclasses import dataclass, field
 from collections.abc import Mapping  # isinstance on typing.Mapping is ~10x slower
 from typing import Any
@@ -103,7 +102,3 @@ def complete_prefetch(templates: Mapping[str, str], prefetch: Mapping[str, Any] 
                 outcome.unavailable.append(key)
                 outcome.reasons[key] = result.reason or "unavailable"
     return outcome
-
-
-def deadline_from(budget_seconds: float, started: float | None = None) -> float:
-    return (started if started is not None else time.monotonic()) + budget_seconds

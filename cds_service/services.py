@@ -80,13 +80,7 @@ def prefetch_templates() -> dict[str, str]:
     """Discovery prefetch templates (one source of truth: fhir_mappings' code-set files)."""
     import fhir_mappings
 
-    return dict(fhir_mappings.prefetch_templates())
-
-
-def required_prefetch_keys() -> tuple[str, ...]:
-    import fhir_mappings
-
-    return tuple(getattr(fhir_mappings, "REQUIRED_PREFETCH_KEYS", ("patient",)))
+    return fhir_mappings.prefetch_templates()  # a fresh dict each call
 
 
 def discovery_document() -> dict:

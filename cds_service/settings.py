@@ -9,7 +9,7 @@ listed in `ENV_VARS` below.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import dataclass, field, fields
 from datetime import date
 from typing import Any, Mapping
 from urllib.parse import urlsplit
@@ -240,6 +240,3 @@ class Settings:
         if self.clock is not None:
             return self.clock
         return datetime.now(timezone.utc).date()
-
-    def with_overrides(self, **changes: Any) -> "Settings":
-        return replace(self, **changes)
