@@ -20,9 +20,6 @@ from .medications import MedicationIndex, agents_for, first_dosage, resolve_medi
 
 log = logging.getLogger(__name__)
 
-# periodUnit (UCUM time units used by FHIR Timing) -> weeks
-_WEEKS_PER_UNIT = {"s": 1 / 604800, "min": 1 / 10080, "h": 1 / 168, "d": 1 / 7, "wk": 1.0,
-                   "mo": 30.4375 / 7, "a": 365.25 / 7}
 _ROUTES = (("subcut", "subcutaneous"), ("sub-cut", "subcutaneous"), ("s.c.", "subcutaneous"),
            ("intraven", "intravenous"), ("i.v.", "intravenous"), ("oral", "oral"), ("by mouth", "oral"),
            ("per os", "oral"))
@@ -117,11 +114,12 @@ def _interval_weeks(dosage: dict) -> float | None:
     freq = rep.get("frequency", 1)
     if isinstance(period, bool) or not isinstance(period, (int, float)) or period <= 0:
         return None
-    if unit not in _WEEKS_PER_UNIT:
+    weeks_per_unit = units.weeks_per_period_unit()
+    if unit not in weeks_per_unit:
         return None
     if isinstance(freq, bool) or not isinstance(freq, (int, float)) or freq <= 0:
         freq = 1
-    weeks = period * _WEEKS_PER_UNIT[unit] / freq
+    weeks = period * weeks_per_unit[unit] / freq
     return round(weeks, 4)
 
 

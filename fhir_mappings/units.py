@@ -112,3 +112,10 @@ def convert(kind: str, value: float, code: str | None, unit: str | None) -> tupl
 
 def pairing_window_minutes() -> float:
     return float(_table()["pairing"]["eosinophil_percent_wbc_window_minutes"])
+
+
+@cache
+def weeks_per_period_unit() -> dict[str, float]:
+    """FHIR Timing periodUnit -> weeks (from the UCUM seconds in units.json)."""
+    seconds = _table()["timing_period_units"]["seconds"]
+    return {unit: s / seconds["wk"] for unit, s in seconds.items()}
