@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Sequence
 
-from .decisions import Assessment, Decision, DoseRecommendation, Evidence
+from .decisions import Assessment, Decision, DoseRecommendation, Evidence, TherapyOption
 from .dosing import fmt_num
 from .facts import DraftOrder, PatientFacts
 from .knowledge import citation, csu_fixed, policy_value
@@ -72,7 +72,7 @@ def _same(a: float, b: float) -> bool:
     return abs(a - b) < 0.01
 
 
-def _check_omalizumab(facts: PatientFacts, p, d: DraftOrder, hook: str, assessment: Assessment) -> Decision | None:
+def _check_omalizumab(p, d: DraftOrder, hook: str, assessment: Assessment) -> Decision | None:
     dec = _omalizumab_decision(assessment)
     draft_ev = (_draft_evidence(d),)
     if dec is None:
@@ -124,6 +124,16 @@ def _check_omalizumab(facts: PatientFacts, p, d: DraftOrder, hook: str, assessme
         covers=dec.covers, links=dec.links)
 
 
+def _anti_il5_warning(p, d: DraftOrder, *, headline: str, rationale: str, citation_key: str, rule: str,
+                      alternatives: tuple[TherapyOption, ...]) -> Decision:
+    """The order-check warning for a drafted anti-IL-5/5R agent: the draft, age and eosinophil evidence."""
+    return Decision(
+        topic="anti-il5-recommended", indicator="warning", headline=clip(headline), rationale=rationale,
+        citation=citation(citation_key), evidence=(_draft_evidence(d),) + p.age_ev + p.ev("eosinophilic-asthma"),
+        rule=rule, cautions=unverified(alternatives), alternatives=alternatives, order_reference=d.reference,
+        covers=("eosinophilic-asthma",) if p.present("eosinophilic-asthma") else ())
+
+
 def _check_anti_il5_dose(p, d: DraftOrder) -> Decision | None:
     """A fixed-dose anti-IL-5 drafted at another dose than its age's regimen (mepolizumab 40 mg at 6-11 years,
     100 mg from 12): the age-appropriate regimen, as a warning."""
@@ -135,16 +145,13 @@ def _check_anti_il5_dose(p, d: DraftOrder) -> Decision | None:
         return None
     want = fits[0]
     name = (d.agent or "").capitalize()
-    return Decision(
-        topic="anti-il5-recommended", indicator="warning",
-        headline=clip(f"{name} drafted at {fmt_num(d.dose_value)} mg; at {p.age} years the label dose is "
-                      f"{want.display[len(name) + 1:]}"),
+    return _anti_il5_warning(
+        p, d, headline=(f"{name} drafted at {fmt_num(d.dose_value)} mg; at {p.age} years the label dose is "
+                        f"{want.display[len(name) + 1:]}"),
         rationale=(f"The drafted {fmt_num(d.dose_value)} mg differs from the labelled regimen for age {p.age}: "
                    f"{want.display} ({want.note})."),
-        citation=citation("nucala") if d.agent == "mepolizumab" else citation("gina-severe"),
-        evidence=(_draft_evidence(d),) + p.age_ev + p.ev("eosinophilic-asthma"),
-        rule=f"{want.display}: {want.note}", cautions=unverified((want,)), alternatives=(want,),
-        order_reference=d.reference, covers=("eosinophilic-asthma",) if p.present("eosinophilic-asthma") else ())
+        citation_key="nucala" if d.agent == "mepolizumab" else "gina-severe",
+        rule=f"{want.display}: {want.note}", alternatives=(want,))
 
 
 def _check_anti_il5(p, d: DraftOrder) -> Decision | None:
@@ -156,14 +163,12 @@ def _check_anti_il5(p, d: DraftOrder) -> Decision | None:
     head = f"{name} is labelled from {limit} years; the patient is {p.age}"
     if alts:
         head += f": {alts[0].display} fits"
-    return Decision(
-        topic="anti-il5-recommended", indicator="warning", headline=clip(head),
+    return _anti_il5_warning(
+        p, d, headline=head,
         rationale=(f"{name} is not labelled below {limit} years." + (
             " Age-appropriate anti-IL-5/5R options are listed." if alts else " No anti-IL-5/5R option fits this age.")),
-        citation=citation("cinqair") if d.agent == "reslizumab" else citation("gina-severe"),
-        evidence=(_draft_evidence(d),) + p.age_ev + p.ev("eosinophilic-asthma"),
-        rule=f"{name}: labelled age {limit} years and older.", cautions=unverified(alts), alternatives=alts,
-        order_reference=d.reference, covers=("eosinophilic-asthma",) if p.present("eosinophilic-asthma") else ())
+        citation_key="cinqair" if d.agent == "reslizumab" else "gina-severe",
+        rule=f"{name}: labelled age {limit} years and older.", alternatives=alts)
 
 
 def check_orders(facts: PatientFacts, drafts: Sequence[DraftOrder], *, hook: str, assessment: Assessment,
@@ -180,7 +185,7 @@ def check_orders(facts: PatientFacts, drafts: Sequence[DraftOrder], *, hook: str
             continue
         dec: Decision | None = None
         if d.agent == "omalizumab":
-            dec = _check_omalizumab(facts, p, d, hook, assessment)
+            dec = _check_omalizumab(p, d, hook, assessment)
         elif d.agent == "cyclosporine":
             dec = cyclosporine_decision(p, hook=hook, order_reference=d.reference)
             if dec is not None:
