@@ -62,14 +62,6 @@ def make_engine(url: str, *, synchronous: str = "FULL") -> Engine:
             cur.execute("PRAGMA busy_timeout=15000")
             cur.close()
 
-        @event.listens_for(engine, "checkin")
-        def _restore_full_sync(dbapi_conn, record):  # see CardLog.record: back to FULL before reuse
-            if record.info.pop(RELAXED_SYNC, False):
-                try:
-                    dbapi_conn.execute("PRAGMA synchronous=FULL")
-                except Exception:  # noqa: BLE001 - never hand a relaxed connection to feedback
-                    record.invalidate()
-
         return engine
     # PostgreSQL: a silently dropped network (no RST) must not hold a request until gunicorn's timeout:
     # libpq keepalives and tcp_user_timeout make a dead connection fail within seconds (then 503).
@@ -117,9 +109,6 @@ class Database:
             return True
         except SQLAlchemyError:
             return False
-
-
-RELAXED_SYNC = "cds_relaxed_sync"
 
 
 def card_topic(card: Mapping[str, Any]) -> str | None:
@@ -212,10 +201,9 @@ class CardLog:
                 self._insert_sqlite(rows)
                 return True
             with bind.begin() as conn:
-                if conn.dialect.name == "sqlite":  # in-memory SQLite: one engine, relaxed per call
-                    conn.exec_driver_sql("PRAGMA synchronous=NORMAL")  # pysqlite has not begun yet
-                    conn.info[RELAXED_SYNC] = True  # the checkin hook restores FULL
-                elif conn.dialect.name == "postgresql":
+                # (SQLite here is in memory or a rebound engine: no per-call PRAGMA switch; its
+                # connections stay as their engine made them, so feedback never gets a relaxed one)
+                if conn.dialect.name == "postgresql":
                     conn.exec_driver_sql("SET LOCAL synchronous_commit TO OFF")
                 conn.execute(self._insert, rows)
             return True
