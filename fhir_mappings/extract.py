@@ -2,8 +2,8 @@
 
 Resources are classified by resourceType and code, never by the prefetch key they came under (an
 EHR may send a whole-patient Bundle under one key). Cheap filtering by code comes first; only the
-resources a decision can use are validated with the FHIR R4B models. Anything that cannot be read
-becomes a DataIssue and the rest of the answer goes on: this function never raises on data.
+resources a decision can use are validated (the elements read, see used_elements.py). Anything that
+cannot be read becomes a DataIssue and the rest of the answer goes on: this function never raises on data.
 """
 from __future__ import annotations
 

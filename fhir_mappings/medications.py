@@ -129,8 +129,7 @@ def _start_end(res: dict) -> tuple[date | None, date | None]:
         start = parse_date(res.get("effectiveDateTime")) or parse_date(as_dict(res.get("effectivePeriod")).get("start"))
         end = parse_date(as_dict(res.get("effectivePeriod")).get("end"))
         return start, end
-    bounds = as_dict(as_dict(as_dict(as_dict(next(iter(as_list(res.get("dosageInstruction"))), {})).get("timing"))
-                             .get("repeat")).get("boundsPeriod"))
+    bounds = as_dict(as_dict(as_dict(first_dosage(res).get("timing")).get("repeat")).get("boundsPeriod"))
     validity = as_dict(as_dict(res.get("dispenseRequest")).get("validityPeriod"))
     start = parse_date(bounds.get("start")) or parse_date(validity.get("start")) or parse_date(res.get("authoredOn"))
     end = parse_date(bounds.get("end")) or parse_date(validity.get("end"))

@@ -1,8 +1,8 @@
 """Observations -> Measurements: status rules, values with comparators, units, provenance.
 
 Only Observations whose code is a usable LOINC code (see data/codesets/loinc.json) are read; they
-are validated with the FHIR R4B model first (the caller does that), then turned into canonical-unit
-Measurements. Status: final, amended and corrected are used; preliminary only for blood pressure
+are turned into canonical-unit Measurements; the caller validates the elements read (used_elements.py)
+of the ones a decision uses. Status: final, amended and corrected are used; preliminary only for blood pressure
 (a point-of-care reading a nurse has not yet "finalised" still says the pressure is high, and it can
 only add a warning, never a dose); registered, cancelled and entered-in-error are ignored.
 """
@@ -14,7 +14,7 @@ from datetime import datetime
 from clinical_core.facts import CANONICAL_UNITS, DataIssue, Measurement, SourceRef
 
 from . import units
-from .codesets import LOINC, LoincCode, loinc_index
+from .codesets import LOINC, UCUM, LoincCode, loinc_index
 from .fhirutil import as_dict, as_list, as_str, coded, parse_datetime, reference_of
 
 USED_STATUSES = frozenset({"final", "amended", "corrected"})
@@ -106,7 +106,7 @@ def read_quantity(holder: dict, kind: str, raw: RawObservation, issues: list[Dat
     system = as_str(q.get("system"))
     unit_text = as_str(q.get("unit"))
     # a non-UCUM code system: only the human unit string can be trusted for normalisation
-    ucum_code = code if (system is None or system.rstrip("/") == "http://unitsofmeasure.org") else None
+    ucum_code = code if (system is None or system.rstrip("/") == UCUM) else None
     try:
         converted, _ = units.convert(kind, float(value), ucum_code, unit_text)
     except units.UnitError as exc:
