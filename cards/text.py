@@ -43,11 +43,6 @@ def _backslash(match: re.Match) -> str:
     return "\\" + match.group(1)
 
 
-def number(value: float) -> str:
-    """300.0 -> '300', 0.5 -> '0.5' (no trailing zeros)."""
-    return f"{value:g}" if float(value) != int(value) else str(int(value))
-
-
 def dose_phrase(dose: DoseRecommendation) -> str:
     return f"{dose.dose_mg} mg SC every {dose.interval_weeks} weeks"
 
@@ -73,10 +68,6 @@ def summary_for(decision: Decision) -> str:
             prefix = f"Omalizumab {dose_phrase(dose)}: "
             return prefix + shorten(headline, SUMMARY_MAX - len(prefix))
     return shorten(headline)
-
-
-def option_phrase(option: TherapyOption) -> str:
-    return option.display
 
 
 def detail_for(decision: Decision, notes: tuple[str, ...] | list[str] = ()) -> str:
