@@ -27,6 +27,8 @@ from typing import Any, Iterable
 
 from flask import Blueprint, Flask, Response, current_app, g, has_app_context, request
 
+from .db import card_topic as _logged_topic
+
 EXTENSION_KEY = "cds_metrics"
 
 # Latency buckets (seconds) sized for a service that must answer in tens of milliseconds, with room
@@ -124,13 +126,8 @@ def _label(value: Any) -> str:
 
 
 def card_topic(card: Mapping[str, Any]) -> str:
-    """``source.topic.code`` of a card, or ``"none"``."""
-    source = card.get("source")
-    if isinstance(source, Mapping):
-        topic = source.get("topic")
-        if isinstance(topic, Mapping) and topic.get("code"):
-            return _label(topic.get("code"))
-    return "none"
+    """``source.topic.code`` of a card (as the card log reads it), or ``"none"``."""
+    return _label(_logged_topic(card))
 
 
 # -- signal receivers: module-level functions so blinker keeps one (strong) reference each --------
