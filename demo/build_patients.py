@@ -309,11 +309,23 @@ def build_all() -> tuple[dict[str, dict], list[dict]]:
         b.med_request(None, ICS_LABA, authored=since, route="IH", sig="1 inhalation twice daily")
         b.med_request(None, SABA, authored=since, route="IH", sig="2 puffs every 4-6 h as needed")
 
+    # Resources several scenarios share, written once so their codes and texts cannot drift apart.
+    def severe_allergic_asthma(b: PatientBuilder, *, onset: str, recorded: str) -> None:
+        b.condition(ALLERGIC_ASTHMA + SEVERE_PERSISTENT[1:], onset=onset, recorded=recorded,
+                    text="Severe persistent allergic asthma")
+
+    def csu(b: PatientBuilder, *, onset: str, recorded: str) -> None:
+        b.condition(CIU, onset=onset, recorded=recorded,
+                    text="Chronic spontaneous urticaria (chronic idiopathic urticaria)")
+
+    def cetirizine_updosed(b: PatientBuilder, *, authored: str) -> None:
+        b.med_request(CETIRIZINE, "cetirizine 10 mg tablet (Zyrtec), 2 tablets daily", authored=authored,
+                      route="PO", dose=(20, "mg", "mg"), period=(1, "d"), sig="20 mg once daily (updosed)")
+
     # 1. Severe allergic asthma, adult: IgE 150 IU/mL (newest), 75 kg -> US Table 1 300 mg q4w.
     b = PatientBuilder("allergic-asthma-adult", "aaa")
     b.patient(family="Rivera", given="Ana", gender="female", birth_date="1984-05-12", mrn="DEMO-1001")
-    b.condition(ALLERGIC_ASTHMA + SEVERE_PERSISTENT[1:], onset="2009-03-01", recorded="2019-06-04",
-                text="Severe persistent allergic asthma")
+    severe_allergic_asthma(b, onset="2009-03-01", recorded="2019-06-04")
     b.allergy(category="environment", text="House dust mite (Dermatophagoides pteronyssinus)",
               recorded="2019-06-04", manifestations=("Rhinitis", "Wheezing"), severity="moderate")
     b.specific_ige(SIGE_DPTER, 12.4, "2026-09-15T08:20:00-05:00")
@@ -375,12 +387,10 @@ def build_all() -> tuple[dict[str, dict], list[dict]]:
     # 3. CSU refractory to H1 antihistamines.
     b = PatientBuilder("csu-refractory", "csu")
     b.patient(family="Lindqvist", given="Maja", gender="female", birth_date="1992-08-30", mrn="DEMO-1003")
-    b.condition(CIU, onset="2025-12-01", recorded="2026-02-10",
-                text="Chronic spontaneous urticaria (chronic idiopathic urticaria)")
+    csu(b, onset="2025-12-01", recorded="2026-02-10")
     b.med_request(None, "loratadine 10 mg tablet (Claritin)", authored="2026-02-10", status="stopped",
                   route="PO", sig="10 mg once daily")
-    b.med_request(CETIRIZINE, "cetirizine 10 mg tablet (Zyrtec), 2 tablets daily", authored="2026-05-20",
-                  route="PO", dose=(20, "mg", "mg"), period=(1, "d"), sig="20 mg once daily (updosed)")
+    cetirizine_updosed(b, authored="2026-05-20")
     b.total_ige(45, "kU/L", "k[IU]/L", "2026-02-10T10:00:00-05:00")
     b.weight(64, "2026-10-05T10:00:00-05:00")
     b.egfr(104, "2026-10-05T10:00:00-05:00")
@@ -402,12 +412,10 @@ def build_all() -> tuple[dict[str, dict], list[dict]]:
     # 4. CSU with CKD 3b and hypertension: cyclosporine unsafe, omalizumab preferred.
     b = PatientBuilder("csu-ckd-hypertension", "ckd")
     b.patient(family="Haddad", given="Samir", gender="male", birth_date="1965-04-04", mrn="DEMO-1004")
-    b.condition(CIU, onset="2025-06-01", recorded="2025-09-12",
-                text="Chronic spontaneous urticaria (chronic idiopathic urticaria)")
+    csu(b, onset="2025-06-01", recorded="2025-09-12")
     b.condition(CKD, onset="2022-03-01", recorded="2022-03-15", text="Chronic kidney disease stage 3b")
     b.condition(HTN, onset="2015-01-01", recorded="2015-01-20", text="Essential hypertension")
-    b.med_request(CETIRIZINE, "cetirizine 10 mg tablet (Zyrtec), 2 tablets daily", authored="2025-10-01",
-                  route="PO", dose=(20, "mg", "mg"), period=(1, "d"), sig="20 mg once daily (updosed)")
+    cetirizine_updosed(b, authored="2025-10-01")
     b.med_request(None, "amlodipine 10 mg tablet (Norvasc)", authored="2019-03-01", route="PO",
                   sig="10 mg once daily")
     b.med_request(None, "lisinopril 20 mg tablet", authored="2016-06-01", route="PO",
@@ -436,10 +444,8 @@ def build_all() -> tuple[dict[str, dict], list[dict]]:
     # 5. Adolescent with allergic asthma and CSU: one omalizumab card from the asthma table.
     b = PatientBuilder("adolescent-asthma-csu", "ado")
     b.patient(family="Nguyen", given="Lily", gender="female", birth_date="2011-03-19", mrn="DEMO-1005")
-    b.condition(ALLERGIC_ASTHMA + SEVERE_PERSISTENT[1:], onset="2016-04-01", recorded="2020-09-01",
-                text="Severe persistent allergic asthma")
-    b.condition(CIU, onset="2026-01-10", recorded="2026-04-22",
-                text="Chronic spontaneous urticaria (chronic idiopathic urticaria)")
+    severe_allergic_asthma(b, onset="2016-04-01", recorded="2020-09-01")
+    csu(b, onset="2026-01-10", recorded="2026-04-22")
     b.specific_ige(SIGE_DFAR, 3.2, "2026-04-22T15:30:00-05:00")
     b.specific_ige(SIGE_DPTER, 4.1, "2026-04-22T15:30:00-05:00")
     b.total_ige(79, "kU/L", "k[IU]/L", "2025-05-06T15:00:00-05:00")
@@ -572,8 +578,7 @@ def build_all() -> tuple[dict[str, dict], list[dict]]:
     # 10. Allergic asthma with IgE above the table (and eosinophilic): no dose, point to anti-IL-5/5R.
     b = PatientBuilder("out-of-table-ige", "oot")
     b.patient(family="Petrov", given="Ivan", gender="male", birth_date="1988-01-09", mrn="DEMO-1010")
-    b.condition(ALLERGIC_ASTHMA + SEVERE_PERSISTENT[1:], onset="2000-01-01", recorded="2017-03-03",
-                text="Severe persistent allergic asthma")
+    severe_allergic_asthma(b, onset="2000-01-01", recorded="2017-03-03")
     b.allergy(category="environment", text="House dust mite (Dermatophagoides farinae)",
               recorded="2017-03-03", manifestations=("Rhinitis",), severity="mild")
     b.specific_ige(SIGE_DFAR, 22.0, "2026-07-07T08:00:00-05:00")
@@ -595,8 +600,7 @@ def build_all() -> tuple[dict[str, dict], list[dict]]:
     # 11. Missing weight.
     b = PatientBuilder("missing-weight", "nowt")
     b.patient(family="Silva", given="Beatriz", gender="female", birth_date="1997-06-21", mrn="DEMO-1011")
-    b.condition(ALLERGIC_ASTHMA + SEVERE_PERSISTENT[1:], onset="2008-01-01", recorded="2022-11-08",
-                text="Severe persistent allergic asthma")
+    severe_allergic_asthma(b, onset="2008-01-01", recorded="2022-11-08")
     b.specific_ige(SIGE_DPTER, 6.7, "2026-08-12T09:00:00-05:00")
     b.total_ige(180, "IU/mL", "[IU]/mL", "2026-08-12T09:00:00-05:00")
     b.eos_absolute(110, "/uL", "/uL", "2026-08-12T09:00:00-05:00")
@@ -617,8 +621,7 @@ def build_all() -> tuple[dict[str, dict], list[dict]]:
     # 12. On treatment: IgE drawn on omalizumab is ignored; weight moved to another band.
     b = PatientBuilder("on-treatment", "otx")
     b.patient(family="Becker", given="Lukas", gender="male", birth_date="1981-09-03", mrn="DEMO-1012")
-    b.condition(ALLERGIC_ASTHMA + SEVERE_PERSISTENT[1:], onset="2005-01-01", recorded="2016-04-12",
-                text="Severe persistent allergic asthma")
+    severe_allergic_asthma(b, onset="2005-01-01", recorded="2016-04-12")
     b.allergy(category="environment", text="House dust mite (Dermatophagoides pteronyssinus)",
               recorded="2016-04-12", manifestations=("Wheezing",), severity="moderate")
     b.specific_ige(SIGE_DPTER, 15.2, "2025-01-15T08:00:00-05:00")
