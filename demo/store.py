@@ -19,7 +19,9 @@ from functools import cache, lru_cache
 from importlib import resources
 from typing import Any, Iterable
 
-ANCHOR_DATE = date(2026, 11, 1)
+from .build_patients import ANCHOR
+
+ANCHOR_DATE = date.fromisoformat(ANCHOR)  # one anchor: the generator wrote the bundles at it
 RESOURCE_TYPES = ("Patient", "Observation", "Condition", "MedicationRequest", "MedicationStatement",
                   "AllergyIntolerance")
 
