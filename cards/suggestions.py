@@ -116,8 +116,7 @@ def corrected_draft(draft: Mapping[str, Any], dose: DoseRecommendation) -> dict:
     option = dose.as_option()
     route = route_coding(option.route)
     resource = copy.deepcopy(dict(draft))
-    old = resource.get("dosageInstruction")
-    first = copy.deepcopy(old[0]) if isinstance(old, list) and old and isinstance(old[0], dict) else {}
+    first = copy.deepcopy(_first_object(resource.get("dosageInstruction")))
     first["text"] = option.display
     if not _has_coding(first.get("route"), route):
         first["route"] = {"coding": [route], "text": option.route}
@@ -131,9 +130,7 @@ def corrected_draft(draft: Mapping[str, Any], dose: DoseRecommendation) -> dict:
     timing = {k: v for k, v in timing.items() if k not in ("repeat", "code")}
     timing["repeat"] = kept
     first["timing"] = timing
-    rates = first.get("doseAndRate")
-    rate = rates[0] if isinstance(rates, list) and rates and isinstance(rates[0], dict) else {}
-    rate0 = {k: v for k, v in rate.items() if k == "type"}
+    rate0 = {k: v for k, v in _first_object(first.get("doseAndRate")).items() if k == "type"}
     rate0["doseQuantity"] = {"value": dose.dose_mg, "unit": "mg", "system": UCUM_SYSTEM, "code": "mg"}
     first["doseAndRate"] = [rate0]
     first.pop("maxDosePerPeriod", None)
@@ -203,11 +200,14 @@ def _has_coding(concept: Any, coding: Mapping[str, str] | None) -> bool:
                for c in codings)
 
 
+def _first_object(value: Any) -> dict:
+    """value[0] when value is a list starting with a JSON object, else {} (draft JSON may be anything)."""
+    return value[0] if isinstance(value, list) and value and isinstance(value[0], dict) else {}
+
+
 def _has_dose_and_interval(draft: Mapping[str, Any]) -> bool:
-    dosages = draft.get("dosageInstruction")
-    first = dosages[0] if isinstance(dosages, list) and dosages and isinstance(dosages[0], dict) else {}
-    rates = first.get("doseAndRate")
-    rate = rates[0] if isinstance(rates, list) and rates and isinstance(rates[0], dict) else {}
+    first = _first_object(draft.get("dosageInstruction"))
+    rate = _first_object(first.get("doseAndRate"))
     repeat = (first.get("timing") or {}).get("repeat") if isinstance(first.get("timing"), dict) else None
     has_dose = isinstance(rate.get("doseQuantity"), dict) and rate["doseQuantity"].get("value") is not None
     has_interval = isinstance(repeat, dict) and repeat.get("period") is not None
