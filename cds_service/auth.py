@@ -63,9 +63,9 @@ class Authenticator:
         token = authorization[7:].strip()
         if not token or len(token) > MAX_TOKEN_LENGTH:
             raise AuthFailed("token empty or too long")
-        try:
-            header = jwt.get_unverified_header(token)
-            unverified = jwt.decode(token, options={"verify_signature": False})
+        try:  # header and claims in one parse: they pick the issuer and key the real check uses
+            parsed = jwt.decode_complete(token, options={"verify_signature": False})
+            header, unverified = parsed["header"], parsed["payload"]
         except jwt.PyJWTError:
             raise AuthFailed("malformed token") from None
         alg = header.get("alg")
