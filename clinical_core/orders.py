@@ -14,10 +14,11 @@ from typing import Sequence
 from .decisions import Assessment, Decision, DoseRecommendation, Evidence, TherapyOption
 from .dosing import fmt_num
 from .facts import DraftOrder, PatientFacts
-from .knowledge import citation, csu_fixed, policy_value
+from .knowledge import citation, csu_fixed
 from .options import ANTI_IL5_REGIMENS, min_age, options, unverified
 from .phenotypes import build_profile
-from .recommend import (check_region, clip, cyclosporine_data_needed, cyclosporine_decision, not_preferred_decision)
+from .recommend import (below_csu_trials_dose, check_region, clip, cyclosporine_data_needed, cyclosporine_decision,
+                        not_preferred_decision)
 
 ORDER_HOOKS = ("order-select", "order-sign")
 ANTI_IL5_AGENTS = ("mepolizumab", "benralizumab", "reslizumab")
@@ -58,8 +59,7 @@ def _accepted(dec: Decision) -> set[tuple[float, float]]:
     assert dec.dose is not None
     ok = {(float(dec.dose.dose_mg), float(dec.dose.interval_weeks))}
     raw = csu_fixed()
-    per_4_weeks = dec.dose.dose_mg * 4 / dec.dose.interval_weeks
-    if "csu-refractory" in dec.covers and per_4_weeks < policy_value("csu_dose_per_4_weeks_note"):
+    if "csu-refractory" in dec.covers and below_csu_trials_dose(dec.dose):
         # CSU trials dose: the clinician's choice only where the asthma dose is lower (brief scenario 5);
         # against a higher asthma dose a 300 mg q4w draft would under-dose the asthma
         ok.add((float(raw["dose_mg"]), float(raw["interval_weeks"])))

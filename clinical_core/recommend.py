@@ -199,10 +199,20 @@ def _active_order_note(p: Profile) -> str:
             "second one (two active orders would double the dose).")
 
 
+def per_4_weeks(dose: DoseRecommendation) -> float:
+    """mg given per 4 weeks, the unit the CSU trials' dose (policy csu_dose_per_4_weeks_note) is in."""
+    return dose.dose_mg * 4 / dose.interval_weeks
+
+
+def below_csu_trials_dose(dose: DoseRecommendation) -> bool:
+    """An asthma table dose lower than the CSU trials' 300 mg q4w: giving that instead is the clinician's choice."""
+    return per_4_weeks(dose) < policy_value("csu_dose_per_4_weeks_note")
+
+
 def _csu_note(dose: DoseRecommendation) -> str:
-    per4 = dose.dose_mg * 4 / dose.interval_weeks
+    per4 = per_4_weeks(dose)
     target = policy_value("csu_dose_per_4_weeks_note")
-    if per4 < target:
+    if below_csu_trials_dose(dose):
         return (f"CSU trials used a fixed {fmt_num(target)} mg every 4 weeks; this asthma dose gives {fmt_num(per4)} mg "
                 f"per 4 weeks. Whether to give {fmt_num(target)} mg every 4 weeks for the urticaria is the clinician's "
                 "choice (no combined label table).")
@@ -341,7 +351,6 @@ def _oma_csu(p: Profile, region: str, *, covers: tuple[str, ...], extra_cautions
     dose = csu_dose(region)
     cautions = list(extra_cautions)
     if region == "US":
-        raw = csu_fixed()
         cautions.append(f"{raw['alternative_dose_mg']} mg every {raw['interval_weeks']} weeks is the US label's "
                         "alternative CSU dose.")
     cautions.append("Cyclosporine is the later step if omalizumab fails within 6 months (EAACI 2022).")
