@@ -27,6 +27,7 @@ from clinical_core.facts import (
     SourceRef,
     SpecificIge,
 )
+from clinical_core.phenotypes import months_before
 
 from . import codesets as cs
 from . import units
@@ -106,7 +107,7 @@ def _extract(data: Any, ctx: _Ctx, unavailable_keys: list[str], resolver) -> Pat
         measurements.get("eosinophils-percent", []), measurements.get("wbc", []),
         measurements.get("eosinophils", []), obs["draw_keys"], obs["res_of"], ctx)
     eos_latest = _newest(eos_all, ok)
-    since = _months_before(ctx.evaluation_date, 12)
+    since = months_before(ctx.evaluation_date, 12)
     eos_12m = [m for m in eos_all if m.when is not None and m.when.date() >= since]
     eos_max = next((m for m in sorted(eos_12m, key=lambda m: (m.value, m.when), reverse=True) if ok(m)), None)
     bps = _blood_pressures(obs["bp_panels"], measurements.get("systolic", []), measurements.get("diastolic", []),
@@ -463,17 +464,6 @@ def _weight_at_omalizumab_start(weights: list[Measurement], meds: list[Medicatio
     first_start = min(starts)
     before = [m for m in weights if m.when is not None and m.when.date() <= first_start]
     return _newest(before, ok)
-
-
-def _months_before(d: date, months: int) -> date:
-    m = d.year * 12 + d.month - 1 - months
-    y, mo = divmod(m, 12)
-    for dd in (d.day, 30, 29, 28):
-        try:
-            return date(y, mo + 1, dd)
-        except ValueError:
-            continue
-    return date(y, mo + 1, 1)
 
 
 # ------------------------------------------------------------------------------ IgE baseline
