@@ -68,12 +68,16 @@ SERVICES: tuple[ServiceDefinition, ...] = (
 )
 
 
+_SERVICE_IDS = frozenset(s.id for s in SERVICES)
+_HOOKS_BY_SERVICE = {sid: tuple(s.hook for s in SERVICES if s.id == sid) for sid in _SERVICE_IDS}
+
+
 def service_ids() -> frozenset[str]:
-    return frozenset(s.id for s in SERVICES)
+    return _SERVICE_IDS
 
 
 def hooks_for(service_id: str) -> tuple[str, ...]:
-    return tuple(s.hook for s in SERVICES if s.id == service_id)
+    return _HOOKS_BY_SERVICE.get(service_id, ())
 
 
 def prefetch_templates() -> dict[str, str]:

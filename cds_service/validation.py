@@ -9,6 +9,7 @@ hook library's context tables for patient-view, order-select and order-sign.
 from __future__ import annotations
 
 import json
+import math
 import re
 from datetime import datetime
 from itertools import chain, compress, repeat
@@ -46,8 +47,6 @@ def _reject_constant(name: str) -> Any:
 
 def _finite_float(text: str) -> float:
     """JSON numbers beyond the double range (1e999) would become inf: refuse them (RFC 8259 §6)."""
-    import math
-
     value = float(text)
     if not math.isfinite(value):
         raise ValueError(f"number {text[:20]} is out of range")
