@@ -56,7 +56,6 @@ log = logging.getLogger(__name__)
 READ_TYPES = frozenset({"Patient", "Observation", "Condition", "MedicationRequest", "MedicationStatement",
                         "AllergyIntolerance"})
 ONE_YEAR = timedelta(days=365)
-BP_COMPONENT_WINDOW = timedelta(minutes=5)  # lone systolic + diastolic Observations of one reading
 
 
 @dataclass
@@ -364,10 +363,11 @@ def _blood_pressures(panels: list[BloodPressure], systolics: list[Measurement],
     """Panels plus lone systolic/diastolic Observations paired by time; newest first."""
     out = list(panels)
     unpaired_d = list(diastolics)
+    window = timedelta(minutes=units.bp_pairing_window_minutes())
     for s in systolics:
         match = None
         if s.when is not None:
-            cands = [d for d in unpaired_d if d.when is not None and abs(d.when - s.when) <= BP_COMPONENT_WINDOW]
+            cands = [d for d in unpaired_d if d.when is not None and abs(d.when - s.when) <= window]
             if cands:
                 match = min(cands, key=lambda d: abs(d.when - s.when))
         if match is not None:

@@ -114,6 +114,10 @@ def pairing_window_minutes() -> float:
     return float(_table()["pairing"]["eosinophil_percent_wbc_window_minutes"])
 
 
+def bp_pairing_window_minutes() -> float:
+    return float(_table()["pairing"]["bp_systolic_diastolic_window_minutes"])
+
+
 @cache
 def weeks_per_period_unit() -> dict[str, float]:
     """FHIR Timing periodUnit -> weeks (from the UCUM seconds in units.json)."""
