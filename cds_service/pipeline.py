@@ -16,6 +16,8 @@ from datetime import date, datetime
 from collections.abc import Callable, Mapping  # isinstance on typing.Mapping is ~10x slower
 from typing import Any
 
+from flask import current_app, has_app_context
+
 from .errors import PrefetchUnavailable
 from .fhir_client import FhirClient, NoFhirAccess, as_list, new_session
 from .prefetch import PrefetchOutcome, complete_prefetch
@@ -81,13 +83,14 @@ def _index_resources(data: Mapping[str, Any], draft_orders: Any) -> dict[str, di
 def _resolver(index: dict[str, dict], client, deadline: float, fhir_base: str | None
               ) -> Callable[[str], dict | None]:
     cache: dict[str, dict | None] = {}
+    prefix = fhir_base.rstrip("/") + "/" if fhir_base else None
 
     def resolve(reference: str) -> dict | None:
         if not isinstance(reference, str):
             return None
         ref = reference
-        if fhir_base and ref.startswith(fhir_base.rstrip("/") + "/"):
-            ref = ref[len(fhir_base.rstrip("/")) + 1:]
+        if prefix and ref.startswith(prefix):
+            ref = ref[len(prefix):]
         if relative_ref(ref) is None:
             return None  # contained (#id) and foreign absolute references are the mapper's job
         if ref in index:
@@ -110,11 +113,7 @@ def _drafts_by_reference(draft_orders: Any) -> dict[str, dict]:
 
 
 def _emit_fetch_signals(outcome: PrefetchOutcome) -> None:
-    try:
-        from flask import current_app, has_app_context
-    except ImportError:  # pragma: no cover
-        return
-    if not has_app_context():
+    if not has_app_context():  # the CLI and warm-up run without an app
         return
     sender = current_app._get_current_object()
     for key, result in outcome.fetched.items():
