@@ -47,8 +47,7 @@ def build_cards(decisions: Sequence[Decision], *, hook: str, patient_id: str,
         raise ValueError("patient_id is required")
     rxnorm = rxnorm_lookup if rxnorm_lookup is not None else _default_rxnorm()
     drafts = drafts or {}
-    unique = _dedupe(decisions)
-    ordered = sorted(unique, key=lambda d: INDICATOR_RANK.get(d.indicator, len(INDICATOR_RANK)))
+    ordered = _dedupe(decisions)  # most severe first
     planned = [(d, *suggestions_for(d, hook=hook, patient_id=patient_id, drafts=drafts, rxnorm=rxnorm))
                for d in ordered]
     planned = _one_order_button_per_regimen(planned)
@@ -158,6 +157,7 @@ def _links(decision: Decision) -> list[dict]:
 
 def _dedupe(decisions: Sequence[Decision]) -> list[Decision]:
     """Drop repeated decisions; merge two decisions of a one-card topic about the same order.
+    Returned most severe first (input order within a level).
 
     The first one (after ordering by severity) wins the headline, dose and suggestions; the others'
     evidence, missing items and cautions are kept, and a differing headline is named in the cautions.
