@@ -74,7 +74,9 @@ def _selection_keys(selections: Any) -> set[str]:
     keys: set[str] = set()
     if isinstance(selections, str):
         selections = [selections]
-    for s in as_list(selections) if not isinstance(selections, (tuple, set)) else list(selections):
+    elif not isinstance(selections, (list, tuple, set)):
+        selections = ()
+    for s in selections:
         if isinstance(s, str) and s:
             keys.add(s)
             t, i = ref_type_id(s)
