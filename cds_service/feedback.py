@@ -28,7 +28,8 @@ def dedup_key(service_id: str, entry: Mapping[str, Any]) -> str:
     return hashlib.sha256(f"{service_id}\x00{canonical}".encode()).hexdigest()
 
 
-def _row(service_id: str, entry: Mapping[str, Any], known: ReturnedCard | None, now: datetime) -> dict:
+def _row(service_id: str, entry: Mapping[str, Any], key: str, known: ReturnedCard | None,
+         now: datetime) -> dict:
     accepted = [s["id"] for s in entry.get("acceptedSuggestions") or ()]
     offered = set(json.loads(known.suggestion_uuids)) if known is not None else set()
     unknown = [s for s in accepted if s not in offered]
@@ -38,7 +39,7 @@ def _row(service_id: str, entry: Mapping[str, Any], known: ReturnedCard | None, 
     if ts is not None and ts.tzinfo is None:  # pragma: no cover - the regex requires a zone
         ts = ts.replace(tzinfo=timezone.utc)
     return {
-        "dedup_key": dedup_key(service_id, entry),
+        "dedup_key": key,
         "service_id": service_id,
         "card_uuid": entry["card"],
         "card_known": known is not None,
@@ -73,7 +74,7 @@ def store_feedback(db, service_id: str, entries: list[Mapping[str, Any]]) -> dic
             card = known.get(entry["card"])
             if card is None and entry["card"] not in unknown_cards:
                 unknown_cards.append(entry["card"])
-            row = _row(service_id, entry, card, now)
+            row = _row(service_id, entry, key, card, now)
             session.add(Feedback(**row))
             new_rows.append(row)
             stored += 1
