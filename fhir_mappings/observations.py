@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from clinical_core.facts import CANONICAL_UNITS, DataIssue, Measurement, SourceRef
+from clinical_core.facts import DataIssue, Measurement, SourceRef
 
 from . import units
 from .codesets import LOINC, UCUM, LoincCode, loinc_index
@@ -114,7 +114,7 @@ def read_quantity(holder: dict, kind: str, raw: RawObservation, issues: list[Dat
         return None
     src = raw.source(loinc)
     return Measurement(
-        kind=kind, value=converted, unit=CANONICAL_UNITS.get(kind, units.canonical_unit(kind)),
+        kind=kind, value=converted, unit=units.canonical_unit(kind),
         when=raw.when, source=src, comparator=comparator,
         original_value=float(value), original_unit=unit_text or code, status=raw.status,
     )
