@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import copy
 import json
-import re
 import uuid
 from datetime import date, datetime, timedelta, timezone
 from functools import cache
@@ -67,17 +66,6 @@ def load_demo(path: str) -> dict:
 
 
 # -- prefetch from templates ------------------------------------------------------------------------
-def fill_template(template: str, context: dict) -> str:
-    def sub(m: re.Match) -> str:
-        token = m.group(1).strip()
-        if token.startswith("context."):
-            return str(context.get(token[len("context."):], ""))
-        if token == "userPractitionerId" and str(context.get("userId", "")).startswith("Practitioner/"):
-            return context["userId"].split("/", 1)[1]
-        return ""
-    return re.sub(r"\{\{([^}]+)\}\}", sub, template)
-
-
 def searchset(resources: list[dict]) -> dict:
     return {"resourceType": "Bundle", "type": "searchset", "total": len(resources),
             "entry": [{"fullUrl": f"urn:uuid:{uuid.uuid5(uuid.NAMESPACE_URL, r['resourceType'] + '/' + str(r.get('id')))}",
@@ -88,7 +76,7 @@ def prefetch_templates(service_id: str) -> dict[str, str]:
     """Discovery prefetch templates (the service's own source of truth, no server needed)."""
     from cds_service import services
 
-    return dict(services.prefetch_templates())
+    return services.prefetch_templates()  # a fresh dict
 
 
 def demo_search(query: str, clock: str | None) -> Any:
@@ -107,10 +95,12 @@ def demo_search(query: str, clock: str | None) -> Any:
 
 def complete_prefetch(demo: dict, context: dict, service_id: str) -> dict:
     """Every discovery template of the service, answered for the demo patient."""
+    from cds_service.prefetch import render_template  # the tokens exactly as the service fills them
+
     out = {}
     for key, template in prefetch_templates(service_id).items():
-        query = fill_template(template, context)
-        out[key] = demo_search(query, demo["clock"])
+        query = render_template(template, context)
+        out[key] = demo_search(query, demo["clock"]) if query is not None else None
     return out
 
 
