@@ -112,6 +112,7 @@ def build_bodies(service: procs.Server, demo: dict) -> dict[str, dict]:
     status, body = http_post(f"{service.base_url}/cds-services/{workload.PATIENT_VIEW_SERVICE}", pv)
     if status != 200 or not isinstance(body, dict) or not body.get("cards"):
         raise RuntimeError(f"patient-view check failed: {status} {json.dumps(body)[:800]}\n{service.log_tail()}")
+    pv_cards = len(body["cards"])
     card_uuid = next((c["uuid"] for c in body["cards"] if c.get("uuid")), None)
     if not card_uuid:
         raise RuntimeError("patient-view cards carry no uuid: feedback cannot be benchmarked")
@@ -125,7 +126,7 @@ def build_bodies(service: procs.Server, demo: dict) -> dict[str, dict]:
         raise RuntimeError(f"feedback check failed: {status} {json.dumps(body)[:800]}")
     return {
         "patient-view": {"path": f"/cds-services/{workload.PATIENT_VIEW_SERVICE}", "body": pv,
-                         "cards": len(body.get("cards", [])) if isinstance(body, dict) else None},
+                         "cards": pv_cards},
         "order-sign": {"path": f"/cds-services/{workload.ORDER_SERVICE}", "body": os_req},
         "feedback": {"path": f"/cds-services/{workload.PATIENT_VIEW_SERVICE}/feedback", "body": fb},
     }
