@@ -7,7 +7,7 @@ CDS Hooks cards and suggestions. Topics and indicators are those of ../shared/do
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date
+import datetime as _dt
 from typing import Literal
 
 Topic = Literal[
@@ -37,7 +37,7 @@ class Evidence:
 
     label: str  # "Baseline total IgE"
     value: str  # "250 IU/mL" (canonical unit, comparator kept: ">1500 IU/mL")
-    date: date | None = None
+    date: _dt.date | None = None
     reference: str | None = None  # "Observation/ige-1"
     original: str | None = None  # "605 ng/mL" when the value was converted
 
