@@ -611,12 +611,15 @@ def _allergies(items: list[dict], ctx: _Ctx) -> list[AllergyFact]:
         clin = status_code(res.get("clinicalStatus"))
         if ver in EXCLUDED_VERIFICATION or clin in ("inactive", "resolved"):
             continue
-        texts = [all_text(res.get("code"))]
+        code = res.get("code")
+        codes = list(coded(code))
+        code_text = concept_text(code)
+        texts = [all_text(code)]
         for r in as_list(res.get("reaction")):
             texts.append(all_text(as_dict(r).get("substance")))
         text = " | ".join(t for t in texts if t).lower()
-        coded_substance = next((subst_idx[code] for system, code, _ in coded(res.get("code"))
-                                if system == cs.SNOMED and code in subst_idx), None)
+        coded_substance = next((subst_idx[c] for system, c, _ in codes if system == cs.SNOMED and c in subst_idx),
+                               None)
         category = None
         for group in ("aspirin-nsaid", "food", "environmental"):
             if any(n in text and p.search(text) for n, p in groups[group]):
@@ -636,11 +639,11 @@ def _allergies(items: list[dict], ctx: _Ctx) -> list[AllergyFact]:
                               for m in as_list(as_dict(r).get("manifestation"))).lower()
         typ = as_str(res.get("type"))
         ige = True if typ == "allergy" else False if typ == "intolerance" else None
-        substance = concept_text(res.get("code")) or coded_substance or "unspecified substance"
-        code_str = next((f"{system}|{code}" for system, code, _ in coded(res.get("code")) if system), None)
+        substance = code_text or coded_substance or "unspecified substance"
+        code_str = next((f"{system}|{c}" for system, c, _ in codes if system), None)
         out.append(AllergyFact(
             category=category, substance=substance,  # type: ignore[arg-type]
-            source=SourceRef("AllergyIntolerance", as_str(res.get("id")), code_str, concept_text(res.get("code"))),
+            source=SourceRef("AllergyIntolerance", as_str(res.get("id")), code_str, code_text),
             respiratory_reaction=any(n in manifest and p.search(manifest) for n, p in resp),
             ige_mediated=ige,
             recorded=parse_date(res.get("recordedDate")) or parse_date(res.get("onsetDateTime")),
