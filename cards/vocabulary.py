@@ -7,13 +7,12 @@ Two code systems are defined by this project (documented in the README):
 * ``OVERRIDE_REASON_SYSTEM`` = ``http://omalizumab-cds.org/CodeSystem/override-reason``: the
   ``overrideReasons`` offered on every warning and critical card (``OVERRIDE_REASONS``).
 
-Route and unit codes are clinical codes and so live in ``cards/data/routes.json`` with their sources.
+Route and unit codes are clinical codes and so live with the other code sets, in
+``fhir_mappings/data/codesets/routes.json``, with their sources (the mappings read drafted routes from it too).
 """
 from __future__ import annotations
 
-import json
 from functools import cache
-from importlib import resources
 from typing import Any
 
 CARD_TOPIC_SYSTEM = "http://omalizumab-cds.org/CodeSystem/card-topic"
@@ -57,9 +56,10 @@ def override_reason_codings() -> list[dict[str, str]]:
 
 @cache
 def suggestion_codes() -> dict[str, Any]:
-    """routes.json, loaded once."""
-    text = resources.files("cards").joinpath("data/routes.json").read_text(encoding="utf-8")
-    return json.loads(text)
+    """fhir_mappings/data/codesets/routes.json (route, dose-unit and period-unit codes), loaded once."""
+    from fhir_mappings.codesets import route_table
+
+    return route_table()
 
 
 def route_coding(route: str | None) -> dict[str, str] | None:

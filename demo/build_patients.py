@@ -274,7 +274,7 @@ def medication_request(rid: str, subject: dict, med: tuple | None, text: str, *,
     if route == "IH":  # no verified SNOMED route code for inhalation in this project: text only
         dosage["route"] = {"text": "Inhalation"}
     elif route:
-        # SNOMED CT route codes as verified in cards/data/routes.json (FHIR route-codes value set).
+        # SNOMED CT route codes as verified in fhir_mappings/data/codesets/routes.json (FHIR route-codes value set).
         routes = {"SC": ("34206005", "Subcutaneous route"), "PO": ("26643006", "Oral route")}
         dosage["route"] = {"coding": [{"system": SCT, "code": routes[route][0],
                                        "display": routes[route][1]}], "text": routes[route][1]}

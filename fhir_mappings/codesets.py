@@ -56,6 +56,19 @@ def load_json(relpath: str) -> dict:
         return json.load(fh)
 
 
+@cache
+def route_table() -> dict:
+    """SNOMED CT route codes (and the dose/period units suggestions may use), with their sources."""
+    return load_json("codesets/routes.json")
+
+
+@cache
+def route_by_code() -> dict[tuple[str, str], str]:
+    """(system, code) -> route name ('subcutaneous', 'intravenous', 'oral') for reading drafted routes."""
+    table = route_table()
+    return {(table["system"], entry["code"]): name for name, entry in table["routes"].items()}
+
+
 # --------------------------------------------------------------------------------------------- LOINC
 @dataclass(frozen=True, slots=True)
 class LoincCode:

@@ -129,8 +129,13 @@ def _route(dosage: dict) -> str | None:
     route = dosage.get("route")
     if route is None:
         return None
-    text = " ".join([concept_text(route)] + [as_str(as_dict(c).get("code")) or ""
-                                             for c in as_list(as_dict(route).get("coding"))]).lower()
+    codings = [as_dict(c) for c in as_list(as_dict(route).get("coding"))]
+    by_code = cs.route_by_code()
+    for c in codings:  # a coded route is read from the route code set first (SNOMED CT, with sources)
+        name = by_code.get((as_str(c.get("system")) or "", as_str(c.get("code")) or ""))
+        if name:
+            return name
+    text = " ".join([concept_text(route)] + [as_str(c.get("code")) or "" for c in codings]).lower()
     for needle, name in _ROUTES:
         if needle in text:
             return name

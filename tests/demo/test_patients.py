@@ -310,7 +310,7 @@ def test_dates_in_index_text_shift_with_the_data():
 
 
 def test_route_codes_are_the_ones_the_cards_layer_verified():
-    routes = json.loads((REPO / "cards" / "data" / "routes.json").read_text(encoding="utf-8"))
+    routes = json.loads((REPO / "fhir_mappings" / "data" / "codesets" / "routes.json").read_text(encoding="utf-8"))
     verified = {r["code"] for r in routes["routes"].values()}
     drafts = [store_for(ANCHOR_DATE).draft_for(d["id"], "x") for d in raw_index()["drafts"]]
     requests_ = drafts + [r for p in raw_index()["patients"] for r in _resources(p["slug"], "MedicationRequest")]

@@ -75,6 +75,19 @@ def test_1_order_sign_matching_300mg_draft_raises_no_warning(e2e_client):
     assert "omalizumab-dose-mismatch" not in topics(cards)
 
 
+def test_1_order_sign_table_dose_by_a_route_coded_only_as_intravenous_is_a_mismatch(e2e_client):
+    """The route arrives as a bare SNOMED CT code (no text): it must still be read, and warned about."""
+    import copy
+
+    pid = "demo-allergic-asthma-adult"
+    iv = draft("draft-omalizumab-300mg-q4w", pid)
+    iv["dosageInstruction"] = copy.deepcopy(iv["dosageInstruction"])
+    iv["dosageInstruction"][0]["route"] = {"coding": [{"system": "http://snomed.info/sct", "code": "47625008"}]}
+    cards = call(e2e_client, hook_request("order-sign", patient_resources(SLUG1), drafts=[iv]))
+    assert "omalizumab-dose-mismatch" in topics(cards)
+    assert the_card(cards, "omalizumab-dose-mismatch")["indicator"] == "warning"
+
+
 def test_1_order_select_incomplete_draft_is_not_an_error(e2e_client):
     pid = "demo-allergic-asthma-adult"
     incomplete = draft("draft-omalizumab-150mg-q4w", pid, dosageInstruction=None)

@@ -108,3 +108,18 @@ def test_selections_may_be_absolute_urls():
 def test_garbage_never_raises(garbage):
     out = extract_draft_orders(garbage, ["x"], hook="order-select")
     assert isinstance(out, tuple)
+
+
+def test_route_coded_only_by_snomed_code_is_read():
+    """A route with only a SNOMED CT code (no text, no display) must still be recognised: an IV omalizumab draft
+    read as 'no route' would miss the SC-only warning."""
+    iv = draft("d1", med={"text": "omalizumab"}, dose=(300, "mg"),
+               route={"coding": [{"system": "http://snomed.info/sct", "code": "47625008"}]})
+    sc = draft("d2", med={"text": "omalizumab"}, dose=(300, "mg"),
+               route={"coding": [{"system": "http://snomed.info/sct", "code": "34206005"}]})
+    other_system = draft("d3", med={"text": "omalizumab"}, dose=(300, "mg"),
+                         route={"coding": [{"system": "urn:local", "code": "47625008"}]})
+    got = {o.reference: o.route for o in extract_draft_orders(bundle(iv, sc, other_system), None, hook="order-sign")}
+    assert got["MedicationRequest/d1"] == "intravenous"
+    assert got["MedicationRequest/d2"] == "subcutaneous"
+    assert got["MedicationRequest/d3"] != "intravenous"  # a code means nothing outside its system
