@@ -96,11 +96,8 @@ def service_env(tmp: Path, clock: str | None) -> dict[str, str]:
 
 def gunicorn_worker_class() -> tuple[str, int]:
     """The worker class and threads `omalizumab-cds serve` uses by default, so the floor matches."""
-    import inspect  # noqa: PLC0415
-
     from cds_service import server  # noqa: PLC0415
-
-    threads = inspect.signature(server.serve).parameters["threads"].default
+    threads = server.default_threads(demo=False)  # the bench runs the service without demo mode
     options = server.gunicorn_options("127.0.0.1", 0, 1, threads, 30)
     return options["worker_class"], int(options.get("threads") or 1)
 

@@ -113,4 +113,13 @@ def test_demo_serve_prints_the_urls_to_open(tmp_path, monkeypatch, capsys):
     assert started, "gunicorn was not started"
     assert "http://127.0.0.1:8123/" in out
     assert "http://127.0.0.1:8123/cds-services" in out and "http://127.0.0.1:8123/demo/fhir" in out
+    # the demo service fetches from its own /demo/fhir: a worker busy with a hook needs spare threads
+    assert started[0]["threads"] > 1
+
+
+def test_default_threads_one_per_worker_except_demo():
+    from cds_service import server
+
+    assert server.default_threads(demo=False) == 1
+    assert server.default_threads(demo=True) > 1
 
