@@ -18,6 +18,9 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     other non-setting keys are kept in `settings.extra` for tests."""
     settings = Settings.from_env(overrides=config)
     app = Flask("cds_service")
+    from .json_provider import FastJSONProvider
+
+    app.json = FastJSONProvider(app)
     app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
     app.config["MAX_FORM_MEMORY_SIZE"] = settings.max_body_bytes
     app.json.sort_keys = False

@@ -10,6 +10,7 @@ import logging
 import sys
 import time
 
+import orjson
 from flask import Flask, g, request
 
 log = logging.getLogger("cds_service.requests")
@@ -45,8 +46,17 @@ def _finish(response):
     for key in ("service", "hook", "hookInstance", "cards", "unavailable", "issuer", "feedback"):
         if fields.get(key) is not None:
             line[key] = fields[key]
-    log.info(json.dumps(line, sort_keys=True, default=str))
+    if log.isEnabledFor(logging.INFO):
+        log.info(_dumps(line))
     return response
+
+
+def _dumps(line: dict) -> str:
+    """The log line as compact JSON with sorted keys (orjson: a third of json.dumps' time)."""
+    try:
+        return orjson.dumps(line, option=orjson.OPT_SORT_KEYS, default=str).decode()
+    except TypeError:
+        return json.dumps(line, sort_keys=True, default=str)
 
 
 def init_app(app: Flask) -> None:

@@ -1,0 +1,103 @@
+"""The request body parse: orjson's fast path must give exactly the stdlib's answer, or defer to it.
+
+`validation._fast_loads` is only a speed-up: for every body, the value returned (or the 400 and its
+text) must be what the stdlib parse with the transport rules gives.
+"""
+from __future__ import annotations
+
+import json
+import math
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from cds_service.errors import ApiError
+from cds_service.validation import _SLOW, _fast_loads, _strict_loads
+
+
+def _stdlib(raw: bytes):
+    try:
+        return ("ok", _strict_loads(raw.decode("utf-8-sig"), 64))
+    except ApiError as exc:
+        return ("error", exc.status)
+
+
+def _both(raw: bytes):
+    fast = _fast_loads(raw)
+    slow = _stdlib(raw)
+    if fast is _SLOW:
+        return None, slow
+    return ("ok", fast), slow
+
+
+def _same(a, b) -> bool:
+    """Equal values with equal types all the way down (1 and 1.0 differ; -0.0 and 0.0 differ)."""
+    if type(a) is not type(b):
+        return False
+    if isinstance(a, dict):
+        return list(a) == list(b) and all(_same(a[k], b[k]) for k in a)
+    if isinstance(a, list):
+        return len(a) == len(b) and all(_same(x, y) for x, y in zip(a, b))
+    if isinstance(a, float):
+        return a == b and math.copysign(1, a) == math.copysign(1, b)
+    return a == b
+
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers(min_value=-(10 ** 30), max_value=10 ** 30)
+    | st.floats(allow_nan=False, allow_infinity=False) | st.text(max_size=20),
+    lambda children: st.lists(children, max_size=5) | st.dictionaries(st.text(max_size=8), children, max_size=5),
+    max_leaves=30,
+)
+
+
+@settings(max_examples=400, deadline=None)
+@given(json_values)
+def test_fast_parse_equals_stdlib_on_valid_json(value):
+    raw = json.dumps(value).encode()
+    fast, slow = _both(raw)
+    assert slow[0] == "ok"
+    if fast is not None:
+        assert _same(fast[1], slow[1]), raw[:200]
+
+
+NUMBER_TEXTS = ["0", "-0", "-0.0", "1e2", "1E-400", "1e400", "-1e400", "123456789012345678",
+                "1234567890123456789", "-9223372036854775808", "18446744073709551616", "0.1",
+                "2.2250738585072014e-308", "4.9e-324", "1.7976931348623157e308", "0.30000000000000004",
+                "3.141592653589793238462643383279", "1" + "0" * 400, "1.5e+3", "-12.5E-3"]
+
+
+@pytest.mark.parametrize("text", NUMBER_TEXTS)
+def test_numbers_parse_as_the_stdlib_reads_them(text):
+    raw = ('{"v": ' + text + '}').encode()
+    fast, slow = _both(raw)
+    if fast is not None:
+        assert slow[0] == "ok" and _same(fast[1], slow[1]), text
+
+
+@pytest.mark.parametrize("raw", [
+    b'{"a": NaN}', b'{"a": Infinity}', b'[-Infinity]', b'{"a": 1,}', b'{"a": "\x01"}', b'{"a": "\\ud800"}',
+    b'\xef\xbb\xbf{"a": 1}', b'{"a": 1} x', b'', b'{"a": "\\u0000"}', b'[' * 70 + b']' * 70,
+    b'{"a": "caf\xc3\xa9"}', b'{"a": 1, "a": 2}', b'  {"a" : [ 1 , 2 ] }  ',
+])
+def test_edge_bodies_match_the_stdlib(raw):
+    fast, slow = _both(raw)
+    if fast is not None:
+        assert slow[0] == "ok" and _same(fast[1], slow[1]), raw[:80]
+
+
+def test_the_fast_path_is_taken_for_an_ordinary_hook_request():
+    body = {"hook": "patient-view", "hookInstance": "d1577c69-dfbe-44ad-ba6d-3e05e953b2ea",
+            "context": {"patientId": "p1", "userId": "Practitioner/1"},
+            "prefetch": {"patient": {"resourceType": "Patient", "id": "p1", "birthDate": "1980-02-29"},
+                         "obs": {"resourceType": "Observation", "valueQuantity": {"value": 412.5}}}}
+    raw = json.dumps(body).encode()
+    fast = _fast_loads(raw)
+    assert fast is not _SLOW and fast == body
+
+
+def test_long_digit_runs_and_refusals_defer_to_the_stdlib():
+    assert _fast_loads(b'{"v": 12345678901234567890123}') is _SLOW  # orjson would read a float
+    assert _fast_loads(b'{"v": 1e999}') is _SLOW
+    assert _fast_loads(b'{"v": "\\ud800"}') is _SLOW  # the stdlib accepts a lone surrogate
