@@ -87,9 +87,40 @@ def read_json_body(request: Request, *, max_depth: int) -> Any:
     body = _fast_loads(raw)
     if body is _SLOW:
         body = _strict_loads(text, max_depth)
-    if json_depth_exceeds(body, max_depth):
+    if valid_json_depth_exceeds(raw[3:] if raw.startswith(_BOM) else raw, max_depth):
         raise ApiError(400, "invalid request", [f"JSON nested deeper than {max_depth} levels"])
     return body
+
+
+_ALL_BUT_BRACKETS_AND_QUOTES = bytes(range(256)).translate(None, b'{}[]"')  # bytes translate() deletes
+_BRACKET_KIND = bytes.maketrans(b"[]", b"{}")
+
+
+def valid_json_depth_exceeds(raw: bytes, limit: int) -> bool:
+    """`json_depth_exceeds` for the UTF-8 text of a document already parsed as valid JSON, on the
+    bytes with C-speed operations only (~10 us for a 15 KB hook request instead of ~70 us walking the
+    parsed tree; tests/service/test_json_fast_parse.py checks that they agree).
+
+    In valid JSON a backslash occurs only inside strings, as an escape: dropping escaped
+    backslashes, then escaped quotes, leaves every '"' a string delimiter.  Keep only quotes and
+    brackets; drop adjacent quote pairs (they delimit strings without brackets, or join two strings
+    into one span that is still all string content); any quotes left enclose string content, cut
+    out by a split.  The brackets left, all made '{}' (JSON balanced them), lose exactly one nesting
+    level per `replace('{}', '')` pass (replace does not rescan its output).
+    """
+    if b"\\" in raw:
+        raw = raw.replace(b"\\\\", b"").replace(b'\\"', b"")
+    marks = raw.translate(None, _ALL_BUT_BRACKETS_AND_QUOTES).replace(b'""', b"")
+    if b'"' in marks:
+        marks = b"".join(marks.split(b'"')[::2])
+    brackets = marks.translate(_BRACKET_KIND)
+    depth = 0
+    while brackets:
+        depth += 1
+        if depth > limit:
+            return True
+        brackets = brackets.replace(b"{}", b"")
+    return False
 
 
 _SLOW = object()

@@ -101,3 +101,38 @@ def test_long_digit_runs_and_refusals_defer_to_the_stdlib():
     assert _fast_loads(b'{"v": 12345678901234567890123}') is _SLOW  # orjson would read a float
     assert _fast_loads(b'{"v": 1e999}') is _SLOW
     assert _fast_loads(b'{"v": "\\ud800"}') is _SLOW  # the stdlib accepts a lone surrogate
+
+
+# -- nesting depth on the raw bytes ---------------------------------------------------------------
+from cds_service.validation import json_depth_exceeds, valid_json_depth_exceeds  # noqa: E402
+
+tricky_text = st.text(alphabet='{}[]"\\\\/ab\u00e9\u2028\n', max_size=12)
+nested = st.recursive(
+    st.none() | st.integers() | tricky_text,
+    lambda children: st.lists(children, max_size=4) | st.dictionaries(tricky_text, children, max_size=4),
+    max_leaves=40,
+)
+
+
+@settings(max_examples=500, deadline=None)
+@given(nested, st.integers(min_value=0, max_value=8), st.booleans())
+def test_raw_depth_agrees_with_the_tree_walk(value, limit, ascii_only):
+    raw = json.dumps(value, ensure_ascii=ascii_only).encode()
+    assert valid_json_depth_exceeds(raw, limit) == json_depth_exceeds(value, limit), raw[:200]
+
+
+@pytest.mark.parametrize("raw, limit, expected", [
+    (b'{"a": "{{{{[[[["}', 1, False),
+    (b'{"a": "\\\\"}', 1, False),
+    (b'{"a": "\\"{{{"}', 1, False),
+    (b'{"a": "\\\\\\"[["}', 1, False),
+    (b'[[[]]]', 3, False),
+    (b'[[[]]]', 2, True),
+    (b'[{}, [[{}]], []]', 3, True),
+    (b'[{}, [[{}]], []]', 4, False),
+    (b'"just a string [["', 0, False),
+    (b'12', 0, False),
+])
+def test_raw_depth_cases(raw, limit, expected):
+    assert valid_json_depth_exceeds(raw, limit) is expected
+    assert json_depth_exceeds(json.loads(raw), limit) is expected
