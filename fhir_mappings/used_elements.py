@@ -61,6 +61,7 @@ def _temporal(pattern: re.Pattern, kind: str) -> Check:
         if isinstance(v, (int, float)) and not isinstance(v, bool):
             return None  # pydantic (lax) reads a number as a Unix time; the mappings read no date from it
         return [f": {kind} must be a string"]
+    check.__name__ = kind  # names the check in the compiled predicates' source
     return check
 
 
@@ -72,6 +73,7 @@ def _regex(pattern: re.Pattern, kind: str, anchored: bool = True) -> Check:
         if type(v) is str and match(v):
             return None
         return problem
+    check.__name__ = kind
     return check
 
 
@@ -240,12 +242,132 @@ SCHEMAS: dict[str, Struct] = {
 _MEDICATION_REQUIRED = ("MedicationRequest", "MedicationStatement")
 
 
+# -- compiled predicates: the fast path for valid input -------------------------------------------
+# The interpreter above walks the schema generically (a call, a dict lookup and a list build per
+# element) and costs ~10 us per resource, although nearly every resource is valid.  `compile_valid`
+# turns a Struct into one generated Python function per complex type that only answers "valid?"
+# (no problem texts), with the cheap primitive checks inlined.  When it says "invalid", the
+# interpreter runs to produce the exact problem texts, so the texts cannot drift; the predicate
+# equals `spec(value) is None` (tests/mappings/test_used_elements_compiled.py checks that on
+# valid, mutated and junk input).
+
+# primitive check -> expression template over a variable, True when the check returns None
+_INLINE = {
+    STRING: "(type({x}) is str and {x} != '')",
+    URI: "(type({x}) is str)",
+    CODE: "(type({x}) is str and _code_fullmatch({x}) is not None)",
+    ID: "(type({x}) is str and _id_fullmatch({x}) is not None)",
+}
+
+
+def _choices_ok(value: dict, choices: tuple[str, ...]) -> bool:
+    """No choice group has two non-null `<choice><Type>` elements (Struct.__call__'s rule, one pass)."""
+    seen: set[str] = set()
+    for k in value:
+        if k.startswith(choices):
+            for choice in choices:
+                n = len(choice)
+                if k.startswith(choice) and k[n:n + 1].isupper() and value[k] is not None:
+                    if choice in seen:
+                        return False
+                    seen.add(choice)
+    return True
+
+
+class _Compiler:
+    """Generates the source of one `def` per Struct reachable from a spec, and executes it once."""
+
+    def __init__(self) -> None:
+        self.ns: dict[str, Any] = {"_code_fullmatch": _CODE.fullmatch, "_id_fullmatch": _ID.fullmatch,
+                                   "_choices_ok": _choices_ok}
+        self.names: dict[int, str] = {}
+        self.defs: list[str] = []
+
+    def _const(self, obj: Any) -> str:
+        if id(obj) not in self.names:
+            name = self.names[id(obj)] = f"_check{len(self.names)}_{obj.__name__.strip('_')}"
+            self.ns[name] = obj
+        return self.names[id(obj)]
+
+    def _ok(self, spec: Any, x: str) -> str:
+        """An expression that is True when `spec` accepts the (non-None) value in variable `x`."""
+        if isinstance(spec, Struct):
+            return f"{self.struct(spec)}({x})"
+        if isinstance(spec, ListOf):
+            return f"{self._list(spec)}({x})"
+        if spec in _INLINE:
+            return _INLINE[spec].format(x=x)
+        return f"({self._const(spec)}({x}) is None)"  # dates, decimal, ...: the check itself
+
+    def _list(self, spec: ListOf) -> str:
+        if id(spec) not in self.names:
+            name = self.names[id(spec)] = f"_list{len(self.names)}"
+            self.defs.append("\n".join([
+                f"def {name}(value):",
+                "    if type(value) is not list:",
+                "        return False",
+                "    for e in value:",
+                f"        if e is not None and not {self._ok(spec.spec, 'e')}:",
+                "            return False",
+                "    return True",
+            ]))
+        return self.names[id(spec)]
+
+    def struct(self, spec: Struct) -> str:
+        if id(spec) in self.names:
+            return self.names[id(spec)]
+        name = self.names[id(spec)] = f"_v{len(self.names)}_{spec.name}"
+        lines = [f"def {name}(value):", "    if type(value) is not dict:", "        return False",
+                 "    get = value.get"]
+        for field, check in spec.fields.items():
+            lines += [f"    x = get({field!r})", f"    if x is not None and not {self._ok(check, 'x')}:",
+                      "        return False"]
+        for field in spec.required:
+            if field in spec._complex:  # a missing complex element; an explicit null one is accepted
+                lines += [f"    if {field!r} not in value:", "        return False"]
+            else:  # a missing or null primitive
+                lines += [f"    if get({field!r}) is None:", "        return False"]
+        if spec.choices:
+            lines += [f"    if not _choices_ok(value, {spec.choices!r}):", "        return False"]
+        lines.append("    return True")
+        self.defs.append("\n".join(lines))
+        return name
+
+    def build(self, spec: Struct) -> Callable[[Any], bool]:
+        name = self.struct(spec)
+        source = "\n\n".join(self.defs)
+        exec(compile(source, f"<used_elements compiled {spec.name}>", "exec"), self.ns)  # noqa: S102
+        fn = self.ns[name]
+        fn.source = source  # for reading and debugging
+        return fn
+
+
+def compile_valid(spec: Struct) -> Callable[[Any], bool]:
+    """A predicate equal to `spec(value) is None`, generated once from the schema."""
+    return _Compiler().build(spec)
+
+
+_VALID = {rtype: compile_valid(schema) for rtype, schema in SCHEMAS.items()}
+_META_VALID = compile_valid(META)
+
+
 def used_element_problem(resource: dict) -> str | None:
     """None when every element the mappings read is valid FHIR R4, else a short description."""
     rtype = resource.get("resourceType")
-    schema = SCHEMAS.get(rtype)
-    if schema is None:
+    valid = _VALID.get(rtype)
+    if valid is None:
         return None
+    meta = resource.get("meta")
+    if valid(resource) and (meta is None or _META_VALID(meta)) and not (
+            rtype in _MEDICATION_REQUIRED and "medicationCodeableConcept" not in resource
+            and "medicationReference" not in resource):
+        return None
+    return _problem_text(resource, SCHEMAS[rtype])
+
+
+def _problem_text(resource: dict, schema: Struct) -> str | None:
+    """The reference path: every problem of the elements read, as text (None when there is none)."""
+    rtype = resource.get("resourceType")
     out = schema(resource) or []
     meta = resource.get("meta")
     if meta is not None:

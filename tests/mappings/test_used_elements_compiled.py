@@ -1,0 +1,137 @@
+"""The compiled used-element predicates (fast path) agree with the Struct interpreter (reference).
+
+`used_elements.compile_valid(schema)` must equal `schema(value) is None` for every input, and
+`used_element_problem` must return exactly the interpreter's text (`_problem_text`): checked on every
+demo resource mutated at every element with valid, invalid and junk values, and on schema-shaped
+random data (hypothesis) that mixes valid values, wrong types and extra choice elements.
+"""
+from __future__ import annotations
+
+import copy
+import json
+import math
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from fhir_mappings import used_elements as ue
+from fhir_mappings.used_elements import META, SCHEMAS, ListOf, Struct, used_element_problem
+
+DEMO = Path(__file__).resolve().parents[2] / "demo" / "patients"
+
+VALUES = [None, 0, 1, -1, 1.5, math.nan, math.inf, True, False, "", " ", " x", "x ", "a  b", "x", "final",
+          "not a date", "2026", "2026-02", "2026-02-29", "2024-02-29", "2026-02-30", "2026-13", "2026-01-01T10:00:00",
+          "2026-01-01T10:00:00Z", "2026-01-01T10:00:00.123+05:30", "0001-01-01", "1.5", "-0", "01", "1e3", "+1",
+          "true", "yes", "http://a b", "Patient/x", "x" * 70, [], {}, [1], [None], [{}], {"a": 1}, {"code": "x"},
+          [{"system": 1}], {"value": "1"}, {"start": "2026-02-30"}, {"coding": "x"}, {"coding": [None, {"code": " "}]}]
+
+CHOICE_KEYS = ["valueString", "valueQuantity", "valueX", "valuex", "value", "effectivePeriod", "effectiveTiming",
+               "onsetAge", "onsetString", "abatementAge", "medicationReference", "medicationCodeableConcept",
+               "doseQuantity", "doseRange", "itemReference", "itemCodeableConcept", "effectiveÄ"]
+
+
+def _demo_resources() -> list[dict]:
+    out: dict[str, list[dict]] = {}
+    for path in sorted(DEMO.glob("*.json")):
+        doc = json.loads(path.read_text())
+        entries = doc.get("entry", []) if doc.get("resourceType") == "Bundle" else [{"resource": doc}]
+        for e in entries:
+            r = e["resource"]
+            if r.get("resourceType") in SCHEMAS:
+                out.setdefault(r["resourceType"], []).append(r)
+    # per type, the three resources with the most elements: every schema branch, without repeating it 50 times
+    return [r for rs in out.values() for r in sorted(rs, key=lambda r: -len(json.dumps(r)))[:3]]
+
+
+RESOURCES = _demo_resources()
+
+
+def _paths(value, prefix=()):
+    if isinstance(value, dict):
+        for k, v in value.items():
+            if k != "resourceType":
+                yield prefix + (k,)
+                yield from _paths(v, prefix + (k,))
+    elif isinstance(value, list):
+        for i, v in enumerate(value):
+            yield prefix + (i,)
+            yield from _paths(v, prefix + (i,))
+
+
+def _assert_same(resource) -> None:
+    rtype = resource.get("resourceType")
+    schema = SCHEMAS[rtype]
+    assert ue._VALID[rtype](resource) == (schema(resource) is None), resource
+    meta = resource.get("meta")
+    if meta is not None:
+        assert ue._META_VALID(meta) == (META(meta) is None), meta
+    assert used_element_problem(resource) == ue._problem_text(resource, schema), resource
+
+
+def test_demo_resources_cover_every_schema():
+    assert {r["resourceType"] for r in RESOURCES} >= set(SCHEMAS) - {"Medication"}
+
+
+@pytest.mark.parametrize("resource", RESOURCES, ids=lambda r: f"{r['resourceType']}/{r['id']}")
+def test_every_element_mutated_gives_the_interpreters_answer(resource):
+    _assert_same(resource)
+    for path in list(_paths(resource)):
+        for value in [*VALUES, "DELETE"]:
+            mutated = copy.deepcopy(resource)
+            cur = mutated
+            for step in path[:-1]:
+                cur = cur[step]
+            if value == "DELETE":
+                del cur[path[-1]]
+            else:
+                cur[path[-1]] = copy.deepcopy(value)
+            _assert_same(mutated)
+        for key in CHOICE_KEYS:  # a second (or null, or lower-case) element of a choice group next to `path`
+            parent = copy.deepcopy(resource)
+            cur = parent
+            for step in path[:-1]:
+                cur = cur[step]
+            if isinstance(cur, dict):
+                for extra in ("x", None, {"value": 1}):
+                    cur[key] = extra
+                    _assert_same(parent)
+
+
+# -- schema-shaped random data ---------------------------------------------------------------------------
+junk = st.recursive(st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=12),
+                    lambda c: st.lists(c, max_size=3) | st.dictionaries(st.text(max_size=8), c, max_size=3),
+                    max_leaves=6)
+primitive_like = st.sampled_from([v for v in VALUES if not isinstance(v, (dict, list))]) | junk
+
+
+def _shaped(spec, depth: int = 0) -> st.SearchStrategy:
+    """Values mostly shaped like `spec`, sometimes not (a wrong type, junk, None)."""
+    if depth > 6:
+        return junk
+    if isinstance(spec, ListOf):
+        return st.one_of(st.lists(st.one_of(st.none(), _shaped(spec.spec, depth + 1)), max_size=3), junk)
+    if isinstance(spec, Struct):
+        fields = {k: _shaped(v, depth + 1) for k, v in spec.fields.items()}
+        extras = st.dictionaries(st.sampled_from(CHOICE_KEYS + ["resourceType", "extension"]),
+                                 st.one_of(st.none(), primitive_like), max_size=2)
+        base = st.fixed_dictionaries({}, optional=fields)
+        return st.one_of(st.builds(lambda a, b: {**b, **a}, base, extras), base, junk)
+    return primitive_like
+
+
+@pytest.mark.parametrize("rtype", sorted(SCHEMAS))
+def test_schema_shaped_random_data_gives_the_interpreters_answer(rtype):
+    shaped = _shaped(SCHEMAS[rtype]).filter(lambda v: isinstance(v, dict)).map(
+        lambda v: {**v, "resourceType": rtype})
+    meta = st.one_of(st.none(), _shaped(META))
+
+    @settings(max_examples=300, deadline=None, suppress_health_check=list(HealthCheck))
+    @given(resource=shaped, meta=meta)
+    def run(resource, meta):
+        if meta is not None:
+            resource = {**resource, "meta": meta}
+        _assert_same(resource)
+
+    run()
