@@ -6,7 +6,7 @@ CDS Hooks cards and suggestions. Topics and indicators are those of ../shared/do
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 import datetime as _dt
 from typing import Literal
 
@@ -127,6 +127,10 @@ class Decision:
 class Assessment:
     phenotypes: tuple[PhenotypeFinding, ...]
     decisions: tuple[Decision, ...]
+    # The phenotype profile `assess` built (clinical_core.phenotypes.Profile, with the facts it was built
+    # from): `check_orders` reuses it for the same facts object instead of building it again. Internal to
+    # the core; not compared, not shown.
+    profile: object | None = field(default=None, compare=False, repr=False)
 
     def finding(self, key: str) -> PhenotypeFinding | None:
         return next((p for p in self.phenotypes if p.key == key), None)

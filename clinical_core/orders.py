@@ -16,7 +16,7 @@ from .dosing import fmt_num
 from .facts import DraftOrder, PatientFacts
 from .knowledge import citation, csu_fixed
 from .options import ANTI_IL5_REGIMENS, min_age, options, unverified
-from .phenotypes import build_profile
+from .phenotypes import Profile, build_profile
 from .recommend import (below_csu_trials_dose, check_region, clip, cyclosporine_data_needed, cyclosporine_decision,
                         not_preferred_decision)
 
@@ -171,6 +171,16 @@ def _check_anti_il5(p, d: DraftOrder) -> Decision | None:
         rule=f"{name}: labelled age {limit} years and older.", alternatives=alts)
 
 
+def _profile_for(facts: PatientFacts, assessment: Assessment) -> Profile:
+    """The profile `assess` built for these very facts (the request path: assess, then check_orders),
+    else a new one. Profiles depend on the facts only and facts are immutable, so the identity check
+    is enough."""
+    p = assessment.profile
+    if isinstance(p, Profile) and p.facts is facts:
+        return p
+    return build_profile(facts)
+
+
 def check_orders(facts: PatientFacts, drafts: Sequence[DraftOrder], *, hook: str, assessment: Assessment,
                  region: str = "US") -> tuple[Decision, ...]:
     """Decisions about the drafted orders (the order hooks' whole answer), plus the assessment's
@@ -178,7 +188,7 @@ def check_orders(facts: PatientFacts, drafts: Sequence[DraftOrder], *, hook: str
     check_region(region)
     if hook not in ORDER_HOOKS:
         raise ValueError(f"order checks run for {ORDER_HOOKS}, not {hook!r}")
-    p = build_profile(facts)
+    p = _profile_for(facts, assessment)
     out: list[Decision] = [d for d in assessment.decisions if d.topic == "data-unavailable"]
     for d in drafts:
         if not d.selected:

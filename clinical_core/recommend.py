@@ -793,4 +793,4 @@ def assess(facts, *, region: str = "US") -> Assessment:
         note = f"Partial data: {names} could not be read from the FHIR server; this answer may change."
         decisions = [d if d.topic == "data-unavailable" else replace(d, cautions=d.cautions + (note,))
                      for d in decisions]
-    return Assessment(phenotypes=tuple(p.findings.values()), decisions=tuple(decisions))
+    return Assessment(phenotypes=tuple(p.findings.values()), decisions=tuple(decisions), profile=p)
