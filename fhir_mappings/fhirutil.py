@@ -7,13 +7,15 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from datetime import date, datetime, timezone
+from datetime import date, datetime
 from typing import Any
 
 from .codesets import canonical_system
 from .used_elements import used_element_problem
 
 _DATE_RE = re.compile(r"^(\d{4})(?:-(\d{2})(?:-(\d{2}))?)?$")
+_TYPE_NAME = re.compile(r"[A-Z][A-Za-z]+")  # the resource type in a reference ('Patient' in Patient/123)
+_combine = datetime.combine
 
 
 def as_dict(x: Any) -> dict:
@@ -35,19 +37,24 @@ def parse_datetime(value: Any) -> tuple[datetime | None, str]:
     period (the caller decides whether that precision is enough). Timezone-aware values are
     converted to UTC and made naive, so every datetime in the facts compares with every other.
     """
-    if not isinstance(value, str) or not value.strip():
+    if not isinstance(value, str):
         return None, ""
     s = value.strip()
-    m = _DATE_RE.match(s)
+    if not s:
+        return None, ""
     try:
-        if m:
-            y, mo, d = m.group(1), m.group(2), m.group(3)
-            dt = datetime(int(y), int(mo or 1), int(d or 1))
-            return dt, "day" if d else ("month" if mo else "year")
-        s2 = s.replace("Z", "+00:00")
-        dt = datetime.fromisoformat(s2)
-        if dt.tzinfo is not None:
-            dt = dt.astimezone(timezone.utc).replace(tzinfo=None)
+        if len(s) <= 10:  # _DATE_RE matches 4, 7 or 10 characters only: longer strings skip the regex
+            m = _DATE_RE.match(s)
+            if m:
+                y, mo, d = m.group(1), m.group(2), m.group(3)
+                dt = datetime(int(y), int(mo or 1), int(d or 1))
+                return dt, "day" if d else ("month" if mo else "year")
+        dt = datetime.fromisoformat(s.replace("Z", "+00:00"))
+        offset = dt.utcoffset()
+        if offset is not None:
+            # = dt.astimezone(timezone.utc).replace(tzinfo=None) (fromisoformat gives a fixed offset);
+            # combine() drops the tzinfo at a third of replace()'s cost
+            dt = _combine(dt.date(), dt.time()) - offset
         return dt, "time"
     except (ValueError, OverflowError):
         return None, ""
@@ -65,7 +72,7 @@ def ref_type_id(ref: Any) -> tuple[str | None, str | None]:
         return None, None
     s = s.split("/_history/")[0].rstrip("/")
     parts = s.split("/")
-    if len(parts) >= 2 and re.fullmatch(r"[A-Z][A-Za-z]+", parts[-2]):
+    if len(parts) >= 2 and _TYPE_NAME.fullmatch(parts[-2]):
         return parts[-2], parts[-1]
     return None, None
 

@@ -14,8 +14,8 @@ from datetime import datetime
 from clinical_core.facts import DataIssue, Measurement, SourceRef
 
 from . import units
-from .codesets import LOINC, UCUM, LoincCode, loinc_index
-from .fhirutil import as_dict, as_list, as_str, coded, parse_datetime, reference_of
+from .codesets import LOINC, UCUM, LoincCode, canonical_system, loinc_index
+from .fhirutil import as_dict, as_list, as_str, parse_datetime, reference_of
 
 USED_STATUSES = frozenset({"final", "amended", "corrected"})
 PRELIMINARY_OK_KINDS = frozenset({"bp", "systolic", "diastolic"})
@@ -46,22 +46,44 @@ class RawObservation:
 
 
 def match_loinc(concept: dict) -> tuple[LoincCode | None, dict | None, str | None]:
-    """The usable LOINC coding of a CodeableConcept; an error text if codings disagree on the kind."""
+    """The usable LOINC coding of a CodeableConcept; an error text if codings disagree on the kind.
+
+    One loop over the codings (what `coded` yields, filtered): the system is canonicalised only for
+    a code that is a usable LOINC code, and the common exact 'http://loinc.org' skips even that.
+    """
+    codings = concept.get("coding") if isinstance(concept, dict) else None
+    if not isinstance(codings, list):
+        return None, None, None
     idx = loinc_index()
-    hits = [(idx[code], c) for system, code, c in coded(concept) if system == LOINC and code in idx]
+    hits = []
+    for c in codings:
+        if not isinstance(c, dict):
+            continue
+        code = c.get("code")
+        if not isinstance(code, str):
+            continue
+        code = code.strip()
+        if code and code in idx:
+            system = c.get("system")
+            if system == LOINC or canonical_system(system) == LOINC:
+                hits.append((idx[code], c))
     if not hits:
         return None, None, None
-    kinds = {h[0].concept for h in hits}
-    if len(kinds) > 1:
-        return None, None, f"codings name different tests ({', '.join(sorted(kinds))})"
+    if len(hits) > 1:
+        kinds = {h[0].concept for h in hits}
+        if len(kinds) > 1:
+            return None, None, f"codings name different tests ({', '.join(sorted(kinds))})"
     return hits[0][0], hits[0][1], None
 
 
 def effective_time(resource: dict) -> tuple[datetime | None, str]:
     """(time, precision): effectiveDateTime, effectivePeriod (start, else end), effectiveInstant; issued last."""
     r = resource
-    for value in (r.get("effectiveDateTime"), as_dict(r.get("effectivePeriod")).get("start"),
-                  as_dict(r.get("effectivePeriod")).get("end"), r.get("effectiveInstant"), r.get("issued")):
+    dt, precision = parse_datetime(r.get("effectiveDateTime"))
+    if dt is not None:  # the common case: the later candidates are not even looked up
+        return dt, precision
+    period = as_dict(r.get("effectivePeriod"))
+    for value in (period.get("start"), period.get("end"), r.get("effectiveInstant"), r.get("issued")):
         dt, precision = parse_datetime(value)
         if dt is not None:
             return dt, precision
@@ -81,26 +103,25 @@ def read_quantity(holder: dict, kind: str, raw: RawObservation, issues: list[Dat
     dataAbsentReason means no value. A comparator ('>1500', '<2') is kept; the value is converted
     with it. A missing or unknown unit makes the result unusable and says so.
     """
-    ref = raw.reference
     what = label or (loinc or raw.loinc).display
-    if holder.get("dataAbsentReason") is not None and holder.get("valueQuantity") is None:
-        reason = _absent_text(holder.get("dataAbsentReason"))
-        issues.append(DataIssue(ref, f"{what}: no value ({reason})", kind))
-        return None
     q = holder.get("valueQuantity")
+    if q is None and holder.get("dataAbsentReason") is not None:
+        reason = _absent_text(holder.get("dataAbsentReason"))
+        issues.append(DataIssue(raw.reference, f"{what}: no value ({reason})", kind))
+        return None
     if not isinstance(q, dict):
         if any(k.startswith("value") for k in holder):
-            issues.append(DataIssue(ref, f"{what}: result is not a quantity with a unit; not used", kind))
+            issues.append(DataIssue(raw.reference, f"{what}: result is not a quantity with a unit; not used", kind))
         else:
-            issues.append(DataIssue(ref, f"{what}: no value", kind))
+            issues.append(DataIssue(raw.reference, f"{what}: no value", kind))
         return None
     value = q.get("value")
     if isinstance(value, bool) or not isinstance(value, (int, float)):
-        issues.append(DataIssue(ref, f"{what}: no numeric value", kind))
+        issues.append(DataIssue(raw.reference, f"{what}: no numeric value", kind))
         return None
     comparator = q.get("comparator")
     if comparator is not None and comparator not in COMPARATORS:
-        issues.append(DataIssue(ref, f"{what}: comparator {comparator!r} not understood; not used", kind))
+        issues.append(DataIssue(raw.reference, f"{what}: comparator {comparator!r} not understood; not used", kind))
         return None
     code = as_str(q.get("code"))
     system = as_str(q.get("system"))
@@ -110,7 +131,7 @@ def read_quantity(holder: dict, kind: str, raw: RawObservation, issues: list[Dat
     try:
         converted, _ = units.convert(kind, float(value), ucum_code, unit_text)
     except units.UnitError as exc:
-        issues.append(DataIssue(ref, f"{what}: {exc}; not used", kind))
+        issues.append(DataIssue(raw.reference, f"{what}: {exc}; not used", kind))
         return None
     src = raw.source(loinc)
     return Measurement(
