@@ -10,6 +10,7 @@ produce a dose: the result names the label table to read instead.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Literal
 
@@ -50,7 +51,10 @@ def band_index(edges: tuple[float, ...], x: float) -> int | None:
     return None  # pragma: no cover - unreachable given the checks above
 
 
+@lru_cache(maxsize=512)
 def band_label(edges: tuple[float, ...], i: int, unit: str, *, first_symbol: str) -> str:
+    """'>100-200 IU/mL' (the first band: '≥30-100 IU/mL'). Remembered: the edges are a table's, from
+    the data files, so the labels are few."""
     lo, hi = fmt_num(edges[i]), fmt_num(edges[i + 1])
     return f"{first_symbol}{lo}-{hi} {unit}" if i == 0 else f">{lo}-{hi} {unit}"
 
@@ -189,7 +193,7 @@ def _cell(meta: TableMeta, table, ige: Measurement, kg: float) -> Lookup:
     ige_band = band_label(table.ige_edges, ib, "IU/mL", first_symbol="≥")
     w_band = band_label(table.weight_edges, wb, "kg", first_symbol="")
     lo_i, lo_w = table.ige_edges[ib], table.weight_edges[wb]
-    cell: Cell = next(c for c in table.cells if c.ige_lower == lo_i and c.weight_lower == lo_w)
+    cell: Cell = table.cell_at(lo_i, lo_w)
     where = f"{meta.short_label}, IgE {ige_band}, {w_band}"
     if not cell.verified:
         return Lookup("unverified-cell", meta, ige_band, w_band, reason=(

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import csv
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -68,14 +68,30 @@ class TableMeta:
 class DoseTable:
     meta: TableMeta
     cells: tuple[Cell, ...]
+    # Derived from the cells once, at construction (a table is read once per process; the lookup used to
+    # re-sort the edges three times per patient).
+    ige_edges: tuple[float, ...] = field(init=False, repr=False, compare=False)
+    weight_edges: tuple[float, ...] = field(init=False, repr=False, compare=False)
+    _by_lower: dict[tuple[float, float], Cell] = field(init=False, repr=False, compare=False)
 
-    @property
-    def ige_edges(self) -> tuple[float, ...]:
-        return tuple(sorted({c.ige_lower for c in self.cells} | {c.ige_upper for c in self.cells}))
+    def __post_init__(self) -> None:
+        cells = self.cells
+        object.__setattr__(self, "ige_edges",
+                           tuple(sorted({c.ige_lower for c in cells} | {c.ige_upper for c in cells})))
+        object.__setattr__(self, "weight_edges",
+                           tuple(sorted({c.weight_lower for c in cells} | {c.weight_upper for c in cells})))
+        by_lower: dict[tuple[float, float], Cell] = {}
+        for c in cells:
+            by_lower.setdefault((c.ige_lower, c.weight_lower), c)
+        object.__setattr__(self, "_by_lower", by_lower)
 
-    @property
-    def weight_edges(self) -> tuple[float, ...]:
-        return tuple(sorted({c.weight_lower for c in self.cells} | {c.weight_upper for c in self.cells}))
+    def cell_at(self, ige_lower: float, weight_lower: float) -> Cell:
+        """The first cell whose lower IgE and weight limits are these (a dict lookup; the scan is kept
+        for keys a dict cannot find by equality, e.g. NaN)."""
+        cell = self._by_lower.get((ige_lower, weight_lower))
+        if cell is not None and cell.ige_lower == ige_lower and cell.weight_lower == weight_lower:
+            return cell
+        return next(c for c in self.cells if c.ige_lower == ige_lower and c.weight_lower == weight_lower)
 
 
 def _load_json(path: Path) -> dict[str, Any]:

@@ -5,6 +5,8 @@ option note says "check the label" so no card asserts an unverified dose.
 """
 from __future__ import annotations
 
+from functools import cache
+
 from .decisions import Citation, DoseRecommendation, TherapyOption
 from .knowledge import csu_fixed, label_age_limits, policy_value, table_meta, therapies
 
@@ -23,7 +25,10 @@ def _fits(reg: dict, age: int | None) -> bool:
     return (lo is None or age >= lo) and (hi is None or age <= hi)
 
 
+@cache
 def option(regimen_id: str) -> TherapyOption:
+    """The regimen of therapies.json as an option (immutable, built once per regimen: the file is read
+    once per process)."""
     reg = therapies()[regimen_id]
     note = reg.get("note", "")
     if reg.get("age_min") is not None:

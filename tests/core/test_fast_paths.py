@@ -58,3 +58,31 @@ def test_the_profile_is_not_part_of_the_assessment_value():
     assert one.profile is not two.profile
     assert one == two and "profile" not in repr(one)
     assert one.phenotypes == tuple(build_profile(facts).findings.values())
+
+
+def test_dose_table_edges_and_cell_index_equal_the_scan_over_the_cells():
+    from clinical_core.dosing import band_label
+    from clinical_core.knowledge import TABLE_IDS, Cell, DoseTable, dose_table
+
+    tables = [t for t in (dose_table(i) for i in TABLE_IDS) if t is not None]
+    assert tables
+    for table in tables:
+        cells = table.cells
+        assert table.ige_edges == tuple(sorted({c.ige_lower for c in cells} | {c.ige_upper for c in cells}))
+        assert table.weight_edges == tuple(sorted({c.weight_lower for c in cells} | {c.weight_upper for c in cells}))
+        for lo_i in table.ige_edges[:-1]:
+            for lo_w in table.weight_edges[:-1]:
+                scan = next(c for c in cells if c.ige_lower == lo_i and c.weight_lower == lo_w)
+                assert table.cell_at(lo_i, lo_w) is scan
+        for edges, unit, first in ((table.ige_edges, "IU/mL", "≥"), (table.weight_edges, "kg", "")):
+            for i in range(len(edges) - 1):
+                assert band_label(edges, i, unit, first_symbol=first) == \
+                    band_label.__wrapped__(edges, i, unit, first_symbol=first)
+    # duplicate cells: the first one wins, as the scan's next() did; an absent key raises as before
+    a = Cell(0.0, 10.0, 0.0, 10.0, "dose", 75, 4, True, "a")
+    b_ = Cell(0.0, 10.0, 0.0, 10.0, "dose", 150, 4, True, "b")
+    dup = DoseTable(tables[0].meta, (a, b_))
+    assert dup.cell_at(0.0, 0.0) is a and dup.ige_edges == (0.0, 10.0)
+    with pytest.raises(StopIteration):
+        dup.cell_at(5.0, 0.0)
+    assert dup == DoseTable(tables[0].meta, (a, b_))
