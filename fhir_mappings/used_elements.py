@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import math
 import re
-from datetime import date
 from typing import Any, Callable
 
 from fhir_core import types as _t
@@ -38,13 +37,25 @@ _LAX_BOOL = (True, False, 0, 1, "true", "false", "True", "False", "1", "0", "yes
 Check = Callable[[Any], "list[str] | None"]
 
 
+_LAST_DAY = {"01": "31", "02": "29", "03": "31", "04": "30", "05": "31", "06": "30", "07": "31", "08": "31",
+             "09": "30", "10": "31", "11": "30", "12": "31"}
+
+
 def _real_date(value: str) -> bool:
+    """The date part is a real calendar date (`date(y, m, d)` would not raise), for a value that
+    already matched the FHIR pattern: ASCII digits, year 0001-9999, month 01-12, day 01-31.  Two-digit
+    strings compare like their numbers, so most dates need one slice and one comparison."""
     if len(value) < 10:
         return True  # partial date: the pattern already bounds the month
-    try:
-        date(int(value[0:4]), int(value[5:7]), int(value[8:10]))
-    except ValueError:
+    day = value[8:10]
+    if day <= "28":
+        return True
+    month = value[5:7]
+    if day > _LAST_DAY[month]:
         return False
+    if month == "02" and day == "29":
+        year = int(value[0:4])
+        return year % 4 == 0 and (year % 100 != 0 or year % 400 == 0)
     return True
 
 
@@ -257,11 +268,37 @@ _INLINE = {
     URI: "(type({x}) is str)",
     CODE: "(type({x}) is str and _code_fullmatch({x}) is not None)",
     ID: "(type({x}) is str and _id_fullmatch({x}) is not None)",
+    # a string: the pattern and a real date; anything else: the check itself (numbers pass)
+    DATE: "((_date_fullmatch({x}) is not None and _real_date({x})) if type({x}) is str else DATE({x}) is None)",
+    DATETIME: "((_datetime_fullmatch({x}) is not None and _real_date({x})) if type({x}) is str "
+              "else DATETIME({x}) is None)",
+    INSTANT: "((_instant_fullmatch({x}) is not None and _real_date({x})) if type({x}) is str "
+             "else INSTANT({x}) is None)",
 }
+_INLINE_NS = {"_code_fullmatch": _CODE.fullmatch, "_id_fullmatch": _ID.fullmatch, "_date_fullmatch": _DATE.fullmatch,
+              "_datetime_fullmatch": _DATETIME.fullmatch, "_instant_fullmatch": _INSTANT.fullmatch,
+              "_real_date": _real_date, "DATE": DATE, "DATETIME": DATETIME, "INSTANT": INSTANT}
 
 
 def _choices_ok(value: dict, choices: tuple[str, ...]) -> bool:
-    """No choice group has two non-null `<choice><Type>` elements (Struct.__call__'s rule, one pass)."""
+    """No choice group has two non-null `<choice><Type>` elements (Struct.__call__'s rule).
+
+    A pre-screen in C first: in NUL + the keys joined by NUL, each key starting with `choice` adds one
+    occurrence of NUL + choice (a NUL inside a key can only add more), so a count of at most one per
+    group proves the rule without looking at each key in Python.
+    """
+    try:
+        keys = "\0" + "\0".join(value)
+    except TypeError:  # a key that is not a string: the loop below fails the way the interpreter does
+        return _choices_exact(value, choices)
+    for choice in choices:
+        if keys.count("\0" + choice) > 1:
+            return _choices_exact(value, choices)
+    return True
+
+
+def _choices_exact(value: dict, choices: tuple[str, ...]) -> bool:
+    """Struct.__call__'s choice rule, one pass over the keys."""
     seen: set[str] = set()
     for k in value:
         if k.startswith(choices):
@@ -278,8 +315,7 @@ class _Compiler:
     """Generates the source of one `def` per Struct reachable from a spec, and executes it once."""
 
     def __init__(self) -> None:
-        self.ns: dict[str, Any] = {"_code_fullmatch": _CODE.fullmatch, "_id_fullmatch": _ID.fullmatch,
-                                   "_choices_ok": _choices_ok}
+        self.ns: dict[str, Any] = {**_INLINE_NS, "_choices_ok": _choices_ok}
         self.names: dict[int, str] = {}
         self.defs: list[str] = []
 

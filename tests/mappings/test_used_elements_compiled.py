@@ -29,7 +29,8 @@ VALUES = [None, 0, 1, -1, 1.5, math.nan, math.inf, True, False, "", " ", " x", "
 
 CHOICE_KEYS = ["valueString", "valueQuantity", "valueX", "valuex", "value", "effectivePeriod", "effectiveTiming",
                "onsetAge", "onsetString", "abatementAge", "medicationReference", "medicationCodeableConcept",
-               "doseQuantity", "doseRange", "itemReference", "itemCodeableConcept", "effectiveÄ"]
+               "doseQuantity", "doseRange", "itemReference", "itemCodeableConcept", "effectiveÄ", "x\0valueString",
+               "valueQuantity\0valueString", "\0effective"]
 
 
 def _demo_resources() -> list[dict]:
@@ -135,3 +136,44 @@ def test_schema_shaped_random_data_gives_the_interpreters_answer(rtype):
         _assert_same(resource)
 
     run()
+
+
+def _ref_real_date(value: str) -> bool:
+    """The original check: the date() constructor."""
+    from datetime import date
+
+    if len(value) < 10:
+        return True
+    try:
+        date(int(value[0:4]), int(value[5:7]), int(value[8:10]))
+    except ValueError:
+        return False
+    return True
+
+
+def test_real_date_equals_the_date_constructor_on_every_pattern_date():
+    years = [1, 4, 100, 400, 1900, 1984, 2000, 2023, 2024, 2026, 2100, 9996, 9999]
+    checked = 0
+    for y in years:
+        for m in range(1, 13):
+            for d in range(1, 32):
+                for suffix in ("", "T10:00:00Z"):
+                    value = f"{y:04d}-{m:02d}-{d:02d}{suffix}"
+                    assert ue._DATETIME.fullmatch(value)
+                    assert ue._real_date(value) == _ref_real_date(value), value
+                    checked += 1
+    assert checked == len(years) * 12 * 31 * 2
+
+
+@pytest.mark.parametrize("rtype", sorted(SCHEMAS))
+@pytest.mark.parametrize("extra", [{}, {"id": "a", "status": "final", "intent": "order", "code": {},
+                                        "subject": {}, "patient": {}, "medicationReference": {}}])
+def test_a_key_that_is_not_a_string_fails_like_the_interpreter(rtype, extra):
+    resource = {"resourceType": rtype, **extra, 1: "x"}
+    try:
+        expected = ue._problem_text(resource, SCHEMAS[rtype])
+    except AttributeError:  # the interpreter's choice rule calls str methods on every key
+        with pytest.raises(AttributeError):
+            used_element_problem(resource)
+        return
+    assert used_element_problem(resource) == expected
