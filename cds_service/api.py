@@ -93,7 +93,7 @@ def call_service(service_id: str):
                            ["no cards: the service could not evaluate this patient's data; the failure is "
                             f"logged under hookInstance {body['hookInstance']}"]) from None
         if evaluator is evaluate:
-            cards = result["cards"]  # evaluate strips empty values itself (the CLI prints the same)
+            cards = result["cards"]  # build_cards' validation refuses empty values (the CLI prints the same)
         else:  # an injected evaluator's answer gets the same CDS Hooks JSON rule
             cards = [strip_empty(card) for card in result.get("cards") or []]
             result = {**strip_empty({k: v for k, v in result.items() if k != "cards"}), "cards": cards}

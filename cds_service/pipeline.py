@@ -178,8 +178,9 @@ def evaluate(request_json: dict, *, settings: Settings, fhir_client=None, now=No
         decisions = list(clinical_core.check_orders(facts, drafts, hook=hook, assessment=assessment,
                                                     region=settings.region))
         drafts_json = _drafts_by_reference(draft_orders)
-    built = cards_layer.build_cards(decisions, hook=hook, patient_id=patient_id, drafts=drafts_json)
-    return {"cards": [strip_empty(card) for card in built]}
+    # build_cards refuses (cards/validation.py) any card holding null, an empty or blank string, an
+    # empty list or object: its cards already follow the CDS Hooks JSON rule strip_empty enforces
+    return {"cards": cards_layer.build_cards(decisions, hook=hook, patient_id=patient_id, drafts=drafts_json)}
 
 
 def strip_empty(value: Any) -> Any:
