@@ -64,6 +64,12 @@ class _Ctx:
     evaluation_date: date
     issues: list[DataIssue]
 
+    def __post_init__(self) -> None:
+        # 'Patient/<id>' is read back by ref_type_id as exactly this patient when the id is non-empty
+        # and has no '/': then an equal subject reference needs no parsing (see _about_patient)
+        pid = self.patient_id
+        self.own_reference = f"Patient/{pid}" if pid and "/" not in pid else None
+
     def issue(self, ref: str, problem: str, kind: str | None = None) -> None:
         self.issues.append(DataIssue(ref, problem, kind))
 
@@ -188,13 +194,17 @@ def _add(res: dict, full_url: str | None, by_type, med_index: MedicationIndex, s
         if k in seen:
             return
         seen.add(k)
-    med_index.add(res, full_url)
-    if rtype in READ_TYPES or rtype == "DiagnosticReport":
+    if rtype == "Medication":  # MedicationIndex.add keeps Medications only
+        med_index.add(res, full_url)
+    elif rtype in READ_TYPES or rtype == "DiagnosticReport":
         by_type.setdefault(rtype, []).append(res)
 
 
 def _about_patient(res: dict, ctx: _Ctx) -> bool:
     """False (with an issue) when the resource is explicitly about another patient."""
+    subject = res.get("subject")
+    if isinstance(subject, dict) and ctx.own_reference is not None and subject.get("reference") == ctx.own_reference:
+        return True  # the common case: subject_id would parse it back to this patient
     rtype, rid = subject_id(res)
     if rtype == "Patient" and rid and rid != ctx.patient_id:
         ctx.issue(reference_of(res), f"belongs to Patient/{rid}, not Patient/{ctx.patient_id}; ignored")
@@ -278,6 +288,7 @@ def _observations(observations: list[dict], reports: list[dict], ctx: _Ctx) -> d
 
     bp_panels: list[BloodPressure] = []
     specific: list[SpecificIge] = []
+    latest = ctx.evaluation_date + timedelta(days=1)
     for res in observations:
         loinc, coding, problem = match_loinc(res.get("code"))
         if problem:
@@ -298,7 +309,7 @@ def _observations(observations: list[dict], reports: list[dict], ctx: _Ctx) -> d
             continue
         when, precision = effective_time(res)
         # times are compared in UTC: a same-day evening result west of Greenwich is 'tomorrow' in UTC
-        if when is not None and when.date() > ctx.evaluation_date + timedelta(days=1):
+        if when is not None and when.date() > latest:
             ctx.issue(reference_of(res), f"{loinc.display}: dated after the evaluation date; not used",
                       _kind_label(kind))
             continue
@@ -336,8 +347,11 @@ def _observations(observations: list[dict], reports: list[dict], ctx: _Ctx) -> d
             "res_of": res_of, "ok": ok}
 
 
+_KIND_LABELS = {"bp": "blood-pressure", "eosinophils-percent": "eosinophils"}
+
+
 def _kind_label(kind: str) -> str:
-    return {"bp": "blood-pressure", "eosinophils-percent": "eosinophils"}.get(kind, kind)
+    return _KIND_LABELS.get(kind, kind)
 
 
 def _bp_panel(raw: RawObservation, ctx: _Ctx) -> BloodPressure | None:

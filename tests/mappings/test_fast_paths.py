@@ -154,3 +154,35 @@ resource = st.fixed_dictionaries({}, optional={
 @given(resource)
 def test_effective_time_random(value):
     assert _same(effective_time(value), ref_effective_time(value))
+
+
+# -- the patient check -----------------------------------------------------------------------------------------
+def ref_about_patient(res, ctx):
+    from fhir_mappings.fhirutil import reference_of, subject_id
+
+    rtype, rid = subject_id(res)
+    if rtype == "Patient" and rid and rid != ctx.patient_id:
+        ctx.issue(reference_of(res), f"belongs to Patient/{rid}, not Patient/{ctx.patient_id}; ignored")
+        return False
+    return True
+
+
+_PIDS = ["p1", "a/b", "", " ", "Patient", "p1/_history/2", "x y"]
+_SUBJECT_REFS = ["Patient/p1", "Patient/a/b", "Patient/", "Patient/ ", "Patient/Patient", "Patient/p1/_history/2",
+                 "Patient/x y", "Patient/p2", "Group/p1", "https://x/Patient/p1", "", None, 3]
+
+
+@settings(max_examples=1500, deadline=None)
+@given(pid=st.sampled_from(_PIDS),
+       res=st.fixed_dictionaries({"id": st.just("r1")}, optional={
+           "subject": st.one_of(st.fixed_dictionaries({}, optional={"reference": st.sampled_from(_SUBJECT_REFS)}),
+                                st.sampled_from(_SUBJECT_REFS)),
+           "patient": st.fixed_dictionaries({}, optional={"reference": st.sampled_from(_SUBJECT_REFS)})}))
+def test_about_patient_fast_path(pid, res):
+    from datetime import date
+
+    from fhir_mappings.extract import _about_patient, _Ctx
+
+    fast, ref = _Ctx(pid, date(2026, 1, 1), []), _Ctx(pid, date(2026, 1, 1), [])
+    assert _about_patient(res, fast) == ref_about_patient(res, ref)
+    assert fast.issues == ref.issues
