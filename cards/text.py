@@ -105,7 +105,11 @@ def detail_for(decision: Decision, notes: tuple[str, ...] | list[str] = ()) -> s
     if decision.order_reference:
         parts.append(f"**Draft order:** {md_escape(decision.order_reference)}")
 
-    shown = [opt for opt in decision.alternatives if dose is None or opt != dose.as_option()]
+    if dose is None:
+        shown = list(decision.alternatives)
+    else:
+        proposed = dose.as_option()  # built once, not once per alternative
+        shown = [opt for opt in decision.alternatives if opt != proposed]
     if shown:
         heading = "**Options (first preferred):**" if decision.topic in RECOMMENDING_TOPICS else "**Fits instead:**"
         lines = [heading, ""]
@@ -139,7 +143,7 @@ def _repeats_an_option_note(caution: str, options: list[TherapyOption]) -> bool:
 
 def _differs(original: str | None, value: str) -> bool:
     """Show what the lab sent only when it differs from the canonical value (a conversion happened)."""
-    if not original:
+    if not original or original == value:  # equal texts squash equally
         return False
     squash = lambda text: "".join(unicodedata.normalize("NFKC", text).lower().split())  # noqa: E731
     return squash(original) != squash(value)

@@ -108,3 +108,197 @@ def test_resource_inside_a_card_is_still_refused_for_an_empty_value():
     card["suggestions"][0]["actions"][0]["resource"]["dosageInstruction"][0]["text"] = " "
     with pytest.raises(CardValidationError, match=re.escape("resource.dosageInstruction[0].text")):
         validation.validate_card(card)
+
+
+# ---------------------------------------------------------------------------------------------------
+# build_cards fast paths (orjson cache key, uuid text, key and uuid checks, detail text) against the
+# reference forms kept in tests/cards/reference_impl.py
+
+import contextlib  # noqa: E402
+import copy  # noqa: E402
+import uuid as uuidlib  # noqa: E402
+
+import orjson  # noqa: E402
+
+import cards  # noqa: E402
+import clinical_core  # noqa: E402
+from cards import builder, suggestions  # noqa: E402
+from tests.cards import reference_impl as ref  # noqa: E402
+from tests.core.demo_inputs import HOOKS, demo_inputs, demo_slugs  # noqa: E402
+
+
+@contextlib.contextmanager
+def _reference_forms():
+    """The card layer with every fast path swapped for its reference form."""
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(builder, "detail_for", ref.detail_for)
+        mp.setattr(validation, "_only_keys", ref.only_keys)
+        mp.setattr(validation, "_uuid", ref.uuid_check)
+        mp.setattr(validation, "_canonical_key", ref.canonical_key)
+        mp.setattr(suggestions, "new_uuid", ref.new_uuid)
+        mp.setattr(builder, "new_uuid", ref.new_uuid)
+        yield
+
+
+def _without_uuids(value, seen=None):
+    """The same JSON with each uuid replaced by its order of first appearance (uuids are random)."""
+    seen = {} if seen is None else seen
+    if isinstance(value, dict):
+        return {k: (seen.setdefault(v, f"uuid-{len(seen)}") if k == "uuid" else _without_uuids(v, seen))
+                for k, v in value.items()}
+    if isinstance(value, list):
+        return [_without_uuids(v, seen) for v in value]
+    return value
+
+
+def _outcome(fn):
+    try:
+        return ("ok", fn())
+    except Exception as exc:  # noqa: BLE001 - the kind and text of a failure must match too
+        return ("raised", type(exc).__name__, str(exc))
+
+
+def _decisions(slug, hook, region):
+    facts, drafts, by_ref, patient_id = demo_inputs(slug, hook)
+    assessment = clinical_core.assess(facts, region=region)
+    decisions = assessment.decisions
+    if hook != "patient-view":
+        decisions = clinical_core.check_orders(facts, drafts, hook=hook, assessment=assessment, region=region)
+    return list(decisions), by_ref, patient_id
+
+
+@pytest.mark.parametrize("slug", demo_slugs())
+@pytest.mark.parametrize("hook", HOOKS)
+@pytest.mark.parametrize("region", ["US", "EU"])
+def test_build_cards_equals_the_reference_forms_on_every_demo_patient(slug, hook, region):
+    decisions, by_ref, patient_id = _decisions(slug, hook, region)
+
+    def build():
+        return _without_uuids(cards.build_cards(decisions, hook=hook, patient_id=patient_id, drafts=by_ref))
+    fast = _outcome(build)
+    with _reference_forms():
+        slow = _outcome(build)
+    assert fast == slow
+    # a detail text per decision, also for decisions no card shows first
+    for d in decisions:
+        for notes in ((), ("a note | with <b>", "x")):
+            assert cards.text.detail_for(d, notes) == ref.detail_for(d, notes)
+
+
+def _mutations(card):
+    """(path, new value) pairs: every field of the card set to awkward values, one at a time."""
+    def paths(value, prefix=()):
+        yield prefix
+        if isinstance(value, dict):
+            for k, v in value.items():
+                yield from paths(v, prefix + (k,))
+        elif isinstance(value, list):
+            for i, v in enumerate(value):
+                yield from paths(v, prefix + (i,))
+    awkward = [None, "", " ", 0, 1.5, float("inf"), float("nan"), True, [], {}, "x", Str("Str"), 2**70,
+               {"a": "b"}, ["y"], "\ud800", "é<b>", "ABCDEF01-2345-6789-ABCD-EF0123456789",
+               "{12345678-1234-5678-1234-567812345678}", "12345678123456781234567812345678",
+               uuidlib.UUID(int=7), b"bytes", {1: "int key"}, ("tuple",)]
+    for path in paths(card):
+        if not path:
+            continue
+        for value in awkward:
+            yield path, value
+        yield path, "<delete>"
+        yield path + ("extra",), "added"
+
+
+def _apply(card, path, value):
+    out = copy.deepcopy(card)
+    target = out
+    for step in path[:-1]:
+        if isinstance(target, dict) and step in target or isinstance(target, list) and isinstance(step, int):
+            target = target[step]
+        else:
+            return None
+    last = path[-1]
+    if not isinstance(target, (dict, list)) or (isinstance(target, list) and not isinstance(last, int)):
+        return None
+    if value == "<delete>":
+        del target[last]
+    else:
+        target[last] = value
+    return out
+
+
+@pytest.mark.parametrize("slug", demo_slugs()[:4])
+def test_validate_card_verdicts_equal_the_reference_forms_on_mutated_cards(slug):
+    for hook in ("patient-view", "order-sign"):
+        decisions, by_ref, patient_id = _decisions(slug, hook, "US")
+        built = cards.build_cards(decisions, hook=hook, patient_id=patient_id, drafts=by_ref)
+        for card in built:
+            for path, value in _mutations(card):
+                mutated = _apply(card, path, value)
+                if mutated is None:
+                    continue
+                fast = _outcome(lambda: validation.validate_card(copy.deepcopy(mutated)))
+                with _reference_forms():
+                    slow = _outcome(lambda: validation.validate_card(copy.deepcopy(mutated)))
+                assert fast == slow, (path, value)
+
+
+plain_json = st.recursive(
+    st.booleans() | st.integers() | st.text(max_size=8),
+    lambda children: st.lists(children, max_size=3) | st.dictionaries(st.text(max_size=5), children, max_size=3),
+    max_leaves=12,
+)
+
+
+@settings(max_examples=400, deadline=None)
+@given(plain_json)
+def test_the_orjson_key_reads_back_as_the_same_resource(value):
+    problem, plain = validation._null_or_empty_walk(value)
+    key = validation._canonical_key(value, plain)
+    assert json.loads(key) == json.loads(ref.canonical_key(value)) == value
+    if isinstance(key, bytes):
+        assert plain and key == orjson.dumps(value, option=orjson.OPT_SORT_KEYS)
+
+
+@settings(max_examples=400, deadline=None)
+@given(json_like)
+def test_the_walk_calls_a_value_plain_only_when_every_value_is_an_exact_json_type(value):
+    def plain(v):
+        if type(v) is dict:
+            return all(plain(x) for x in v.values())
+        if type(v) is list:
+            return all(plain(x) for x in v)
+        return type(v) in (str, int, bool)
+    problem, is_plain = validation._null_or_empty_walk(value)
+    assert problem is validation._has_null_or_empty_generic(value)
+    if not problem:
+        assert is_plain is plain(value)
+
+
+@pytest.mark.parametrize("value", [{"a": 2**64}, {1: "x"}, {"s": "\ud800"}, {"n": -2**63 - 1}, {"k": [2**70]}])
+def test_what_orjson_refuses_gets_the_stdlib_key(value):
+    assert validation._canonical_key(value, True) == ref.canonical_key(value)
+
+
+def test_new_uuid_is_a_version_4_uuid_text():
+    seen = set()
+    for _ in range(2000):
+        text = suggestions.new_uuid()
+        parsed = uuidlib.UUID(text)
+        assert str(parsed) == text and parsed.version == 4 and parsed.variant == uuidlib.RFC_4122
+        seen.add(text)
+    assert len(seen) == 2000
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.text(alphabet=st.sampled_from(list("0123456789abcdefABCDEF-{}urn:") + ["\n", " ", "g"]), max_size=40)
+       | st.uuids().map(str) | st.uuids().map(lambda u: str(u).upper()) | st.uuids().map(lambda u: str(u) + "\n"))
+def test_uuid_check_equals_the_uuid_module(text):
+    assert _outcome(lambda: validation._uuid(text, "p")) == _outcome(lambda: ref.uuid_check(text, "p"))
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.dictionaries(st.sampled_from(["label", "url", "x", "topic", "zz", "icon"]), st.just(1), max_size=4))
+def test_only_keys_equals_the_reference(obj):
+    allowed = validation.SOURCE_KEYS
+    assert _outcome(lambda: validation._only_keys(obj, allowed, "p")) == \
+        _outcome(lambda: ref.only_keys(obj, allowed, "p"))
