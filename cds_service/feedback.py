@@ -88,6 +88,9 @@ def handle_feedback(service_id: str):
         raise ApiError(400, "invalid feedback", problems)
     entries = body["feedback"]
     db = current_app.extensions["cds_db"]
+    card_log = current_app.extensions.get("cds_card_log")
+    if card_log is not None:
+        card_log.flush()  # cards this process returned are in the table before they are looked up
     try:
         result = store_feedback(db, service_id, entries)
     except IntegrityError:

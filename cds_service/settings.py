@@ -45,6 +45,7 @@ ENV_VARS: dict[str, tuple[str, str | None]] = {
     "CDS_JWKS_CACHE_SECONDS": ("jwks_cache_seconds", "300"),
     "CDS_DB_AUTO_MIGRATE": ("db_auto_migrate", "1"),
     "CDS_LOG_LEVEL": ("log_level", "INFO"),
+    "CDS_CARD_LOG_WRITE_BEHIND_MS": ("card_log_write_behind_ms", "50"),
 }
 
 JWT_ALGORITHMS: tuple[str, ...] = ("ES384", "RS384", "ES256", "RS256", "ES512", "RS512", "PS384", "PS256")
@@ -115,6 +116,7 @@ class Settings:
     jwks_cache_seconds: int = 300
     db_auto_migrate: bool = True
     log_level: str = "INFO"
+    card_log_write_behind_ms: int = 50  # 0: the card log is written inside the request
     extra: Mapping[str, Any] = field(default_factory=dict)  # non-CDS_ keys from create_app(config)
 
     # -- construction ------------------------------------------------------------------------
@@ -197,6 +199,7 @@ class Settings:
             cors_origins=cors_origins,
             clock=clock,
             jwt_leeway_seconds=_number("CDS_JWT_LEEWAY_SECONDS", raw["jwt_leeway_seconds"], int, 0),
+            card_log_write_behind_ms=_number("CDS_CARD_LOG_WRITE_BEHIND_MS", raw["card_log_write_behind_ms"], int, 0),
             jwt_max_lifetime_seconds=_number("CDS_JWT_MAX_LIFETIME_SECONDS",
                                              raw["jwt_max_lifetime_seconds"], int, 60),
             jwks_cache_seconds=_number("CDS_JWKS_CACHE_SECONDS", raw["jwks_cache_seconds"], int, 0),

@@ -24,6 +24,7 @@ def test_card_log_rows_written_and_pool_connections_back_to_full(tmp_path):
     resp = client.post(f"/cds-services/{workload.PATIENT_VIEW_SERVICE}", json=workload.patient_view_request(demo))
     assert resp.status_code == 200
     uuids = {c["uuid"] for c in resp.get_json()["cards"]}
+    app.extensions["cds_card_log"].flush()  # write-behind: rows land within 50 ms
     db = app.extensions["cds_db"]
     with db.session() as session:
         logged = set(session.execute(select(ReturnedCard.card_uuid)).scalars())

@@ -51,6 +51,7 @@ def overridden(card_uuid="card-2", code="patient-declined", comment=None, ts=TS)
 def test_every_returned_card_is_recorded_with_its_ids(client, db_path):
     body = hook_request(prefetch=full_prefetch("pat-9"), pid="pat-9")
     assert client.post(PV, json=body).status_code == 200
+    client.application.extensions["cds_card_log"].flush()  # write-behind: rows land within 50 ms
     logged = {r["card_uuid"]: r for r in rows(db_path, ReturnedCard)}
     assert set(logged) == {"card-1", "card-2"}
     assert logged["card-2"]["topic"] == "cyclosporine-unsafe"
@@ -164,6 +165,7 @@ def test_card_log_failure_does_not_lose_the_answer_and_is_logged(client, caplog)
                                   connect_args={"connect_timeout": 1}))
     resp = client.post(PV, json=hook_request(prefetch=full_prefetch()))
     assert resp.status_code == 200 and len(resp.get_json()["cards"]) == 2
+    client.application.extensions["cds_card_log"].flush()  # write-behind: the failure comes after
     assert "card_log_failed" in caplog.text and "card-1" in caplog.text
 
 

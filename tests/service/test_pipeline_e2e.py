@@ -70,6 +70,7 @@ def test_patient_view_real_pipeline_cards_are_valid_recorded_and_joinable(client
         assert len(card["summary"]) < 140
     dose = next(c for c in cards if c["source"]["topic"]["code"] == "omalizumab-dose")
     suggestion = dose["suggestions"][0]
+    client.application.extensions["cds_card_log"].flush()  # write-behind: rows land within 50 ms
     engine = create_engine(app_config["CDS_DATABASE_URL"])
     with engine.connect() as conn:
         logged = {r.card_uuid: r for r in conn.execute(select(ReturnedCard.__table__))}
