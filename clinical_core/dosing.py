@@ -37,8 +37,26 @@ def round_weight(kg: float) -> float:
 
 
 def fmt_num(x: float) -> str:
-    """1500.0 -> '1500', 60.1 -> '60.1', 0.35 -> '0.35'."""
-    return f"{x:.2f}".rstrip("0").rstrip(".") if x != int(x) else str(int(x))
+    """1500.0 -> '1500', 60.1 -> '60.1', 0.35 -> '0.35'.
+
+    Remembered by value and type (1, 1.0 and True are separate entries): about seventeen numbers are
+    formatted per assessment, most of them the same policy thresholds and table edges every time. A
+    value that raises (NaN, infinities) is not remembered and raises again; an unhashable one is
+    formatted (and fails) as before."""
+    try:
+        return _fmt_num_remembered(x)
+    except TypeError:
+        return _fmt_num(x)
+
+
+def _fmt_num(x: float) -> str:
+    if type(x) is int:  # str(int(x)) is str(x): skip the two int() calls
+        return str(x)
+    i = int(x)  # NaN and infinities raise here, as before
+    return str(i) if x == i else f"{x:.2f}".rstrip("0").rstrip(".")
+
+
+_fmt_num_remembered = lru_cache(maxsize=4096, typed=True)(_fmt_num)
 
 
 def band_index(edges: tuple[float, ...], x: float) -> int | None:

@@ -94,6 +94,9 @@ class Profile:
         return self.status(key) == "present"
 
     def ev(self, *keys: str) -> tuple[Evidence, ...]:
+        if len(keys) == 1:  # one finding: its evidence is already de-duplicated (`_add`), no hashing
+            f = self.findings.get(keys[0])
+            return f.evidence if f else ()
         out: dict[Evidence, None] = {}  # ordered set: `e not in list` was quadratic in the evidence
         for k in keys:
             f = self.findings.get(k)
@@ -103,7 +106,19 @@ class Profile:
 
 
 def _add(p: Profile, key: str, status: str, evidence=(), missing=(), note: str = "") -> None:
-    p.findings[key] = PhenotypeFinding(key, status, tuple(dict.fromkeys(evidence)), tuple(missing), note)  # type: ignore[arg-type]
+    p.findings[key] = PhenotypeFinding(key, status, unique(evidence), tuple(missing), note)  # type: ignore[arg-type]
+
+
+def unique(items) -> tuple:
+    """The items in order, each value once (the first of equal ones): `tuple(dict.fromkeys(items))`
+    without the dict when there are fewer than two (most findings cite none or one fact). A single
+    item is still hashed, so an unhashable one fails as it did."""
+    items = tuple(items)
+    if len(items) > 1:
+        return tuple(dict.fromkeys(items))
+    if items:
+        hash(items[0])
+    return items
 
 
 def build_profile(facts: PatientFacts) -> Profile:

@@ -323,7 +323,10 @@ def _oma_asthma(p: Profile, region: str) -> Decision:
                      f"{lk.table.short_label}: the label table gives {dose.dose_mg} mg every {dose.interval_weeks} "
                      f"weeks. One omalizumab course treats {treats}.")
         return Decision(topic="omalizumab-dose", indicator="info", headline=clip(head), rationale=rationale,
-                        citation=lk.table.citation, evidence=_uniq(base_ev + tuple(on_ev)), rule=lk.rule,
+                        citation=lk.table.citation,
+                        # base_ev is already de-duplicated (and Evidence is never falsy): hash only when
+                        # the on-treatment rows are added
+                        evidence=_uniq(base_ev + tuple(on_ev)) if on_ev else base_ev, rule=lk.rule,
                         cautions=_uniq(cautions), dose=dose, alternatives=alts, covers=covers,
                         links=(citation("gina-severe"),) if alts else (),
                         suggest_order=review or not p.on_omalizumab)
