@@ -59,7 +59,8 @@ def client_for_request(request_json: Mapping[str, Any], settings: Settings, *,
 
 
 def _index_resources(data: Mapping[str, Any], draft_orders: Any) -> dict[str, dict]:
-    """'Type/id' -> resource for everything already at hand (prefetch, drafts, contained)."""
+    """'Type/id' -> resource for everything already at hand (prefetch, drafts, contained); the
+    resources themselves, not copies (nothing downstream writes to them)."""
     index: dict[str, dict] = {}
 
     def add(resource: Any) -> None:
@@ -72,7 +73,7 @@ def _index_resources(data: Mapping[str, Any], draft_orders: Any) -> dict[str, di
                     add(entry.get("resource"))
             return
         if isinstance(rtype, str) and isinstance(rid, str):
-            index.setdefault(f"{rtype}/{rid}", dict(resource))
+            index.setdefault(f"{rtype}/{rid}", resource)  # the mappings only read resources
 
     for value in data.values():
         add(value)

@@ -168,3 +168,25 @@ def test_cli_evaluate_says_when_it_will_not_read_the_fhir_server(chart, tmp_path
     assert "CDS_ALLOWED_FHIR_SERVERS" in captured.err
     assert "secret-fhir-token" not in captured.err + captured.out
     assert json.loads(captured.out)["cards"]
+
+
+@pytest.mark.parametrize("slug", [p["slug"] for p in json.loads((PATIENTS / "index.json").read_text())["patients"]])
+def test_evaluation_never_writes_to_the_request(slug, app_config):
+    """The pipeline indexes the request's own resources (no copies): no layer may change them."""
+    import copy
+
+    from cds_service.pipeline import evaluate
+    from cds_service.settings import Settings
+
+    pid, resources = _chart(slug)
+    settings = Settings.from_env(overrides=app_config)
+    draft = _draft("draft-omalizumab-150mg-q4w", pid)
+    for hook, extra in (("patient-view", {}),
+                        ("order-sign", {"draftOrders": {"resourceType": "Bundle", "type": "collection",
+                                                        "entry": [{"resource": draft}]}})):
+        body = hook_request(hook=hook, prefetch=_group(resources, pid), pid=pid)
+        body["context"].update(extra)
+        before = copy.deepcopy(body)
+        result = evaluate(body, settings=settings)
+        assert isinstance(result["cards"], list)
+        assert body == before, f"{slug} {hook}: the request was modified"
