@@ -8,6 +8,7 @@ cannot be read becomes a DataIssue and the rest of the answer goes on: this func
 from __future__ import annotations
 
 import itertools
+from math import isfinite
 from bisect import bisect_left, bisect_right
 import logging
 from collections.abc import Callable, Iterable, Mapping
@@ -49,7 +50,16 @@ from .fhirutil import (
     where_failed,
 )
 from .medications import MedicationIndex, medication_facts
-from .observations import IGNORED_STATUSES, RawObservation, effective_time, match_loinc, read_quantity, status_usable
+from .observations import (
+    COMPARATORS,
+    IGNORED_STATUSES,
+    PRELIMINARY_OK_KINDS,
+    USED_STATUSES,
+    RawObservation,
+    effective_time,
+    match_loinc,
+    read_quantity,
+)
 
 log = logging.getLogger(__name__)
 
@@ -289,25 +299,32 @@ def _observations(observations: list[dict], reports: list[dict], ctx: _Ctx) -> d
     bp_panels: list[BloodPressure] = []
     specific: list[SpecificIge] = []
     latest = ctx.evaluation_date + timedelta(days=1)
+    own_reference = ctx.own_reference
     for res in observations:
-        loinc, coding, problem = match_loinc(res.get("code"))
+        get = res.get
+        loinc, coding, problem = match_loinc(get("code"))
         if problem:
             ctx.issue(reference_of(res), f"{problem}; not used")
             continue
         if loinc is None:
             continue  # not a test this service reads
         kind = loinc.kind
-        status = as_str(res.get("status"))
-        status = status.lower() if status else ""
+        status = get("status")
+        status = status.lower() if isinstance(status, str) and status.strip() else ""  # as_str, lower-cased
         if status in IGNORED_STATUSES:
             continue
-        if not status_usable(status, kind):
+        if not (status in USED_STATUSES or (status == "preliminary" and kind in PRELIMINARY_OK_KINDS)):
             ctx.issue(reference_of(res), f"{loinc.display}: status '{status or 'missing'}' is not a usable "
                       "result; not used", _kind_label(kind))
             continue
-        if not _about_patient(res, ctx):
+        subject = get("subject")
+        if not (own_reference is not None and type(subject) is dict and subject.get("reference") == own_reference
+                ) and not _about_patient(res, ctx):
             continue
-        when, precision = effective_time(res)
+        # effective_time's first candidate inline; the rest only when it is missing or unreadable
+        when, precision = parse_datetime(get("effectiveDateTime"))
+        if when is None:
+            when, precision = effective_time(res)
         # times are compared in UTC: a same-day evening result west of Greenwich is 'tomorrow' in UTC
         if when is not None and when.date() > latest:
             ctx.issue(reference_of(res), f"{loinc.display}: dated after the evaluation date; not used",
@@ -318,33 +335,92 @@ def _observations(observations: list[dict], reports: list[dict], ctx: _Ctx) -> d
             ctx.issue(reference_of(res), f"{loinc.display}: dated only to the {precision}; cannot tell "
                       "whether it predates omalizumab; not used", "total-ige")
             continue
-        label_of[id(res)] = _kind_label(kind)
-        rid = as_str(res.get("id"))
-        specimen = as_str(as_dict(res.get("specimen")).get("reference"))
-        raw = RawObservation(res, loinc, coding or {}, when, status, specimen,
-                             tuple(report_of.get(rid, ())) if rid else ())
+        label_of[id(res)] = _KIND_LABELS.get(kind, kind)
+        rid = get("id")
+        if not (isinstance(rid, str) and rid.strip()):
+            rid = None
+        specimen = get("specimen")
+        specimen = specimen.get("reference") if type(specimen) is dict else None
+        if not (isinstance(specimen, str) and specimen.strip()):
+            specimen = None
+        reports = tuple(report_of.get(rid, ())) if rid and report_of else ()
         if kind == "bp":
-            bp = _bp_panel(raw, ctx)
+            bp = _bp_panel(RawObservation(res, loinc, coding or {}, when, status, specimen, reports), ctx)
             if bp is not None:
                 bp_panels.append(bp)
                 res_of[id(bp)] = (res,)
             continue
-        m = read_quantity(res, kind, raw, ctx.issues)
-        if m is None:
-            continue
+        m = _quantity_fast(res, kind, loinc, coding, rid, when, status)
+        if m is None:  # anything unusual: the general reader (and its issue texts)
+            raw = RawObservation(res, loinc, coding or {}, when, status, specimen, reports)
+            m = read_quantity(res, kind, raw, ctx.issues)
+            if m is None:
+                continue
         res_of[id(m)] = (res,)
         if kind == "specific-ige":
             specific.append(SpecificIge(loinc.allergen or loinc.display,
                                         loinc.allergen_group or "other", m))  # type: ignore[arg-type]
             continue
         measurements.setdefault(kind, []).append(m)
-        keys = set()
-        if specimen:
-            keys.add("specimen:" + specimen)
-        keys.update("report:" + r for r in raw.reports)
+        keys = {"specimen:" + specimen} if specimen else set()
+        for r in reports:
+            keys.add("report:" + r)
         draw_keys[id(m)] = keys
     return {"measurements": measurements, "draw_keys": draw_keys, "bp_panels": bp_panels, "specific_ige": specific,
             "res_of": res_of, "ok": ok}
+
+
+def _quantity_fast(res: dict, kind: str, loinc, coding: dict | None, rid: str | None, when: datetime | None,
+                   status: str) -> Measurement | None:
+    """read_quantity(res, kind, RawObservation(...), issues) for the common, valid Observation, or
+    None whenever that call could do anything else (add an issue, raise): the caller then runs it.
+
+    A plain int/float value, no or a known comparator, a unit the kind accepts (the factor is
+    remembered per unit spelling) and a finite, plausible converted value: then the Measurement
+    equals read_quantity's, built without the RawObservation and without the helper calls.
+    tests/mappings/test_fast_paths.py compares the two on varied and malformed input.
+    """
+    q = res.get("valueQuantity")
+    if type(q) is not dict:
+        return None
+    value = q.get("value")
+    tv = type(value)
+    if tv is not float and tv is not int:
+        return None
+    comparator = q.get("comparator")
+    if comparator is not None and comparator not in COMPARATORS:
+        return None
+    code = q.get("code")
+    if not (isinstance(code, str) and code.strip()):
+        code = None
+    system = q.get("system")
+    if not (isinstance(system, str) and system.strip()):
+        system = None
+    unit_text = q.get("unit")
+    if not (isinstance(unit_text, str) and unit_text.strip()):
+        unit_text = None
+    ucum_code = code if (system is None or system.rstrip("/") == cs.UCUM) else None
+    f = units.accepted_factor(kind, ucum_code, unit_text)
+    if f is None:
+        return None
+    try:
+        v = float(value)
+    except OverflowError:
+        return None
+    if not isfinite(v):
+        return None
+    converted = float(f"{v * f:.10g}")
+    if not isfinite(converted):
+        return None
+    bounds = units.plausible_bounds(kind)
+    if bounds is not None and not bounds[0] <= converted <= bounds[1]:
+        return None
+    display = coding.get("display") if coding else None
+    if not (isinstance(display, str) and display.strip()):
+        display = loinc.display
+    return Measurement(kind, converted, units.canonical_unit(kind), when,
+                       SourceRef("Observation", rid, f"{cs.LOINC}|{loinc.code}", display),
+                       comparator, v, unit_text or code, status)
 
 
 _KIND_LABELS = {"bp": "blood-pressure", "eosinophils-percent": "eosinophils"}
