@@ -177,3 +177,37 @@ def test_a_key_that_is_not_a_string_fails_like_the_interpreter(rtype, extra):
             used_element_problem(resource)
         return
     assert used_element_problem(resource) == expected
+
+
+# -- the fast date patterns accept a subset of fhir_core's patterns ------------------------------------
+_FAST_FULL = [(ue._FAST_DATE, ue._DATE), (ue._FAST_DATETIME, ue._DATETIME), (ue._FAST_INSTANT, ue._INSTANT)]
+
+
+@pytest.mark.parametrize("fast,full", _FAST_FULL, ids=["date", "dateTime", "instant"])
+@settings(max_examples=600, deadline=None, suppress_health_check=list(HealthCheck))
+@given(data=st.data())
+def test_fast_temporal_pattern_accepts_only_what_the_full_pattern_accepts(fast, full, data):
+    s = data.draw(st.from_regex(fast, fullmatch=True))
+    assert full.fullmatch(s), s
+
+
+_TEMPORAL_SAMPLES = ["2026-09-15", "2026-09-15T08:20:00-05:00", "2026-09-15T08:20:00Z", "2026-09-15T24:00:00Z",
+                     "0000-01-01", "0999-01-01", "1000-01-01", "9999-12-31T23:59:60+14:00", "2026-09-15T08:20:00+14:01",
+                     "2026-09-15T08:20:00.5Z", "2026-02-30", "2026-9-15", "2026-09-15T08:20", "2026", "2026-09",
+                     "２０２６-09-15", "2026-09-15\n", "2026-09-15T08:20:00-05:00 ", "2026-09-15T08:20:00−05:00"]
+
+
+@pytest.mark.parametrize("value", _TEMPORAL_SAMPLES)
+@pytest.mark.parametrize("check", [ue.DATE, ue.DATETIME, ue.INSTANT], ids=["date", "dateTime", "instant"])
+def test_compiled_temporal_checks_equal_the_interpreter(check, value):
+    spec = Struct("T", {"t": check})
+    assert ue.compile_valid(spec)({"t": value}) == (spec({"t": value}) is None)
+    assert ue.compile_valid(spec)({"t": value}) == (check(value) is None)
+
+
+@settings(max_examples=600, deadline=None)
+@given(value=st.one_of(st.from_regex(ue._DATETIME, fullmatch=True), st.text(alphabet="0123456789-T:Z+.", max_size=30)))
+def test_compiled_temporal_checks_equal_the_interpreter_random(value):
+    for check in (ue.DATE, ue.DATETIME, ue.INSTANT):
+        spec = Struct("T", {"t": check})
+        assert ue.compile_valid(spec)({"t": value}) == (check(value) is None), (check, value)
