@@ -45,24 +45,32 @@ def new_uuid() -> str:
 
 def not_codable(option: TherapyOption, rxnorm: RxNormLookup) -> str | None:
     """Why `option` cannot become a coded MedicationRequest, or None when it can."""
+    return _codes(option, rxnorm)[0]
+
+
+def _codes(option: TherapyOption, rxnorm: RxNormLookup) -> tuple[str | None, dict | None, tuple | None]:
+    """(why `option` cannot be coded or None, its route coding, its RxNorm (code, display)): the checks
+    of `not_codable` and the codes `coded_regimen` writes, each looked up once."""
     if not option.verified:
-        return "the regimen is not verified from a label here"
+        return "the regimen is not verified from a label here", None, None
     if option.dose_value is None or option.frequency is None or option.period is None \
             or not dose_unit_allowed(option.dose_unit) or not period_unit_allowed(option.period_unit):
-        return "the regimen cannot be coded completely"
-    if route_coding(option.route) is None:
-        return "the route has no verified code here"
-    if rxnorm(option.agent) is None:
-        return "no verified RxNorm code"
-    return None
+        return "the regimen cannot be coded completely", None, None
+    route = route_coding(option.route)
+    if route is None:
+        return "the route has no verified code here", None, None
+    codes = rxnorm(option.agent)
+    if codes is None:
+        return "no verified RxNorm code", None, None
+    return None, route, codes
 
 
 def coded_regimen(option: TherapyOption, rxnorm: RxNormLookup) -> tuple[dict, dict] | None:
     """(medicationCodeableConcept, dosageInstruction) for a complete, verified regimen, else None."""
-    if not_codable(option, rxnorm) is not None:
+    why, route, codes = _codes(option, rxnorm)
+    if why is not None:
         return None
-    route = route_coding(option.route)
-    rxcui, display = rxnorm(option.agent)
+    rxcui, display = codes
     medication = {
         "coding": [{"system": RXNORM_SYSTEM, "code": rxcui, "display": display}],
         "text": option.agent.capitalize(),

@@ -60,6 +60,10 @@ _ORJSON_KEY_OPTIONS = (orjson.OPT_SORT_KEYS | orjson.OPT_PASSTHROUGH_DATETIME | 
                        | orjson.OPT_PASSTHROUGH_SUBCLASS)
 # 8-4-4-4-12 lowercase hex: a text `uuid.UUID` always accepts (it also accepts other forms: those go to it).
 _CANONICAL_UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+# http(s)://host[:port] then nothing or a path/query/fragment of printable ASCII: a URL urlparse reads
+# with scheme http(s) and a non-empty netloc (no space or control character to strip or remove, no
+# bracket in the host, a host up to the first '/', '?' or '#'). Other URLs go to urlparse.
+_PLAIN_HTTP_URL = re.compile(r"https?://[A-Za-z0-9.\-]+(?::[0-9]{1,5})?(?:[/?#][!-~]*)?")
 _RELATIVE_REF = re.compile(r"^[A-Z][A-Za-z]+/[A-Za-z0-9\-.]{1,64}$")
 
 
@@ -270,6 +274,8 @@ def _uuid(value: Any, path: str) -> str:
 def _absolute_url(value: Any, path: str) -> None:
     if not isinstance(value, str):
         raise CardValidationError(path, "required URL string")
+    if _PLAIN_HTTP_URL.fullmatch(value) is not None:  # urlparse gives http(s) and a host for these
+        return
     parsed = urlparse(value)
     if parsed.scheme not in ("http", "https") or not parsed.netloc:
         raise CardValidationError(path, f"must be an absolute http(s) URL: {value!r}")

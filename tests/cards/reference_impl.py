@@ -8,6 +8,7 @@ import unicodedata
 import uuid as uuidlib
 
 from cards.text import CONDITION_NAMES, RECOMMENDING_TOPICS, _url, dose_phrase, md_escape
+from clinical_core.decisions import Decision, TherapyOption  # noqa: F401 - annotations
 from cards.validation import CardValidationError
 
 _CANONICAL_JSON = json.JSONEncoder(sort_keys=True, separators=(",", ":")).encode
@@ -112,3 +113,88 @@ def _differs(original: str | None, value: str) -> bool:
     return squash(original) != squash(value)
 
 
+
+
+# --- forms before the second round of fast paths (commit 5d685b6) ---------------------------------
+
+import re  # noqa: E402
+from urllib.parse import urlparse  # noqa: E402
+
+from cards.vocabulary import dose_unit_allowed, period_unit_allowed, route_coding  # noqa: E402
+
+_MD_SPECIAL = re.compile(r"([\\`*_\[\]<>|~#])")
+
+
+def md_escape_each(texts) -> list[str]:
+    """md_escape text by text, with the substitution of the first md_escape."""
+    return [_MD_SPECIAL.sub(lambda m: "\\" + m.group(1), " ".join(str(t).split())) for t in texts]
+
+
+def absolute_url(value, path: str) -> None:
+    if not isinstance(value, str):
+        raise CardValidationError(path, "required URL string")
+    parsed = urlparse(value)
+    if parsed.scheme not in ("http", "https") or not parsed.netloc:
+        raise CardValidationError(path, f"must be an absolute http(s) URL: {value!r}")
+
+
+def not_codable(option, rxnorm) -> str | None:
+    if not option.verified:
+        return "the regimen is not verified from a label here"
+    if option.dose_value is None or option.frequency is None or option.period is None \
+            or not dose_unit_allowed(option.dose_unit) or not period_unit_allowed(option.period_unit):
+        return "the regimen cannot be coded completely"
+    if route_coding(option.route) is None:
+        return "the route has no verified code here"
+    if rxnorm(option.agent) is None:
+        return "no verified RxNorm code"
+    return None
+
+
+def one_order_button_per_regimen(planned: list[tuple]) -> list[tuple]:
+    from cards.builder import _regimen_key
+    from cards.text import summary_for
+    owner: dict[tuple, int] = {}
+    for index, (decision, suggestions, _notes) in sorted(
+            enumerate(planned), key=lambda item: item[1][0].topic != "omalizumab-dose"):
+        for suggestion in suggestions:
+            key = _regimen_key(suggestion)
+            if key is not None:
+                owner.setdefault(key, index)
+    out = []
+    for index, (decision, suggestions, notes) in enumerate(planned):
+        kept, seen = [], set()
+        for suggestion in suggestions:
+            key = _regimen_key(suggestion)
+            if key is not None and key in seen:
+                continue
+            seen.add(key)
+            if key is not None and owner[key] != index:
+                other = planned[owner[key]][0]
+                notes = list(notes) + [f"{suggestion['label']}: offered on the card "
+                                       f"\"{summary_for(other)}\"."]
+                continue
+            kept.append(suggestion)
+        out.append((decision, kept, notes))
+    return out
+
+
+def coded_regimen(option, rxnorm):
+    from cards.suggestions import RXNORM_SYSTEM, UCUM_SYSTEM, _num
+    if not_codable(option, rxnorm) is not None:
+        return None
+    route = route_coding(option.route)
+    rxcui, display = rxnorm(option.agent)
+    medication = {
+        "coding": [{"system": RXNORM_SYSTEM, "code": rxcui, "display": display}],
+        "text": option.agent.capitalize(),
+    }
+    dosage = {
+        "text": option.display,
+        "route": {"coding": [route], "text": option.route},
+        "timing": {"repeat": {"frequency": option.frequency, "period": _num(option.period),
+                              "periodUnit": option.period_unit}},
+        "doseAndRate": [{"doseQuantity": {"value": _num(option.dose_value), "unit": option.dose_unit,
+                                          "system": UCUM_SYSTEM, "code": option.dose_unit}}],
+    }
+    return medication, dosage

@@ -137,6 +137,10 @@ def _reference_forms():
         mp.setattr(validation, "_canonical_key", ref.canonical_key)
         mp.setattr(suggestions, "new_uuid", ref.new_uuid)
         mp.setattr(builder, "new_uuid", ref.new_uuid)
+        mp.setattr(builder, "_one_order_button_per_regimen", ref.one_order_button_per_regimen)
+        mp.setattr(validation, "_absolute_url", ref.absolute_url)
+        mp.setattr(suggestions, "not_codable", ref.not_codable)
+        mp.setattr(suggestions, "coded_regimen", ref.coded_regimen)
         yield
 
 
@@ -302,3 +306,113 @@ def test_only_keys_equals_the_reference(obj):
     allowed = validation.SOURCE_KEYS
     assert _outcome(lambda: validation._only_keys(obj, allowed, "p")) == \
         _outcome(lambda: ref.only_keys(obj, allowed, "p"))
+
+
+# ---------------------------------------------------------------------------------------------------
+# second round: the detail escaped in one pass, one order button check skipped with one suggestion,
+# plain http(s) URLs without urlparse, codes looked up once per option
+
+from cards import text as card_text  # noqa: E402
+from clinical_core.decisions import Citation, Evidence, TherapyOption  # noqa: E402
+from tests.cards.factories import decision as make_decision, rxnorm_all, rxnorm_verified, table_dose  # noqa: E402
+
+AWKWARD_CHARS = WHITESPACE + ["a", "B", "1", "é", "\x00", "\u2400", "-", ":", ".", "(", ")", "/"] + list("\\`*_[]<>|~#")
+awkward_text = st.text(alphabet=st.sampled_from(AWKWARD_CHARS), max_size=8)
+
+
+@settings(max_examples=1500, deadline=None)
+@given(st.lists(awkward_text | st.text(max_size=6), max_size=6))
+def test_escaping_texts_in_one_pass_equals_escaping_each(texts):
+    expected = ref.md_escape_each(texts)
+    assert expected == [card_text.md_escape(t) for t in texts]
+    got = card_text.md_escape_all(texts)
+    if got is None:  # only a text holding the separator is left to the text-by-text path
+        assert any("\x00" in t for t in texts)
+    else:
+        assert got == expected
+
+
+def test_escaping_in_one_pass_refuses_non_text_and_separator():
+    assert card_text.md_escape_all(["a", 5]) is None
+    assert card_text.md_escape_all(["a\x00b", "c"]) is None
+    assert card_text.md_escape_all([]) == []
+    assert card_text.md_escape_all(["  a  ", "", " ", "b\t|c"]) == ["a", "", "", "b \\|c"]
+
+
+class Text(str):
+    def __str__(self):
+        return "converted <" + self
+
+
+evidence_rows = st.builds(Evidence, awkward_text, awkward_text,
+                          st.none() | st.dates(), st.none() | awkward_text, st.none() | awkward_text)
+options = st.builds(TherapyOption, st.sampled_from(["omalizumab", "mepolizumab", "montelukast"]), awkward_text,
+                    note=awkward_text)
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.sampled_from(["omalizumab-dose", "anti-il5-recommended", "cyclosporine-unsafe", "data-needed",
+                        "omalizumab-not-preferred"]),
+       awkward_text, awkward_text, st.lists(evidence_rows, max_size=3), st.none() | awkward_text,
+       st.lists(awkward_text, max_size=2), st.lists(awkward_text, max_size=2), st.lists(options, max_size=2),
+       st.lists(awkward_text, max_size=2), st.none() | awkward_text, st.booleans(),
+       st.sampled_from(["https://x.org/a", "https://x.org/a b(c)", "https://x.org/\x00"]))
+def test_detail_equals_the_reference_on_generated_decisions(topic, headline, rationale, evidence, rule, missing,
+                                                            cautions, alternatives, notes, order, with_dose, url):
+    d = make_decision(topic, headline=headline, rationale=rationale, evidence=tuple(evidence), rule=rule,
+                      missing=tuple(missing), cautions=tuple(cautions), alternatives=tuple(alternatives),
+                      order_reference=order, dose=table_dose(ige=rule or None) if with_dose else None,
+                      covers=("allergic-asthma", "csu-refractory"), citation=Citation(headline or "x", url))
+    for n in (notes, tuple(notes), ()):
+        assert _outcome(lambda: card_text.detail_for(d, n)) == _outcome(lambda: ref.detail_for(d, n))
+
+
+def test_detail_of_non_text_values_and_generators_equals_the_reference():
+    d = make_decision("omalizumab-dose", headline=Text("a|b"), rule=7,
+                      evidence=(Evidence(Text("x"), "1 <2"), Evidence("y", 3.5, reference=Text("Obs/1"))))
+    for items in ([], ["n"], ["g1", "g2"]):
+        assert card_text.detail_for(d, items) == ref.detail_for(d, items)
+        # a generator of notes (each form gets its own, consumed once)
+        assert card_text.detail_for(d, iter(items)) == ref.detail_for(d, iter(items))
+    plain = make_decision("omalizumab-dose", missing=iter(["m1"]))
+    again = make_decision("omalizumab-dose", missing=iter(["m1"]))
+    assert card_text.detail_for(plain) == ref.detail_for(again)
+
+
+@pytest.mark.parametrize("slug", demo_slugs())
+@pytest.mark.parametrize("hook", HOOKS)
+def test_one_order_button_check_equals_the_reference_on_every_demo_patient(slug, hook):
+    decisions, by_ref, patient_id = _decisions(slug, hook, "US")
+    ordered = builder._dedupe(decisions)
+    for rx in (rxnorm_verified, rxnorm_all):
+        planned = [(d, *suggestions.suggestions_for(d, hook=hook, patient_id=patient_id, drafts=by_ref, rxnorm=rx))
+                   for d in ordered]
+        assert builder._one_order_button_per_regimen(planned) == ref.one_order_button_per_regimen(planned)
+        # and the same plan with each card's suggestions twice (the duplicate checks at work)
+        doubled = [(d, s + s, n) for d, s, n in planned]
+        assert builder._one_order_button_per_regimen(doubled) == ref.one_order_button_per_regimen(doubled)
+
+
+url_chars = list("htps:/wxyz.-_0123456789[]@?#%~ ") + ["\t", "\n", "\x00", "é", "HTTP", "//", "https://"]
+
+
+@settings(max_examples=1500, deadline=None)
+@given(st.lists(st.sampled_from(url_chars), max_size=20).map("".join)
+       | st.builds(lambda a, b: a + "".join(b),
+                   st.sampled_from(["http://", "https://", "HTTPS://", " https://", "http:/", "https://a.b:99"]),
+                   st.lists(st.sampled_from(url_chars), max_size=12)))
+def test_url_check_equals_urlparse(value):
+    assert _outcome(lambda: validation._absolute_url(value, "p")) == _outcome(lambda: ref.absolute_url(value, "p"))
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.builds(TherapyOption, st.sampled_from(["omalizumab", "mepolizumab", "montelukast", "unknown"]),
+                 st.text(max_size=5), st.none() | st.sampled_from([0, 1.5, 300]),
+                 st.none() | st.sampled_from(["mg", "mg/kg", "xx"]), st.none() | st.sampled_from([1, 2]),
+                 st.none() | st.sampled_from([1, 4.0, 2.5]), st.none() | st.sampled_from(["d", "wk", "zz"]),
+                 st.none() | st.sampled_from(["subcutaneous", "oral", " Oral ", "nasal"]),
+                 verified=st.booleans()),
+       st.sampled_from([rxnorm_verified, rxnorm_all, lambda agent: None]))
+def test_codes_looked_up_once_equal_the_reference(option, rx):
+    assert suggestions.not_codable(option, rx) == ref.not_codable(option, rx)
+    assert suggestions.coded_regimen(option, rx) == ref.coded_regimen(option, rx)
