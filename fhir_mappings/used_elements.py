@@ -273,20 +273,36 @@ _FAST_DATE = re.compile(_FAST_DAY)
 _FAST_DATETIME = re.compile(f"{_FAST_DAY}(?:{_FAST_TIME})?")
 _FAST_INSTANT = re.compile(_FAST_DAY + _FAST_TIME)
 
+# Codes are a vocabulary (statuses, LOINC codes, unit codes) that every request repeats: a code string
+# the pattern accepted is remembered, so the next request's copy costs a set lookup, not a regex.
+# Only accepted strings are kept (an invalid one always runs the pattern), and at most _CODES_OK_LIMIT.
+_CODES_OK: set[str] = set()
+_CODES_OK_LIMIT = 4096
+
+
+def _code_ok(value: str) -> bool:
+    """CODE's pattern on a string (the compiled predicates' slow path), remembering accepted codes."""
+    if _CODE.fullmatch(value) is None:
+        return False
+    if len(_CODES_OK) < _CODES_OK_LIMIT:
+        _CODES_OK.add(value)
+    return True
+
+
 # primitive check -> expression template over a variable, True when the check returns None
 _TEMPORAL_OK = ("(((_fast_{k}({{x}}) is not None or _{k}_fullmatch({{x}}) is not None) and _real_date({{x}})) "
                 "if type({{x}}) is str else {K}({{x}}) is None)")
 _INLINE = {
     STRING: "(type({x}) is str and {x} != '')",
     URI: "(type({x}) is str)",
-    CODE: "(type({x}) is str and _code_fullmatch({x}) is not None)",
+    CODE: "(type({x}) is str and ({x} in _CODES_OK or _code_ok({x})))",
     ID: "(type({x}) is str and _id_fullmatch({x}) is not None)",
     # a string: the (fast, else full) pattern and a real date; anything else: the check itself (numbers pass)
     DATE: _TEMPORAL_OK.format(k="date", K="DATE"),
     DATETIME: _TEMPORAL_OK.format(k="datetime", K="DATETIME"),
     INSTANT: _TEMPORAL_OK.format(k="instant", K="INSTANT"),
 }
-_INLINE_NS = {"_code_fullmatch": _CODE.fullmatch, "_id_fullmatch": _ID.fullmatch, "_date_fullmatch": _DATE.fullmatch,
+_INLINE_NS = {"_CODES_OK": _CODES_OK, "_code_ok": _code_ok, "_code_fullmatch": _CODE.fullmatch, "_id_fullmatch": _ID.fullmatch, "_date_fullmatch": _DATE.fullmatch,
               "_datetime_fullmatch": _DATETIME.fullmatch, "_instant_fullmatch": _INSTANT.fullmatch,
               "_fast_date": _FAST_DATE.fullmatch, "_fast_datetime": _FAST_DATETIME.fullmatch,
               "_fast_instant": _FAST_INSTANT.fullmatch,

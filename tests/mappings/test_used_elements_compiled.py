@@ -211,3 +211,15 @@ def test_compiled_temporal_checks_equal_the_interpreter_random(value):
     for check in (ue.DATE, ue.DATETIME, ue.INSTANT):
         spec = Struct("T", {"t": check})
         assert ue.compile_valid(spec)({"t": value}) == (check(value) is None), (check, value)
+
+
+@settings(max_examples=400, deadline=None)
+@given(value=st.one_of(st.sampled_from(["final", " final", "final ", "a  b", "a b", "", "\n", "19113-0", "[IU]/mL"]),
+                       st.text(max_size=8)))
+def test_remembered_codes_give_the_patterns_answer(value):
+    spec = Struct("C", {"c": ue.CODE})
+    valid = ue.compile_valid(spec)
+    for _ in range(2):  # the second call may answer from the remembered codes
+        assert valid({"c": value}) == (ue.CODE(value) is None)
+    assert all(ue._CODE.fullmatch(c) for c in list(ue._CODES_OK))
+    assert len(ue._CODES_OK) <= ue._CODES_OK_LIMIT
