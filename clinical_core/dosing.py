@@ -32,7 +32,15 @@ Position = Literal["in", "below", "above", "indeterminate"]
 
 
 def round_weight(kg: float) -> float:
-    """Round to 0.1 kg, half up (60.05 -> 60.1), as the band rule requires."""
+    """Round to 0.1 kg, half up (60.05 -> 60.1), as the band rule requires.
+
+    A float whose shortest text has at most one decimal (75.0, 60.1) is already rounded: Decimal reads
+    that text exactly, quantize keeps it, and float() of it gives the same float back (~1.2 -> ~0.3 us)."""
+    if type(kg) is float:
+        text = repr(kg)  # the shortest text that reads back as kg
+        point = text.find(".")
+        if point > 0 and len(text) - point <= 2 and "e" not in text:
+            return kg
     return float(Decimal(str(kg)).quantize(Decimal("0.1"), rounding=ROUND_HALF_UP))
 
 

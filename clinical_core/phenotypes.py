@@ -91,7 +91,9 @@ class Profile:
         return f.status if f else "absent"
 
     def present(self, key: str) -> bool:
-        return self.status(key) == "present"
+        # `self.status(key) == "present"` without the second call (a finding is never falsy: no __len__/__bool__)
+        f = self.findings.get(key)
+        return (f.status if f else "absent") == "present"
 
     def ev(self, *keys: str) -> tuple[Evidence, ...]:
         if len(keys) == 1:  # one finding: its evidence is already de-duplicated (`_add`), no hashing
@@ -106,7 +108,13 @@ class Profile:
 
 
 def _add(p: Profile, key: str, status: str, evidence=(), missing=(), note: str = "") -> None:
-    p.findings[key] = PhenotypeFinding(key, status, unique(evidence), tuple(missing), note)  # type: ignore[arg-type]
+    # `unique(evidence)` written out (nine findings per assessment: one call less each)
+    items = tuple(evidence)
+    if len(items) > 1:
+        items = tuple(dict.fromkeys(items))
+    elif items:
+        hash(items[0])
+    p.findings[key] = PhenotypeFinding(key, status, items, tuple(missing), note)  # type: ignore[arg-type]
 
 
 def unique(items) -> tuple:
@@ -138,7 +146,7 @@ def build_profile(facts: PatientFacts) -> Profile:
         weight_ev = (ev.measurement("Body weight", facts.weight, decimals=1),)
         when = ev.day(facts.weight.when)
         stale = when is None or when < months_before(facts.evaluation_date, int(policy_value("weight_stale_months")))
-    p = Profile(facts, age, age_ev, bool(asthma_conds), tuple(ev.condition(c) for c in asthma_conds),
+    p = Profile(facts, age, age_ev, bool(asthma_conds), tuple([ev.condition(c) for c in asthma_conds]),
                 ige, ige_ev, weight_ev, stale)
     p.on_omalizumab = facts.medications_of(agent="omalizumab", active_only=True)
     p.on_cyclosporine = facts.medications_of(agent="cyclosporine", active_only=True)
@@ -157,12 +165,12 @@ def _sensitisation(p: Profile) -> tuple[bool | None, list[Evidence], str]:
     evid: list[Evidence] = []
     dx = facts.conditions_of("allergic-asthma")
     if dx:
-        evid.extend(ev.condition(c) for c in dx)
+        evid.extend([ev.condition(c) for c in dx])
     env = [a for a in facts.allergies if a.category == "environmental" and a.ige_mediated is not False]
-    evid.extend(ev.allergy(a) for a in env)
+    evid.extend([ev.allergy(a) for a in env])
     perennial = [s for s in facts.specific_ige if s.allergen_group == "perennial-aeroallergen"]
     positive = [s for s in perennial if at_or_above(s.measurement, cut)]
-    evid.extend(ev.specific_ige(s) for s in positive)
+    evid.extend([ev.specific_ige(s) for s in positive])
     if dx or env or positive:
         return True, evid, ""
     negative = [s for s in perennial if below(s.measurement, cut)]

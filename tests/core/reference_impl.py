@@ -50,3 +50,20 @@ def medications_of(self, *, agent=None, drug_class=None, active_only=False):
         and (drug_class is None or m.drug_class == drug_class)
         and (m.is_active or not active_only)
     )
+
+
+# --- forms before the second round of fast paths (commit e6515af) ---------------------------------
+
+from decimal import ROUND_HALF_UP, Decimal  # noqa: E402
+
+
+def round_weight(kg: float) -> float:
+    return float(Decimal(str(kg)).quantize(Decimal("0.1"), rounding=ROUND_HALF_UP))
+
+
+def profile_present(self, key: str) -> bool:
+    return self.status(key) == "present"
+
+
+def uniq(items) -> tuple:
+    return tuple(dict.fromkeys(i for i in items if i))

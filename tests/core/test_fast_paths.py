@@ -117,6 +117,9 @@ def _reference_forms():
         mp.setattr(phenotypes.Profile, "ev", ref.profile_ev)
         mp.setattr(facts_module.PatientFacts, "conditions_of", ref.conditions_of)
         mp.setattr(facts_module.PatientFacts, "medications_of", ref.medications_of)
+        mp.setattr(dosing, "round_weight", ref.round_weight)
+        mp.setattr(phenotypes.Profile, "present", ref.profile_present)
+        mp.setattr(recommend, "_uniq", ref.uniq)
         dosing.band_label.cache_clear()
         yield
     dosing.band_label.cache_clear()
@@ -225,3 +228,47 @@ def test_unique_and_uniq_are_the_ordered_set_and_uniq_is_idempotent(items):
 def test_unique_of_one_unhashable_item_fails_as_the_dict_did():
     with pytest.raises(TypeError):
         phenotypes.unique([[1]])
+
+
+# ---------------------------------------------------------------------------------------------------
+# second round: round_weight without Decimal for an already-rounded float, present() in one call,
+# _add without the unique() call, _uniq over a list
+
+WEIGHTS = [75.0, 60.1, 60.05, 60.15, -0.0, 0.0, 0.1, 0.05, 1e16, 1e22, 1.5e-7, 123456789012345.6, 9007199254740993.0,
+           float("nan"), float("inf"), float("-inf"), 70, 0, True, Decimal("60.05"), "61.25", None]
+
+
+@pytest.mark.parametrize("kg", WEIGHTS, ids=repr)
+def test_round_weight_equals_the_decimal_form_for_every_value_class(kg):
+    fast, slow = _fmt(dosing.round_weight, kg), _fmt(ref.round_weight, kg)
+    assert repr(fast) == repr(slow)  # NaN == NaN by its text
+    if fast[0] == "ok":
+        assert type(fast[1]) is float and math.copysign(1, fast[1]) == math.copysign(1, slow[1])
+
+
+@settings(max_examples=3000, deadline=None)
+@given(st.floats(allow_nan=False) | st.floats(0, 400).map(lambda x: round(x, 1))
+       | st.integers(0, 4000).map(lambda i: i / 10) | st.integers(0, 40000).map(lambda i: i / 100))
+def test_round_weight_equals_the_decimal_form_on_generated_floats(kg):
+    fast, slow = _fmt(dosing.round_weight, kg), _fmt(ref.round_weight, kg)
+    assert fast == slow  # a value, or the same failure (1e27 is beyond Decimal's 28 digits)
+    if fast[0] == "ok":
+        assert math.copysign(1, fast[1]) == math.copysign(1, slow[1])
+
+
+@pytest.mark.parametrize("slug", demo_slugs())
+def test_present_and_findings_equal_the_reference_on_every_demo_patient(slug):
+    facts, _, _, _ = demo_inputs(slug, "patient-view")
+    p = phenotypes.build_profile(facts)
+    for key in list(p.findings) + ["no-such-finding"]:
+        assert p.present(key) is ref.profile_present(p, key)
+    with _reference_forms():
+        q = phenotypes.build_profile(facts)
+    assert p.findings == q.findings and list(p.findings) == list(q.findings)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.sampled_from(["a", "b", "", "c"]) | st.integers(0, 3), max_size=6))
+def test_uniq_over_a_list_equals_the_generator_form(items):
+    assert recommend._uniq(items) == ref.uniq(items)
+    assert recommend._uniq(iter(items)) == ref.uniq(iter(items))
