@@ -269,6 +269,25 @@ def respiratory_manifestation_names() -> tuple[tuple[str, re.Pattern], ...]:
                  for n in load_json("codesets/allergy_substances.json")["respiratory_manifestations"])
 
 
+@cache
+def allergy_group_patterns() -> dict[str, re.Pattern]:
+    """group -> one whole-word pattern for all its names: `pattern.search(text)` finds a match exactly
+    when some name's own pattern does (`any(n in text and p.search(text) for n, p in
+    allergy_group_names()[group])`): the alternation is tried, with the same look-arounds, at every
+    position.  One C-level search instead of a Python loop over ~25 names."""
+    return {group: _whole_words([n for n, _ in names]) for group, names in allergy_group_names().items()}
+
+
+@cache
+def respiratory_manifestation_pattern() -> re.Pattern:
+    """One pattern for respiratory_manifestation_names() (see allergy_group_patterns)."""
+    return _whole_words([n for n, _ in respiratory_manifestation_names()])
+
+
+def _whole_words(names: list[str]) -> re.Pattern:
+    return re.compile(r"(?<![a-z0-9])(?:" + "|".join(re.escape(n) for n in names) + r")(?![a-z0-9])")
+
+
 # -------------------------------------------------------------------------------------- prefetch
 PATIENT_TOKEN = "{{context.patientId}}"
 

@@ -249,8 +249,13 @@ def _add(res: dict, full_url: str | None, by_type, med_index: MedicationIndex, s
 def _about_patient(res: dict, ctx: _Ctx) -> bool:
     """False (with an issue) when the resource is explicitly about another patient."""
     subject = res.get("subject")
-    if isinstance(subject, dict) and ctx.own_reference is not None and subject.get("reference") == ctx.own_reference:
-        return True  # the common case: subject_id would parse it back to this patient
+    if ctx.own_reference is not None:
+        if isinstance(subject, dict) and subject.get("reference") == ctx.own_reference:
+            return True  # the common case: subject_id would parse it back to this patient
+        if subject is None:  # subject_id reads 'patient' next (AllergyIntolerance)
+            patient = res.get("patient")
+            if isinstance(patient, dict) and patient.get("reference") == ctx.own_reference:
+                return True
     rtype, rid = subject_id(res)
     if rtype == "Patient" and rid and rid != ctx.patient_id:
         ctx.issue(reference_of(res), f"belongs to Patient/{rid}, not Patient/{ctx.patient_id}; ignored")
@@ -729,8 +734,8 @@ def _condition_concepts(concept: Any) -> list[tuple[str, str | None, str]]:
 # -------------------------------------------------------------------------------- allergies
 def _allergies(items: list[dict], ctx: _Ctx) -> list[AllergyFact]:
     out = []
-    groups = cs.allergy_group_names()  # (name, pattern): the regex runs only where the name occurs
-    resp = cs.respiratory_manifestation_names()
+    groups = cs.allergy_group_patterns()  # one whole-word alternation per group
+    resp = cs.respiratory_manifestation_pattern()
     subst_idx = cs.snomed_substance_index()
     for res in items:
         ver = status_code(res.get("verificationStatus"))
@@ -748,7 +753,7 @@ def _allergies(items: list[dict], ctx: _Ctx) -> list[AllergyFact]:
                                None)
         category = None
         for group in ("aspirin-nsaid", "food", "environmental"):
-            if any(n in text and p.search(text) for n, p in groups[group]):
+            if groups[group].search(text):
                 category = group
                 break
         if category is None and coded_substance:
@@ -770,7 +775,7 @@ def _allergies(items: list[dict], ctx: _Ctx) -> list[AllergyFact]:
         out.append(AllergyFact(
             category=category, substance=substance,  # type: ignore[arg-type]
             source=SourceRef("AllergyIntolerance", as_str(res.get("id")), code_str, code_text),
-            respiratory_reaction=any(n in manifest and p.search(manifest) for n, p in resp),
+            respiratory_reaction=resp.search(manifest) is not None,
             ige_mediated=ige,
             recorded=parse_date(res.get("recordedDate")) or parse_date(res.get("onsetDateTime")),
         ))

@@ -55,6 +55,14 @@ def match_loinc(concept: dict) -> tuple[LoincCode | None, dict | None, str | Non
     if not isinstance(codings, list):
         return None, None, None
     idx = loinc_index()
+    if len(codings) == 1:  # the common single coding: no hit list (a usable code has no spaces to strip)
+        c = codings[0]
+        if type(c) is dict:
+            code = c.get("code")
+            if type(code) is str and code in idx:
+                system = c.get("system")
+                if system == LOINC or canonical_system(system) == LOINC:
+                    return idx[code], c, None
     hits = []
     for c in codings:
         if not isinstance(c, dict):
