@@ -473,15 +473,22 @@ def _kind_label(kind: str) -> str:
 
 def _bp_panel(raw: RawObservation, ctx: _Ctx) -> BloodPressure | None:
     systolic = diastolic = None
+    rid = as_str(raw.resource.get("id"))
     for comp in as_list(raw.resource.get("component")):
         comp = as_dict(comp)
         loinc, _, problem = match_loinc(comp.get("code"))
         if loinc is None or problem:
             continue
-        if loinc.kind == "systolic" and systolic is None:
-            systolic = read_quantity(comp, "systolic", raw, ctx.issues, loinc=loinc)
-        elif loinc.kind == "diastolic" and diastolic is None:
-            diastolic = read_quantity(comp, "diastolic", raw, ctx.issues, loinc=loinc)
+        kind = loinc.kind
+        if (kind == "systolic" and systolic is None) or (kind == "diastolic" and diastolic is None):
+            # = read_quantity(comp, kind, raw, ctx.issues, loinc=loinc) (its source names the panel's coding)
+            m = _quantity_fast(comp, kind, loinc, raw.coding, rid, raw.when, raw.status)
+            if m is None:
+                m = read_quantity(comp, kind, raw, ctx.issues, loinc=loinc)
+            if kind == "systolic":
+                systolic = m
+            else:
+                diastolic = m
     if systolic is None and diastolic is None:
         if not as_list(raw.resource.get("component")):
             ctx.issue(raw.reference, "blood pressure panel without systolic/diastolic components", "blood-pressure")
