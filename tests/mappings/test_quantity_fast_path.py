@@ -69,3 +69,28 @@ def test_overflowing_value_falls_back():
     lc = next(lc for lc in _LOINC if lc.kind == "weight")
     res = {"valueQuantity": {"value": 10**400, "code": "kg", "system": "http://unitsofmeasure.org"}}
     assert _quantity_fast(res, "weight", lc, {}, None, None, "final") is None
+
+
+_PANEL = next(lc for lc in loinc_index().values() if lc.kind == "bp")
+_COMPONENTS = [lc for lc in loinc_index().values() if lc.kind in ("systolic", "diastolic")]
+
+
+@settings(max_examples=800, deadline=None)
+@given(lc=st.sampled_from(_COMPONENTS), q=st.one_of(_quantity, st.none()),
+       display=st.sampled_from([None, "Panel shown", " "]), rid=st.sampled_from(["bp1", None, ""]))
+def test_fast_equals_read_quantity_for_a_panel_component(lc, q, display, rid):
+    """_bp_panel's use: the component's LOINC code, the panel's coding display, the panel's id."""
+    comp = {"code": {"coding": [{"system": "http://loinc.org", "code": lc.code}]}}
+    if q is not None:
+        comp["valueQuantity"] = q
+    panel = {"resourceType": "Observation", "id": rid, "component": [comp]}
+    coding = {"code": _PANEL.code, "display": display}
+    raw = RawObservation(panel, _PANEL, coding, None, "preliminary", None, ())
+    fast = _quantity_fast(comp, lc.kind, lc, coding, rid or None, None, "preliminary")
+    issues: list = []
+    try:
+        slow = read_quantity(comp, lc.kind, raw, issues, loinc=lc)
+    except (TypeError, OverflowError):
+        slow, issues = "raised", ["raised"]
+    if fast is not None:
+        assert fast == slow and not issues
