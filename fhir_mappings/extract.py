@@ -13,6 +13,7 @@ from bisect import bisect_left, bisect_right
 import logging
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
+from functools import cache
 from datetime import date, datetime, timedelta
 from typing import Any
 
@@ -46,10 +47,10 @@ from .fhirutil import (
     reference_of,
     status_code,
     subject_id,
-    validation_problem,
     where_failed,
 )
 from .medications import MedicationIndex, medication_facts
+from .used_elements import used_element_problem
 from .observations import (
     COMPARATORS,
     IGNORED_STATUSES,
@@ -264,7 +265,7 @@ def _about_patient(res: dict, ctx: _Ctx) -> bool:
 
 
 def _valid(res: dict, ctx: _Ctx, kind: str | None = None) -> bool:
-    problem = validation_problem(res)
+    problem = used_element_problem(res)  # = validation_problem(res), one call less
     if problem:
         ctx.issue(reference_of(res), f"not valid FHIR R4 {res.get('resourceType')}: {problem}; skipped", kind)
         return False
@@ -496,12 +497,24 @@ def _bp_panel(raw: RawObservation, ctx: _Ctx) -> BloodPressure | None:
     return BloodPressure(systolic, diastolic, raw.when, raw.source())
 
 
+@cache
+def _eos_pairing_window() -> timedelta:
+    """The eosinophil % / WBC pairing window of units.json (a data file read once), as a timedelta."""
+    return timedelta(minutes=units.pairing_window_minutes())
+
+
+@cache
+def _bp_pairing_window() -> timedelta:
+    """The systolic / diastolic pairing window of units.json, as a timedelta."""
+    return timedelta(minutes=units.bp_pairing_window_minutes())
+
+
 def _blood_pressures(panels: list[BloodPressure], systolics: list[Measurement],
                      diastolics: list[Measurement], res_of: dict[int, tuple[dict, ...]]) -> list[BloodPressure]:
     """Panels plus lone systolic/diastolic Observations paired by time; newest first."""
     out = list(panels)
     unpaired_d = list(diastolics)
-    window = timedelta(minutes=units.bp_pairing_window_minutes())
+    window = _bp_pairing_window()
     for s in systolics:
         match = None
         if s.when is not None:
@@ -549,7 +562,7 @@ def _derived_eosinophils(percents: list[Measurement], wbcs: list[Measurement], a
                          draw_keys: dict[int, set[str]], res_of: dict[int, tuple[dict, ...]],
                          ctx: _Ctx) -> list[Measurement]:
     """Eosinophil % x WBC from the same draw -> absolute count (/uL), unless the draw has a count."""
-    window = timedelta(minutes=units.pairing_window_minutes())
+    window = _eos_pairing_window()
     absolutes_of = _same_draw_index(absolutes, draw_keys, window)
     wbcs_of = _same_draw_index(wbcs, draw_keys, window)
 
@@ -702,13 +715,14 @@ def _conditions(conds: list[dict], ctx: _Ctx) -> list[ConditionFact]:
             continue
         recorded = parse_date(res.get("recordedDate"))
         text = concept_text(res.get("code"))
+        rid = as_str(res.get("id"))
         for concept, code, display in matches:
-            key = (as_str(res.get("id")) or str(id(res)), concept)
+            key = (rid or str(id(res)), concept)
             if key in seen:
                 continue
             seen.add(key)
             out.append(ConditionFact(concept=concept, display=text or display,
-                                     source=SourceRef("Condition", as_str(res.get("id")), code, display),
+                                     source=SourceRef("Condition", rid, code, display),
                                      onset=onset, recorded=recorded))
     return out
 

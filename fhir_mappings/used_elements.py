@@ -340,6 +340,13 @@ def _choices_exact(value: dict, choices: tuple[str, ...]) -> bool:
     return True
 
 
+def _flat(spec: Any) -> bool:
+    """A Struct of primitive elements only, with no required or choice elements (Coding): its checks can
+    be written inline in the loop over a list of it."""
+    return (isinstance(spec, Struct) and not spec.required and not spec.choices
+            and not any(isinstance(c, (Struct, ListOf)) for c in spec.fields.values()))
+
+
 class _Compiler:
     """Generates the source of one `def` per Struct reachable from a spec, and executes it once."""
 
@@ -386,7 +393,15 @@ class _Compiler:
                  "    get = value.get"]
         for field, check in spec.fields.items():
             lines.append(f"    x = get({field!r})")
-            if isinstance(check, ListOf):  # the list function's loop inline (one call less per list)
+            if isinstance(check, ListOf) and _flat(check.spec):  # list loop and element checks inline
+                lines += ["    if x is not None:", "        if type(x) is not list:", "            return False",
+                          "        for e in x:", "            if e is None:", "                continue",
+                          "            if type(e) is not dict:", "                return False",
+                          "            g = e.get"]
+                for f2, c2 in check.spec.fields.items():
+                    lines += [f"            y = g({f2!r})", f"            if y is not None and not {self._ok(c2, 'y')}:",
+                              "                return False"]
+            elif isinstance(check, ListOf):  # the list function's loop inline (one call less per list)
                 lines += ["    if x is not None:", "        if type(x) is not list:", "            return False",
                           "        for e in x:", f"            if e is not None and not {self._ok(check.spec, 'e')}:",
                           "                return False"]
