@@ -309,23 +309,6 @@ _INLINE_NS = {"_CODES_OK": _CODES_OK, "_code_ok": _code_ok, "_code_fullmatch": _
               "_real_date": _real_date, "DATE": DATE, "DATETIME": DATETIME, "INSTANT": INSTANT}
 
 
-def _choices_ok(value: dict, choices: tuple[str, ...]) -> bool:
-    """No choice group has two non-null `<choice><Type>` elements (Struct.__call__'s rule).
-
-    A pre-screen in C first: in NUL + the keys joined by NUL, each key starting with `choice` adds one
-    occurrence of NUL + choice (a NUL inside a key can only add more), so a count of at most one per
-    group proves the rule without looking at each key in Python.
-    """
-    try:
-        keys = "\0" + "\0".join(value)
-    except TypeError:  # a key that is not a string: the loop below fails the way the interpreter does
-        return _choices_exact(value, choices)
-    for choice in choices:
-        if keys.count("\0" + choice) > 1:
-            return _choices_exact(value, choices)
-    return True
-
-
 def _choices_exact(value: dict, choices: tuple[str, ...]) -> bool:
     """Struct.__call__'s choice rule, one pass over the keys."""
     seen: set[str] = set()
@@ -412,7 +395,11 @@ class _Compiler:
                 lines += [f"    if {field!r} not in value:", "        return False"]
             else:  # a missing or null primitive
                 lines += [f"    if get({field!r}) is None:", "        return False"]
-        if spec.choices:  # _choices_ok inline, with the NUL + choice needles as constants
+        if spec.choices:
+            # Struct.__call__'s choice rule, pre-screened in C: in NUL + the keys joined by NUL, each key
+            # starting with `choice` adds one occurrence of NUL + choice (a NUL inside a key can only add
+            # more), so a count of at most one per group proves the rule; otherwise (or for a key that is
+            # not a string) _choices_exact walks the keys
             screen = " or ".join(f"keys.count({chr(0) + c!r}) > 1" for c in spec.choices)
             lines += ["    try:", "        keys = '\\0' + '\\0'.join(value)", "    except TypeError:",
                       "        keys = None",
