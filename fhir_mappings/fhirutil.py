@@ -82,42 +82,83 @@ def codings(concept: Any) -> list[dict]:
 
 
 def coded(concept: Any) -> Iterator[tuple[str | None, str, dict]]:
-    """(canonical system or None, code, coding) for each coding with a code."""
-    for c in codings(concept):
-        code = as_str(c.get("code"))
-        if code:
-            yield canonical_system(c.get("system")), code.strip(), c
+    """(canonical system or None, code, coding) for each coding with a code (stripped, non-blank)."""
+    if not isinstance(concept, dict):
+        return
+    cs = concept.get("coding")
+    if not isinstance(cs, list):
+        return
+    for c in cs:
+        if isinstance(c, dict):
+            code = c.get("code")
+            if isinstance(code, str):
+                code = code.strip()
+                if code:
+                    yield canonical_system(c.get("system")), code, c
 
 
 def concept_text(concept: Any) -> str:
-    """code.text, else the first coding display, else ''."""
-    d = as_dict(concept)
-    t = as_str(d.get("text"))
-    if t:
-        return t.strip()
-    for c in codings(d):
-        disp = as_str(c.get("display"))
-        if disp:
-            return disp.strip()
+    """code.text, else the first coding display, else '' (stripped; one pass without the helpers)."""
+    if not isinstance(concept, dict):
+        return ""
+    t = concept.get("text")
+    if isinstance(t, str):
+        t = t.strip()
+        if t:
+            return t
+    cs = concept.get("coding")
+    if isinstance(cs, list):
+        for c in cs:
+            if isinstance(c, dict):
+                d = c.get("display")
+                if isinstance(d, str):
+                    d = d.strip()
+                    if d:
+                        return d
     return ""
 
 
 def all_text(concept: Any) -> str:
-    """text and every coding display, joined (for name matching)."""
-    d = as_dict(concept)
-    parts = [as_str(d.get("text")) or ""]
-    parts += [as_str(c.get("display")) or "" for c in codings(d)]
-    return " | ".join(p for p in parts if p)
+    """text and every coding display, joined (for name matching).
+
+    The non-blank text and displays as sent (not stripped), in order, joined by ' | '; written as one
+    loop without the generic helpers (tests/mappings/test_fast_paths.py keeps the helper form)."""
+    if not isinstance(concept, dict):
+        return ""
+    t = concept.get("text")
+    parts = [t] if isinstance(t, str) and t.strip() else []
+    cs = concept.get("coding")
+    if isinstance(cs, list):
+        for c in cs:
+            if isinstance(c, dict):
+                d = c.get("display")
+                if isinstance(d, str) and d.strip():
+                    parts.append(d)
+    return " | ".join(parts)
 
 
 def status_code(concept: Any) -> str | None:
-    """The code of a CodeableConcept status (clinicalStatus/verificationStatus), lower-cased."""
-    for c in codings(concept):
-        code = as_str(c.get("code"))
-        if code:
-            return code.strip().lower()
-    t = as_str(as_dict(concept).get("text"))
-    return t.strip().lower() if t else None
+    """The code of a CodeableConcept status (clinicalStatus/verificationStatus), lower-cased.
+
+    The first coding with a non-blank code, else the non-blank text; one loop without the generic
+    helpers (tests/mappings/test_fast_paths.py keeps the helper form)."""
+    if not isinstance(concept, dict):
+        return None
+    cs = concept.get("coding")
+    if isinstance(cs, list):
+        for c in cs:
+            if isinstance(c, dict):
+                code = c.get("code")
+                if isinstance(code, str):
+                    code = code.strip()
+                    if code:
+                        return code.lower()
+    t = concept.get("text")
+    if isinstance(t, str):
+        t = t.strip()
+        if t:
+            return t.lower()
+    return None
 
 
 def bundle_entries(obj: Any) -> Iterator[tuple[str | None, dict]]:

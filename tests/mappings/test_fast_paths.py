@@ -186,3 +186,71 @@ def test_about_patient_fast_path(pid, res):
     fast, ref = _Ctx(pid, date(2026, 1, 1), []), _Ctx(pid, date(2026, 1, 1), [])
     assert _about_patient(res, fast) == ref_about_patient(res, ref)
     assert fast.issues == ref.issues
+
+
+# -- all_text / status_code: one loop each, against the helper forms ---------------------------------------
+def ref_all_text(concept):
+    from fhir_mappings.fhirutil import codings
+    d = as_dict(concept)
+    parts = [as_str(d.get("text")) or ""]
+    parts += [as_str(c.get("display")) or "" for c in codings(d)]
+    return " | ".join(p for p in parts if p)
+
+
+def ref_status_code(concept):
+    from fhir_mappings.fhirutil import codings
+    for c in codings(concept):
+        code = as_str(c.get("code"))
+        if code:
+            return code.strip().lower()
+    t = as_str(as_dict(concept).get("text"))
+    return t.strip().lower() if t else None
+
+
+_word = st.one_of(st.sampled_from(["", " ", "Active", " Confirmed ", "x | y", "\\t", "Wheezing", "ÉTÉ", "http://loinc.org",
+                                   " http://snomed.info/sct/ ", "2462-0", " 19113-0 "]),
+                  st.text(max_size=5), st.none(), st.integers(), st.lists(st.none(), max_size=1))
+_coding_like = st.one_of(st.fixed_dictionaries({}, optional={"code": _word, "display": _word, "system": _word}),
+                         st.none(), st.integers(), st.text(max_size=2))
+_concept_like = st.one_of(
+    st.fixed_dictionaries({}, optional={"text": _word,
+                                        "coding": st.one_of(st.lists(_coding_like, max_size=4), _word)}),
+    _word)
+
+
+@settings(max_examples=1500, deadline=None)
+@given(_concept_like)
+def test_all_text_and_status_code_equal_the_helper_forms(concept):
+    from fhir_mappings.fhirutil import all_text, status_code
+    assert all_text(concept) == ref_all_text(concept)
+    assert status_code(concept) == ref_status_code(concept)
+
+
+def ref_coded(concept):
+    from fhir_mappings.codesets import canonical_system
+    from fhir_mappings.fhirutil import codings
+    for c in codings(concept):
+        code = as_str(c.get("code"))
+        if code:
+            yield canonical_system(c.get("system")), code.strip(), c
+
+
+def ref_concept_text(concept):
+    from fhir_mappings.fhirutil import codings
+    d = as_dict(concept)
+    t = as_str(d.get("text"))
+    if t:
+        return t.strip()
+    for c in codings(d):
+        disp = as_str(c.get("display"))
+        if disp:
+            return disp.strip()
+    return ""
+
+
+@settings(max_examples=1500, deadline=None)
+@given(_concept_like)
+def test_coded_and_concept_text_equal_the_helper_forms(concept):
+    from fhir_mappings.fhirutil import concept_text
+    assert list(coded(concept)) == list(ref_coded(concept))
+    assert concept_text(concept) == ref_concept_text(concept)
