@@ -227,9 +227,7 @@ def agents_in_text(text: str) -> list[str]:
     low = text.lower()
     found: list[tuple[int, str]] = []
     taken: list[tuple[int, int]] = []
-    for name, pat, agent in _name_table():
-        if name not in low:
-            continue
+    for name, pat, agent in [t for t in _name_table() if t[0] in low]:  # the names that occur, in table order
         for m in pat.finditer(low):
             if any(s <= m.start() < e or s < m.end() <= e for s, e in taken):
                 continue  # 'cetirizine' inside an already matched 'levocetirizine'

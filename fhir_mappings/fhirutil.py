@@ -46,7 +46,7 @@ def parse_datetime(value: Any) -> tuple[datetime | None, str]:
         if len(s) <= 10:  # _DATE_RE matches 4, 7 or 10 characters only: longer strings skip the regex
             m = _DATE_RE.match(s)
             if m:
-                y, mo, d = m.group(1), m.group(2), m.group(3)
+                y, mo, d = m.groups()
                 dt = datetime(int(y), int(mo or 1), int(d or 1))
                 return dt, "day" if d else ("month" if mo else "year")
         dt = datetime.fromisoformat(s.replace("Z", "+00:00"))
