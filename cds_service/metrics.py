@@ -60,6 +60,7 @@ class CdsMetrics:
         from prometheus_client import Counter, Histogram
 
         self.registry = registry
+        self._children: dict[tuple[int, tuple[str, ...]], Any] = {}
         self.hook_duration = Histogram(
             "cds_hook_request_duration_seconds",
             "Time to evaluate one CDS Hooks request (decode, FHIR fetch, mappings, core, cards).",
@@ -101,13 +102,22 @@ class CdsMetrics:
         )
 
     # -- recording (called from signal receivers and request hooks) -----------------------------
+    def child(self, metric: Any, *labels: str) -> Any:
+        """`metric.labels(*labels)`, remembered: label values are bounded (service ids, hooks, status
+        codes, topics, indicators, route templates), and `labels()` validates and locks on every call."""
+        key = (id(metric), labels)
+        found = self._children.get(key)
+        if found is None:
+            found = self._children[key] = metric.labels(*labels)
+        return found
+
     def record_hook(self, service: Any, hook: Any, status: Any, duration_s: float,
                     cards: Iterable[Mapping[str, Any]] | None) -> None:
-        self.hook_duration.labels(_label(service), _label(hook), _label(status)).observe(
+        self.child(self.hook_duration, _label(service), _label(hook), _label(status)).observe(
             max(float(duration_s or 0.0), 0.0))
         for card in cards or ():
             if isinstance(card, Mapping):
-                self.cards.labels(card_topic(card), _label(card.get("indicator"))).inc()
+                self.child(self.cards, card_topic(card), _label(card.get("indicator"))).inc()
 
     def record_fhir(self, key: Any, duration_s: float, ok: bool) -> None:
         outcome = "ok" if ok else "failure"
@@ -179,6 +189,9 @@ def connect_signals() -> bool:
 
 
 # -- HTTP ---------------------------------------------------------------------------------------
+_METHODS = frozenset({"GET", "POST", "OPTIONS", "HEAD", "PUT", "PATCH", "DELETE"})
+
+
 def _start_timer() -> None:
     g._cds_metrics_t0 = time.perf_counter()
 
@@ -188,7 +201,8 @@ def _observe_http(response):
     metrics = current_app.extensions.get(EXTENSION_KEY)
     if t0 is not None and metrics is not None:
         endpoint = request.url_rule.rule if request.url_rule is not None else "unmatched"
-        metrics.http_duration.labels(request.method, endpoint, str(response.status_code)).observe(
+        method = request.method if request.method in _METHODS else "other"  # the client names it
+        metrics.child(metrics.http_duration, method, endpoint, str(response.status_code)).observe(
             time.perf_counter() - t0)
     return response
 
