@@ -10,6 +10,8 @@ from dataclasses import dataclass, field
 import datetime as _dt
 from typing import Literal
 
+from ._fast_init import fast_init  # a cheaper __init__ only: see _fast_init.py
+
 Topic = Literal[
     "omalizumab-dose",
     "omalizumab-dose-mismatch",
@@ -31,6 +33,7 @@ INDICATOR_RANK: dict[str, int] = {"critical": 0, "warning": 1, "info": 2}
 PhenotypeStatus = Literal["present", "absent", "possible", "unknown"]
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class Evidence:
     """One fact a decision used, formatted for the card's facts table."""
@@ -42,12 +45,14 @@ class Evidence:
     original: str | None = None  # "605 ng/mL" when the value was converted
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class Citation:
     label: str  # "Xolair US Prescribing Information, Table 1"
     url: str  # absolute URL to the label or guideline section
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class TherapyOption:
     """A concrete regimen a suggestion can create as a MedicationRequest."""
@@ -64,6 +69,7 @@ class TherapyOption:
     verified: bool = True  # False: the regimen was not verified from a label here, so no order is coded from it
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class DoseRecommendation:
     """An omalizumab dose read from a verified label table (or a fixed label dose, e.g. CSU)."""
@@ -90,6 +96,7 @@ class DoseRecommendation:
         )
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class PhenotypeFinding:
     key: str  # allergic-asthma, eosinophilic-asthma, csu-refractory, aerd, crswnp, food-allergy,
@@ -100,6 +107,7 @@ class PhenotypeFinding:
     note: str = ""
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class Decision:
     """One answer for the clinician: becomes exactly one card."""
@@ -123,6 +131,7 @@ class Decision:
     suggest_order: bool = True
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class Assessment:
     phenotypes: tuple[PhenotypeFinding, ...]

@@ -11,6 +11,8 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Literal
 
+from ._fast_init import fast_init  # a cheaper __init__ only: see _fast_init.py
+
 # Canonical (UCUM) unit of each measurement kind. Converters in fhir_mappings produce these.
 CANONICAL_UNITS: dict[str, str] = {
     "total-ige": "[IU]/mL",
@@ -27,6 +29,7 @@ CANONICAL_UNITS: dict[str, str] = {
 Comparator = Literal["<", "<=", ">=", ">"]
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class SourceRef:
     """The FHIR resource a fact came from, so a clinician can find it in the chart."""
@@ -41,6 +44,7 @@ class SourceRef:
         return f"{self.resource_type}/{self.resource_id or '(no id)'}"
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class Measurement:
     """One numeric result in its canonical unit, with what the lab actually sent."""
@@ -57,6 +61,7 @@ class Measurement:
     derived_from: tuple[SourceRef, ...] = ()  # e.g. eosinophil % and WBC used to compute a count
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class BloodPressure:
     systolic: Measurement | None
@@ -74,6 +79,7 @@ IgeBaselineStatus = Literal[
 ]
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class IgeBaseline:
     """The total IgE that may dose omalizumab, and why that one (label: never an on-treatment IgE)."""
@@ -84,6 +90,7 @@ class IgeBaseline:
     note: str = ""
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class SpecificIge:
     allergen: str  # e.g. "D. pteronyssinus", "peanut"
@@ -91,6 +98,7 @@ class SpecificIge:
     measurement: Measurement  # kind "specific-ige", k[IU]/L
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class ConditionFact:
     """An active, not refuted, not entered-in-error condition mapped to a concept key."""
@@ -103,6 +111,7 @@ class ConditionFact:
     recorded: date | None = None
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class MedicationFact:
     """A medication the patient takes or took, matched by RxNorm code or by name (brands included)."""
@@ -118,6 +127,7 @@ class MedicationFact:
     end: date | None = None
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class AllergyFact:
     category: Literal["aspirin-nsaid", "food", "environmental", "medication", "other"]
@@ -128,6 +138,7 @@ class AllergyFact:
     recorded: date | None = None
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class DataIssue:
     """Something in the data that could not be used, and why (shown on cards, never fatal)."""
@@ -137,6 +148,7 @@ class DataIssue:
     kind: str | None = None  # the fact kind it would have fed, if known
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class DraftOrder:
     """A drafted MedicationRequest from an order hook's draftOrders, as far as it could be read."""

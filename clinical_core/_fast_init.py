@@ -1,0 +1,52 @@
+"""A cheaper `__init__` for the hot frozen, slotted dataclasses of facts.py and decisions.py.
+
+dataclasses writes a frozen class's `__init__` as one `object.__setattr__(self, name, value)` per
+field (a global lookup, an attribute lookup and a descriptor search in the type each time). Roughly
+sixty of these objects are built per hook request. `fast_init` swaps in an `__init__` that stores
+each field through its slot's own descriptor (`Class.field.__set__`, looked up once): the same
+parameters, the same default objects, the same stored values, ~40% cheaper (SourceRef 0.52 -> 0.32 us).
+
+Only `__init__` changes. Equality, hashing, repr, immutability (assigning still raises
+FrozenInstanceError: `__setattr__` is untouched), `dataclasses.fields/asdict/replace`, pickling and
+the signature stay the dataclass's own; tests/core/test_fast_init.py checks each of these against a
+plain copy of every class. Classes with a default_factory, `__post_init__`, InitVar or init=False
+fields are refused (they keep the generated `__init__`).
+"""
+from __future__ import annotations
+
+import dataclasses
+from typing import TypeVar
+
+T = TypeVar("T", bound=type)
+
+
+def fast_init(cls: T) -> T:
+    """Replace a frozen, slotted dataclass's generated `__init__` with the slot-descriptor form."""
+    params = cls.__dataclass_params__
+    if not (params.frozen and "__slots__" in cls.__dict__):
+        raise TypeError(f"{cls.__name__}: fast_init is for frozen, slotted dataclasses")
+    if hasattr(cls, "__post_init__"):
+        raise TypeError(f"{cls.__name__}: has __post_init__")
+    all_fields = list(cls.__dataclass_fields__.values())
+    if any(f._field_type is not dataclasses._FIELD for f in all_fields):  # InitVar / ClassVar
+        raise TypeError(f"{cls.__name__}: InitVar or ClassVar field")
+    fields = dataclasses.fields(cls)
+    if any(not f.init or f.default_factory is not dataclasses.MISSING or f.kw_only for f in fields):
+        raise TypeError(f"{cls.__name__}: init=False, default_factory or kw_only field")
+    original = cls.__init__
+    names = [f.name for f in fields]
+    ns = {f"_set_{n}": cls.__dict__[n].__set__ for n in names}
+    body = "".join(f"    _set_{n}(self, {n})\n" for n in names) or "    pass\n"
+    exec(f"def __init__(self, {', '.join(names)}):\n{body}", ns)  # noqa: S102 - field names only
+    init = ns["__init__"]
+    init.__defaults__ = original.__defaults__  # the very default objects of the generated __init__
+    init.__kwdefaults__ = original.__kwdefaults__
+    init.__annotations__ = dict(original.__annotations__)
+    init.__qualname__ = original.__qualname__
+    # argument errors name the code object ("Measurement.__init__() missing 1 required ..."), as before
+    init.__code__ = init.__code__.replace(co_qualname=original.__code__.co_qualname)
+    init.__module__ = original.__module__
+    init.__doc__ = original.__doc__
+    init._generated = original  # the dataclass's own __init__, for the tests that compare the two
+    cls.__init__ = init
+    return cls

@@ -1,0 +1,156 @@
+"""clinical_core/_fast_init.py: the slot-descriptor __init__ of the frozen fact and decision classes
+builds exactly what the dataclass's generated __init__ builds, and nothing else about the classes moved
+(fields, equality, hashing, repr, immutability, asdict, replace, pickling, signature, argument errors)."""
+from __future__ import annotations
+
+import copy
+import dataclasses
+import inspect
+import pickle
+from datetime import date, datetime
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from clinical_core import decisions, facts
+from clinical_core._fast_init import fast_init
+
+
+def _fast_classes() -> list[type]:
+    out = []
+    for module in (facts, decisions):
+        for obj in vars(module).values():
+            if isinstance(obj, type) and dataclasses.is_dataclass(obj) and obj.__module__ == module.__name__ \
+                    and hasattr(obj.__init__, "_generated"):
+                out.append(obj)
+    return out
+
+
+FAST = _fast_classes()
+
+
+def test_the_hot_classes_have_the_fast_init():
+    names = {c.__name__ for c in FAST}
+    assert {"SourceRef", "Measurement", "ConditionFact", "MedicationFact", "AllergyFact", "DataIssue",
+            "Evidence", "PhenotypeFinding", "Decision", "Citation", "TherapyOption"} <= names
+    assert "PatientFacts" not in names  # a default_factory: keeps the generated __init__
+
+
+VALUES = st.one_of(st.none(), st.text(max_size=5), st.integers(-5, 5), st.floats(allow_nan=True),
+                   st.just(date(2026, 1, 2)), st.just(datetime(2026, 1, 2, 3, 4)), st.booleans(),
+                   st.tuples(st.text(max_size=2)), st.just(()), st.just([1]), st.just({"a": 1}))
+
+
+def _build_both(cls, args, kwargs):
+    fast = cls(*args, **kwargs)
+    ref = object.__new__(cls)
+    cls.__init__._generated(ref, *args, **kwargs)
+    return fast, ref
+
+
+@settings(max_examples=400, deadline=None)
+@given(data=st.data())
+def test_fast_init_stores_exactly_what_the_generated_init_stores(data):
+    cls = data.draw(st.sampled_from(FAST))
+    fields = dataclasses.fields(cls)
+    required = [f for f in fields if f.default is dataclasses.MISSING]
+    optional = [f for f in fields if f.default is not dataclasses.MISSING]
+    n_opt = data.draw(st.integers(0, len(optional)))
+    as_kw = data.draw(st.booleans())
+    args = [data.draw(VALUES) for _ in required]
+    given_opt = {f.name: data.draw(VALUES) for f in optional[:n_opt]}
+    if as_kw:
+        fast, ref = _build_both(cls, [], {**{f.name: a for f, a in zip(required, args)}, **given_opt})
+    else:
+        fast, ref = _build_both(cls, args + list(given_opt.values()), {})
+    for f in fields:
+        assert getattr(fast, f.name) is getattr(ref, f.name)
+    assert repr(fast) == repr(ref)
+    if all(v == v for v in (getattr(ref, f.name) for f in fields if f.compare)):  # NaN is not equal to itself
+        assert fast == ref
+    try:
+        h = hash(ref)
+    except TypeError as exc:  # an unhashable value: the same failure
+        with pytest.raises(TypeError, match=str(exc)):
+            hash(fast)
+    else:
+        assert hash(fast) == h
+    assert dataclasses.asdict(fast).keys() == dataclasses.asdict(ref).keys()
+    assert repr(dataclasses.asdict(fast)) == repr(dataclasses.asdict(ref))
+    assert repr(dataclasses.astuple(fast)) == repr(dataclasses.astuple(ref))
+
+
+@pytest.mark.parametrize("cls", FAST, ids=lambda c: c.__name__)
+def test_everything_but_init_is_the_dataclass_own(cls):
+    original = cls.__init__._generated
+    assert inspect.signature(cls.__init__) == inspect.signature(original)
+    assert cls.__init__.__defaults__ is original.__defaults__
+    assert cls.__init__.__kwdefaults__ == original.__kwdefaults__
+    assert cls.__init__.__qualname__ == original.__qualname__ == f"{cls.__name__}.__init__"
+    assert cls.__init__.__annotations__ == original.__annotations__
+    assert cls.__dataclass_params__.frozen and cls.__dataclass_params__.eq
+    assert cls.__slots__ == tuple(f.name for f in dataclasses.fields(cls))
+    for name in ("__eq__", "__hash__", "__repr__", "__setattr__", "__delattr__"):
+        assert getattr(cls, name).__qualname__ == f"{cls.__name__}.{name}"  # the generated ones
+
+
+def _sample(cls):
+    fields = dataclasses.fields(cls)
+    args = [f"v{i}" if f.default is dataclasses.MISSING else f.default for i, f in enumerate(fields)]
+    return cls(*args), args
+
+
+@pytest.mark.parametrize("cls", FAST, ids=lambda c: c.__name__)
+def test_immutability_replace_pickle_copy(cls):
+    obj, args = _sample(cls)
+    name = dataclasses.fields(cls)[0].name
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        setattr(obj, name, "x")
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        delattr(obj, name)
+    with pytest.raises((AttributeError, TypeError)):
+        obj.not_a_field = 1  # slots: no new attributes either
+    changed = dataclasses.replace(obj, **{name: "other"})
+    assert type(changed) is cls and getattr(changed, name) == "other" and changed != obj
+    assert dataclasses.replace(changed, **{name: args[0]}) == obj
+    for clone in (pickle.loads(pickle.dumps(obj)), copy.copy(obj), copy.deepcopy(obj)):
+        assert clone == obj and repr(clone) == repr(obj) and type(clone) is cls
+
+
+@pytest.mark.parametrize("cls", FAST, ids=lambda c: c.__name__)
+def test_argument_errors_read_as_before(cls):
+    original = cls.__init__._generated
+    n = len(dataclasses.fields(cls))
+    for args, kwargs in (((), {}), (tuple(range(n + 1)), {}), (tuple(range(n)), {"nope": 1}),
+                         (tuple(range(n)), {dataclasses.fields(cls)[0].name: 1})):
+        with pytest.raises(TypeError) as fast_err:
+            cls(*args, **kwargs)
+        with pytest.raises(TypeError) as ref_err:
+            original(object.__new__(cls), *args, **kwargs)
+        assert str(fast_err.value) == str(ref_err.value)
+
+
+def test_fast_init_refuses_what_it_cannot_copy():
+    @dataclasses.dataclass(frozen=True, slots=True)
+    class WithFactory:
+        x: tuple = dataclasses.field(default_factory=tuple)
+
+    @dataclasses.dataclass(frozen=True, slots=True)
+    class WithPost:
+        x: int
+
+        def __post_init__(self):
+            pass
+
+    @dataclasses.dataclass(frozen=True)
+    class NoSlots:
+        x: int
+
+    @dataclasses.dataclass(slots=True)
+    class NotFrozen:
+        x: int
+
+    for cls in (WithFactory, WithPost, NoSlots, NotFrozen):
+        with pytest.raises(TypeError):
+            fast_init(cls)
