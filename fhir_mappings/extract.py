@@ -8,7 +8,6 @@ cannot be read becomes a DataIssue and the rest of the answer goes on: this func
 from __future__ import annotations
 
 import itertools
-from math import isfinite
 from bisect import bisect_left, bisect_right
 import logging
 from collections.abc import Callable, Iterable, Mapping
@@ -341,7 +340,6 @@ def _observations(observations: list[dict], reports: list[dict], ctx: _Ctx) -> d
     bp_panels: list[BloodPressure] = []
     specific: list[SpecificIge] = []
     latest = ctx.evaluation_date + timedelta(days=1)
-    own_reference = ctx.own_reference
     for res in observations:
         get = res.get
         loinc, coding, problem = match_loinc(get("code"))
@@ -359,9 +357,7 @@ def _observations(observations: list[dict], reports: list[dict], ctx: _Ctx) -> d
             ctx.issue(reference_of(res), f"{loinc.display}: status '{status or 'missing'}' is not a usable "
                       "result; not used", _kind_label(kind))
             continue
-        subject = get("subject")
-        if not (own_reference is not None and type(subject) is dict and subject.get("reference") == own_reference
-                ) and not _about_patient(res, ctx):
+        if not _about_patient(res, ctx):  # (its first test is the common subject == Patient/<id>)
             continue
         # effective_time's first candidate inline; the rest only when it is missing or unreadable
         when, precision = parse_datetime(get("effectiveDateTime"))
@@ -417,9 +413,8 @@ def _quantity_fast(res: dict, kind: str, loinc, coding: dict | None, rid: str | 
     """read_quantity(res, kind, RawObservation(...), issues) for the common, valid Observation, or
     None whenever that call could do anything else (add an issue, raise): the caller then runs it.
 
-    A plain int/float value, no or a known comparator, a unit the kind accepts (the factor is
-    remembered per unit spelling) and a finite, plausible converted value: then the Measurement
-    equals read_quantity's, built without the RawObservation and without the helper calls.
+    A plain int/float value, no or a known comparator, and a value `units.convert` accepts: then the
+    Measurement equals read_quantity's, built without the RawObservation and without the helper calls.
     tests/mappings/test_fast_paths.py compares the two on varied and malformed input.
     """
     q = res.get("valueQuantity")
@@ -442,20 +437,10 @@ def _quantity_fast(res: dict, kind: str, loinc, coding: dict | None, rid: str | 
     if not (isinstance(unit_text, str) and unit_text.strip()):
         unit_text = None
     ucum_code = code if (system is None or system.rstrip("/") == cs.UCUM) else None
-    f = units.accepted_factor(kind, ucum_code, unit_text)
-    if f is None:
-        return None
     try:
         v = float(value)
-    except OverflowError:
-        return None
-    if not isfinite(v):
-        return None
-    converted = float(f"{v * f:.10g}")
-    if not isfinite(converted):
-        return None
-    bounds = units.plausible_bounds(kind)
-    if bounds is not None and not bounds[0] <= converted <= bounds[1]:
+        converted, _ = units.convert(kind, v, ucum_code, unit_text)
+    except (OverflowError, units.UnitError):
         return None
     display = coding.get("display") if coding else None
     if not (isinstance(display, str) and display.strip()):

@@ -95,50 +95,56 @@ def convert(kind: str, value: float, code: str | None, unit: str | None) -> tupl
     """(value in the canonical unit, UCUM code it was read as). Raises UnitError."""
     if not isinstance(value, (int, float)) or isinstance(value, bool) or not math.isfinite(value):
         raise UnitError(f"value {value!r} is not a number")
+    accepted = _accepted_unit(kind, code, unit)
+    if accepted is None:
+        _raise_unit_error(kind, code, unit)
+    f, ucum = accepted
+    converted = float(f"{value * f:.10g}")
+    bounds = _plausible_bounds(kind)
+    if not math.isfinite(converted) or (bounds and not bounds[0] <= converted <= bounds[1]):
+        raise UnitError(f"value {value:g} {ucum} is not a plausible {kind} result (a data-entry or interface "
+                        f"error?); not used")
+    return converted, ucum
+
+
+_ACCEPTED: dict[tuple, tuple[float, str]] = {}
+_ACCEPTED_LIMIT = 4096  # (kind, code, unit) triples are a lab's vocabulary; the bound only stops junk
+
+
+def _accepted_unit(kind: str, code: str | None, unit: str | None) -> tuple[float, str] | None:
+    """(factor, UCUM code) for a Quantity's code/unit pair, remembered per spelling, or None where
+    the unit is refused (`_raise_unit_error` then says why).  normalise and factor cost ~0.5 us per
+    result, and a patient's results repeat a handful of unit spellings."""
+    key = (kind, code, unit)
+    hit = _ACCEPTED.get(key)
+    if hit is not None:
+        return hit
+    ucum = normalise(code, unit)
+    if ucum is None:
+        return None
+    try:
+        hit = (factor(kind, ucum), ucum)
+    except UnitError:
+        return None
+    if len(_ACCEPTED) < _ACCEPTED_LIMIT:
+        _ACCEPTED[key] = hit
+    return hit
+
+
+def _raise_unit_error(kind: str, code: str | None, unit: str | None) -> None:
     ucum = normalise(code, unit)
     if ucum is None:
         shown = unit if isinstance(unit, str) and unit.strip() else code
         if not (isinstance(shown, str) and shown.strip()):
             raise UnitError(f"no unit given for {kind}")
         raise UnitError(f"unit '{shown}' is not a known {kind} unit")
-    f = factor(kind, ucum)
-    converted = float(f"{value * f:.10g}")
-    bounds = _table().get("plausible", {}).get(kind)
-    if not math.isfinite(converted) or (bounds and not bounds["min"] <= converted <= bounds["max"]):
-        raise UnitError(f"value {value:g} {ucum} is not a plausible {kind} result (a data-entry or interface "
-                        f"error?); not used")
-    return converted, ucum
-
-
-_FACTOR_MEMO: dict[tuple, float] = {}
-_FACTOR_MEMO_LIMIT = 4096  # (kind, code, unit) triples are a lab's vocabulary; the bound only stops junk
-
-
-def accepted_factor(kind: str, code: str | None, unit: str | None) -> float | None:
-    """`factor(kind, normalise(code, unit))` remembered per (kind, code, unit), or None where
-    `convert` would refuse the unit (the caller then calls `convert` for the exact error text).
-
-    The fast path of the Observation reader: normalise and factor cost ~0.5 us per result, and a
-    patient's results repeat a handful of unit spellings."""
-    key = (kind, code, unit)
-    f = _FACTOR_MEMO.get(key)
-    if f is not None:
-        return f
-    ucum = normalise(code, unit)
-    if ucum is None:
-        return None
-    try:
-        f = factor(kind, ucum)
-    except UnitError:
-        return None
-    if len(_FACTOR_MEMO) < _FACTOR_MEMO_LIMIT:
-        _FACTOR_MEMO[key] = f
-    return f
+    factor(kind, ucum)  # raises the UnitError that made _accepted_unit refuse
+    raise UnitError(f"unit '{ucum}' is not accepted for {kind}")  # pragma: no cover - factor raised
 
 
 @cache
-def plausible_bounds(kind: str) -> tuple[float, float] | None:
-    """(min, max) of a plausible result of `kind` in its canonical unit (what `convert` checks)."""
+def _plausible_bounds(kind: str) -> tuple[float, float] | None:
+    """(min, max) of a plausible result of `kind` in its canonical unit, from units.json."""
     bounds = _table().get("plausible", {}).get(kind)
     return (bounds["min"], bounds["max"]) if bounds else None
 
