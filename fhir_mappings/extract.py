@@ -180,27 +180,6 @@ def _collect(data: Any, ctx: _Ctx, unavailable_keys: list[str]):
             ctx.issue(str(key), "prefetch value has no resourceType; ignored")
             continue
         skey = str(key)
-        if rtype == "Bundle" or (rtype is None and "resourceType" not in value):  # bundle_entries' test
-            entries = value.get("entry")
-            if type(entries) is not list:
-                entries = as_list(entries)
-            for e in entries:
-                # the common entry, {"fullUrl": ..., "resource": {... a resource ...}}, added inline;
-                # anything else (a nested Bundle, an odd entry) the general way
-                res = e.get("resource") if type(e) is dict else None
-                if type(res) is dict:
-                    t = res.get("resourceType")
-                    if type(t) is str and t in READ_TYPES:  # (a list would not even hash)
-                        rid = res.get("id")
-                        if isinstance(rid, str) and rid:
-                            k = (t, rid)
-                            if k in seen:
-                                continue
-                            seen.add(k)
-                        by_type.setdefault(t, []).append(res)
-                        continue
-                _add_entry(e, by_type, med_index, seen, ctx, skey)
-            continue
         for full_url, res in bundle_entries(value):
             if res.get("resourceType") == "Bundle":
                 for fu2, r2 in bundle_entries(res):
@@ -208,20 +187,6 @@ def _collect(data: Any, ctx: _Ctx, unavailable_keys: list[str]):
                 continue
             _add(res, full_url, by_type, med_index, seen, ctx, skey)
     return by_type, med_index
-
-
-def _add_entry(e: Any, by_type, med_index: MedicationIndex, seen, ctx: _Ctx, key: str) -> None:
-    """One Bundle entry, as bundle_entries and the loop of _collect treat it (a nested Bundle's entries
-    are added, not the Bundle)."""
-    e = as_dict(e)
-    res = e.get("resource")
-    if not isinstance(res, dict):
-        return
-    if res.get("resourceType") == "Bundle":
-        for fu2, r2 in bundle_entries(res):
-            _add(r2, fu2, by_type, med_index, seen, ctx, key)
-        return
-    _add(res, as_str(e.get("fullUrl")), by_type, med_index, seen, ctx, key)
 
 
 def _add(res: dict, full_url: str | None, by_type, med_index: MedicationIndex, seen, ctx: _Ctx, key: str) -> None:
