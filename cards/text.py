@@ -70,145 +70,8 @@ def summary_for(decision: Decision) -> str:
     return shorten(headline)
 
 
-# Placeholder for an escaped text in a detail template, and the separator of the texts escaped together:
-# ASCII (string searches stay fast), not whitespace to str.split, not a markdown special. A text (or an
-# unescaped piece such as a URL) that contains it takes the text-by-text path.
-_SLOT = "\x00"
-_SEQUENCES = (tuple, list)
-_STR = {str}
-# md_escape's specials; the backslash first, so a backslash added in front of a later special is not escaped.
-_SPECIALS = ("\\", "`", "*", "_", "[", "]", "<", ">", "|", "~", "#")
-
-
 def detail_for(decision: Decision, notes: tuple[str, ...] | list[str] = ()) -> str:
-    """The card detail; `notes` are presentation notes (e.g. why no order could be suggested).
-
-    Written as a template with a slot per data text, the ~30 texts escaped in one pass
-    (`md_escape_all`) instead of one md_escape call each; the same text as `_detail_per_text`, which
-    stays the form for the rare detail the one pass cannot take."""
-    if not (type(notes) in _SEQUENCES and type(decision.evidence) in _SEQUENCES
-            and type(decision.missing) in _SEQUENCES and type(decision.cautions) in _SEQUENCES
-            and type(decision.alternatives) in _SEQUENCES and type(decision.covers) in _SEQUENCES):
-        return _detail_per_text(decision, notes)  # an iterator could be read only once
-    try:
-        template, texts = _detail_template(decision, notes)
-    except Exception:  # noqa: BLE001 - a malformed decision fails (or not) exactly as text by text
-        return _detail_per_text(decision, notes)
-    escaped = md_escape_all(texts) if template.count(_SLOT) == len(texts) else None
-    if escaped is None:
-        return _detail_per_text(decision, notes)
-    literal = template.split(_SLOT)
-    pieces: list[str] = [""] * (2 * len(literal) - 1)
-    pieces[0::2] = literal
-    pieces[1::2] = escaped
-    return "".join(pieces)
-
-
-def md_escape_all(texts: list) -> list[str] | None:
-    """[md_escape(t) for t in texts] in one pass over the texts joined by `_SLOT`, or None when a text
-    is not exactly a str or holds `_SLOT` (the caller escapes text by text then).
-
-    Equal because both halves of md_escape work character by character: each special character gets
-    one backslash wherever it is (str.replace, backslash first, is the regex substitution), and the
-    whitespace collapse of the joined texts is the collapse of each text once the single space it can
-    leave on either side of a separator is dropped (`_SLOT` is not whitespace, so it is never removed
-    or merged)."""
-    if not texts:
-        return []
-    if not set(map(type, texts)) <= _STR:  # md_escape's str() of anything else may differ (or fail)
-        return None
-    joined = _SLOT.join(texts)
-    if joined.count(_SLOT) != len(texts) - 1:
-        return None
-    joined = " ".join(joined.split()).replace(" " + _SLOT, _SLOT).replace(_SLOT + " ", _SLOT)
-    for special in _SPECIALS:
-        if special in joined:
-            joined = joined.replace(special, "\\" + special)
-    return joined.split(_SLOT)
-
-
-def _detail_template(decision: Decision, notes: tuple[str, ...] | list[str]) -> tuple[str, list]:
-    """The detail of `_detail_per_text` with `_SLOT` where it has md_escape(text), and the texts in order."""
-    S = _SLOT
-    texts: list = [decision.headline]
-    add = texts.append
-    parts: list[str] = [f"**{S}**"]
-    if decision.rationale.strip():
-        parts.append(S)
-        add(decision.rationale)
-
-    if decision.evidence:
-        rows = ["| Fact | Value | Date | Source |", "|---|---|---|---|"]
-        for ev in decision.evidence:
-            value = ev.value if not _differs(ev.original, ev.value) else f"{ev.value} (reported as {ev.original})"
-            when = ev.date.isoformat() if ev.date else "not dated"
-            rows.append(f"| {S} | {S} | {when} | {S} |")
-            add(ev.label)
-            add(value)
-            add(ev.reference or 'not recorded')
-        parts.append("\n".join(rows))
-    else:
-        parts.append("No chart facts were used for this decision.")
-
-    if decision.rule:
-        parts.append(f"**Rule:** {S}")
-        add(decision.rule)
-    dose = decision.dose
-    if dose is not None:
-        cell = [S]
-        add(dose.table_label)
-        if dose.ige_band:
-            cell.append(f"IgE band {S}")
-            add(dose.ige_band)
-        if dose.weight_band:
-            cell.append(f"weight band {S}")
-            add(dose.weight_band)
-        parts.append(f"**Table cell:** {', '.join(cell)} (region {S})")
-        add(dose.region)
-        parts.append(f"**Dose:** omalizumab {S}")
-        add(dose_phrase(dose))
-    if len(decision.covers) > 1 and decision.topic.startswith("omalizumab"):
-        parts.append("**Treats:** " + S)
-        add(", ".join(CONDITION_NAMES.get(c, c.replace("-", " ")) for c in decision.covers))
-    if decision.order_reference:
-        parts.append(f"**Draft order:** {S}")
-        add(decision.order_reference)
-
-    shown = _shown_options(decision, dose)
-    if shown:
-        heading = "**Options (first preferred):**" if decision.topic in RECOMMENDING_TOPICS else "**Fits instead:**"
-        lines = [heading, ""]
-        for opt in shown:
-            add(opt.display)
-            if opt.note.strip():
-                lines.append(f"- {S} ({S})")
-                add(opt.note)
-            else:
-                lines.append(f"- {S}")
-        parts.append("\n".join(lines))
-    for heading, items in (("**Missing or to record:**", decision.missing),
-                           ("**Check before acting:**",
-                            [c for c in decision.cautions if not _repeats_an_option_note(c, shown)]),
-                           ("**Ordering:**", notes)):
-        if items:
-            before = len(texts)
-            texts.extend(items)  # iterated once, as the per-text form does
-            parts.append("\n".join([heading, ""] + [f"- {S}"] * (len(texts) - before)))
-
-    parts.append(f"Source: [{S}]({_url(decision.citation.url)})")
-    add(decision.citation.label)
-    return "\n\n".join(parts), texts
-
-
-def _shown_options(decision: Decision, dose: DoseRecommendation | None) -> list[TherapyOption]:
-    if dose is None or not decision.alternatives:
-        return list(decision.alternatives)
-    proposed = dose.as_option()  # built once, not once per alternative
-    return [opt for opt in decision.alternatives if opt != proposed]
-
-
-def _detail_per_text(decision: Decision, notes: tuple[str, ...] | list[str] = ()) -> str:
-    """`detail_for` escaping text by text: the form for texts `md_escape_all` does not take."""
+    """The card detail; `notes` are presentation notes (e.g. why no order could be suggested)."""
     parts: list[str] = [f"**{md_escape(decision.headline)}**"]
     if decision.rationale.strip():
         parts.append(md_escape(decision.rationale))
@@ -242,11 +105,7 @@ def _detail_per_text(decision: Decision, notes: tuple[str, ...] | list[str] = ()
     if decision.order_reference:
         parts.append(f"**Draft order:** {md_escape(decision.order_reference)}")
 
-    if dose is None:
-        shown = list(decision.alternatives)
-    else:
-        proposed = dose.as_option()  # built once, not once per alternative
-        shown = [opt for opt in decision.alternatives if opt != proposed]
+    shown = _shown_options(decision, dose)
     if shown:
         heading = "**Options (first preferred):**" if decision.topic in RECOMMENDING_TOPICS else "**Fits instead:**"
         lines = [heading, ""]
@@ -289,3 +148,10 @@ def _differs(original: str | None, value: str) -> bool:
 def _url(url: str) -> str:
     # Parentheses and spaces would end a markdown link destination early.
     return url.replace(" ", "%20").replace("(", "%28").replace(")", "%29")
+
+
+def _shown_options(decision: Decision, dose: DoseRecommendation | None) -> list[TherapyOption]:
+    if dose is None or not decision.alternatives:
+        return list(decision.alternatives)
+    proposed = dose.as_option()  # built once, not once per alternative
+    return [opt for opt in decision.alternatives if opt != proposed]

@@ -117,18 +117,9 @@ def _differs(original: str | None, value: str) -> bool:
 
 # --- forms before the second round of fast paths (commit 5d685b6) ---------------------------------
 
-import re  # noqa: E402
 from urllib.parse import urlparse  # noqa: E402
 
 from cards.vocabulary import dose_unit_allowed, period_unit_allowed, route_coding  # noqa: E402
-
-_MD_SPECIAL = re.compile(r"([\\`*_\[\]<>|~#])")
-
-
-def md_escape_each(texts) -> list[str]:
-    """md_escape text by text, with the substitution of the first md_escape."""
-    return [_MD_SPECIAL.sub(lambda m: "\\" + m.group(1), " ".join(str(t).split())) for t in texts]
-
 
 def absolute_url(value, path: str) -> None:
     if not isinstance(value, str):
