@@ -19,8 +19,6 @@ from functools import cache, lru_cache
 from typing import Any
 from urllib.parse import urlparse
 
-import orjson
-
 from clinical_core.decisions import TOPICS
 
 from .vocabulary import CARD_TOPIC_SYSTEM, OVERRIDE_REASON_SYSTEM, period_unit_allowed
@@ -49,21 +47,8 @@ MEDREQ_INTENT = {"proposal", "plan", "order", "original-order", "reflex-order", 
 _RAW_HTML = re.compile(r"(?<!\\)<(?:[A-Za-z/!?])")
 _TAG_START = re.compile(r"<[A-Za-z/!?]")
 # Canonical JSON of a suggestion resource (the cache key of `_model_problem`): one encoder built once,
-# the same output as json.dumps(resource, sort_keys=True, separators=(",", ":")) without building an
-# encoder per call.
+# the same output as json.dumps(resource, sort_keys=True, separators=(",", ":")).
 _CANONICAL_JSON = json.JSONEncoder(sort_keys=True, separators=(",", ":")).encode
-# orjson's sorted-keys form of the same resource (~1 us instead of ~10 us), used only for a resource made
-# of plain JSON values (exact str/int/bool/dict/list, as the null/empty walk saw them): there it writes the
-# same JSON value (UTF-8 instead of \u escapes), so json.loads gives `_model_problem` the same resource.
-# Anything else orjson refuses (non-str keys, ints beyond 64 bits, lone surrogates) goes to the stdlib.
-_ORJSON_KEY_OPTIONS = (orjson.OPT_SORT_KEYS | orjson.OPT_PASSTHROUGH_DATETIME | orjson.OPT_PASSTHROUGH_DATACLASS
-                       | orjson.OPT_PASSTHROUGH_SUBCLASS)
-# 8-4-4-4-12 lowercase hex: a text `uuid.UUID` always accepts (it also accepts other forms: those go to it).
-_CANONICAL_UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
-# http(s)://host[:port] then nothing or a path/query/fragment of printable ASCII: a URL urlparse reads
-# with scheme http(s) and a non-empty netloc (no space or control character to strip or remove, no
-# bracket in the host, a host up to the first '/', '?' or '#'). Other URLs go to urlparse.
-_PLAIN_HTTP_URL = re.compile(r"https?://[A-Za-z0-9.\-]+(?::[0-9]{1,5})?(?:[/?#][!-~]*)?")
 _RELATIVE_REF = re.compile(r"^[A-Z][A-Za-z]+/[A-Za-z0-9\-.]{1,64}$")
 
 
@@ -80,8 +65,7 @@ def validate_card(card: dict) -> None:
     """Raise CardValidationError unless `card` is a spec-valid, contract-valid CDS Hooks card."""
     if not isinstance(card, dict):
         raise CardValidationError("card", "must be a JSON object")
-    problem, plain = _null_or_empty_walk(card)
-    if problem:
+    if _has_null_or_empty(card):
         _locate_null_or_empty(card, "card")  # raises, naming the first offending path
     _only_keys(card, CARD_KEYS, "card")
 
@@ -114,7 +98,7 @@ def validate_card(card: dict) -> None:
             raise CardValidationError("card.selectionBehavior", "required when suggestions are present")
         seen: set[str] = set()
         for i, suggestion in enumerate(suggestions):
-            sid = _suggestion(suggestion, f"card.suggestions[{i}]", plain=plain)
+            sid = _suggestion(suggestion, f"card.suggestions[{i}]")
             if sid in seen:
                 raise CardValidationError(f"card.suggestions[{i}].uuid", "duplicate suggestion uuid")
             seen.add(sid)
@@ -157,16 +141,7 @@ def _no_null_or_empty(value: Any, path: str) -> None:
 
 
 def _has_null_or_empty(value: Any) -> bool:
-    """The check of `_locate_null_or_empty` without building a path string for every node."""
-    return _null_or_empty_walk(value)[0]
-
-
-def _null_or_empty_walk(value: Any) -> tuple[bool, bool]:
-    """(has a null/empty value, every value walked is a plain JSON str/int/bool/dict/list).
-
-    The second answer lets a resource inside a valid card use the orjson canonical key: the walk visits
-    every value anyway, so knowing that nothing else (None, float, subclasses, other objects) is in the
-    card costs nothing.
+    """The check of `_locate_null_or_empty` without building a path string for every node.
 
     A valid card, the usual case, is walked once, iteratively (an explicit stack instead of a recursive
     call per node: ~6.5 -> ~4.5 us a card). Plain JSON types are handled inline; anything else (None,
@@ -175,28 +150,25 @@ def _null_or_empty_walk(value: Any) -> tuple[bool, bool]:
     """
     stack = [value]
     pop, extend = stack.pop, stack.extend
-    plain = True
     while stack:
         item = pop()
         cls = type(item)
         if cls is str:
             if not item.strip():
-                return True, False
+                return True
         elif cls is dict:
             if not item:
-                return True, False
+                return True
             extend(item.values())
         elif cls is list:
             if not item:
-                return True, False
+                return True
             extend(item)
         elif cls is int or cls is bool:
             continue
-        else:
-            plain = False
-            if _has_null_or_empty_generic(item):
-                return True, False
-    return False, plain
+        elif _has_null_or_empty_generic(item):
+            return True
+    return False
 
 
 def _has_null_or_empty_generic(value: Any) -> bool:
@@ -262,8 +234,6 @@ def _required_str(obj: dict, key: str, path: str) -> str:
 def _uuid(value: Any, path: str) -> str:
     if not isinstance(value, str):
         raise CardValidationError(path, "required (feedback refers to it)")
-    if _CANONICAL_UUID.fullmatch(value) is not None:  # the form cards are built with: uuid.UUID accepts it
-        return value
     try:
         uuidlib.UUID(value)
     except ValueError:
@@ -274,8 +244,6 @@ def _uuid(value: Any, path: str) -> str:
 def _absolute_url(value: Any, path: str) -> None:
     if not isinstance(value, str):
         raise CardValidationError(path, "required URL string")
-    if _PLAIN_HTTP_URL.fullmatch(value) is not None:  # urlparse gives http(s) and a host for these
-        return
     parsed = urlparse(value)
     if parsed.scheme not in ("http", "https") or not parsed.netloc:
         raise CardValidationError(path, f"must be an absolute http(s) URL: {value!r}")
@@ -325,7 +293,7 @@ def _link(link: Any, path: str) -> None:
         raise CardValidationError(f"{path}.autolaunchable", "must be a boolean")
 
 
-def _suggestion(suggestion: Any, path: str, *, plain: bool = False) -> str:
+def _suggestion(suggestion: Any, path: str) -> str:
     if not isinstance(suggestion, dict):
         raise CardValidationError(path, "a suggestion must be an object")
     _only_keys(suggestion, SUGGESTION_KEYS, path)
@@ -337,11 +305,11 @@ def _suggestion(suggestion: Any, path: str, *, plain: bool = False) -> str:
     if not isinstance(actions, list):
         raise CardValidationError(f"{path}.actions", "a suggestion needs a non-empty array of actions")
     for i, action in enumerate(actions):
-        _action(action, f"{path}.actions[{i}]", plain=plain)
+        _action(action, f"{path}.actions[{i}]")
     return sid
 
 
-def _action(action: Any, path: str, *, plain: bool = False) -> None:
+def _action(action: Any, path: str) -> None:
     if not isinstance(action, dict):
         raise CardValidationError(path, "an action must be an object")
     _only_keys(action, ACTION_KEYS, path)
@@ -362,7 +330,7 @@ def _action(action: Any, path: str, *, plain: bool = False) -> None:
     if action_type == "update" and not isinstance(resource.get("id"), str):
         raise CardValidationError(f"{path}.resource.id", "update needs the entire resource with its id")
     # the whole card already passed the null/empty rule: do not walk the resource a second time
-    _validate_fhir_resource(resource, f"{path}.resource", null_checked=True, plain=plain)
+    _validate_fhir_resource(resource, f"{path}.resource", null_checked=True)
 
 
 def validate_fhir_resource(resource: dict, path: str = "resource") -> None:
@@ -370,16 +338,16 @@ def validate_fhir_resource(resource: dict, path: str = "resource") -> None:
     _validate_fhir_resource(resource, path, null_checked=False)
 
 
-def _validate_fhir_resource(resource: dict, path: str, *, null_checked: bool, plain: bool = False) -> None:
+def _validate_fhir_resource(resource: dict, path: str, *, null_checked: bool) -> None:
     """`validate_fhir_resource`; null_checked: the caller has checked `resource` (or a value holding it)
-    against the null/empty rule already; plain: that walk found only plain JSON values in it."""
+    against the null/empty rule already."""
     if not null_checked:
         _no_null_or_empty(resource, path)
     rtype = resource["resourceType"]
     model = _fhir_model(rtype)
     if model is None:
         raise CardValidationError(f"{path}.resourceType", f"no suggestion resources of type {rtype!r}")
-    problem = _model_problem(rtype, _canonical_key(resource, plain))
+    problem = _model_problem(rtype, _CANONICAL_JSON(resource))
     if problem is not None:
         raise CardValidationError(path, "not a valid FHIR R4 " + rtype + ": " + problem)
     if rtype == "MedicationRequest":
@@ -398,18 +366,8 @@ def _validate_fhir_resource(resource: dict, path: str, *, null_checked: bool, pl
                                           f"not a FHIR UnitsOfTime code: {unit!r}")
 
 
-def _canonical_key(resource: dict, plain: bool) -> str | bytes:
-    """The `_model_problem` cache key: JSON text whose json.loads is `resource`, one text per value."""
-    if plain:
-        try:
-            return orjson.dumps(resource, option=_ORJSON_KEY_OPTIONS)
-        except TypeError:  # orjson.JSONEncodeError is a TypeError
-            pass
-    return _CANONICAL_JSON(resource)
-
-
 @lru_cache(maxsize=1024)
-def _model_problem(resource_type: str, canonical_json: str | bytes) -> str | None:
+def _model_problem(resource_type: str, canonical_json: str) -> str | None:
     """The R4B model's verdict on one suggestion resource, remembered by its canonical JSON: the
     model costs about 0.4 ms a resource and the same patient gets the same suggestions again and again
     (a different resource is a different key, so nothing is skipped)."""

@@ -3,7 +3,6 @@ differential tests in test_fast_paths.py compare the fast forms with, on every d
 generated values.  Not used by the service."""
 from __future__ import annotations
 
-import json
 import unicodedata
 import uuid as uuidlib
 
@@ -11,27 +10,12 @@ from cards.text import CONDITION_NAMES, RECOMMENDING_TOPICS, _url, dose_phrase, 
 from clinical_core.decisions import Decision, TherapyOption  # noqa: F401 - annotations
 from cards.validation import CardValidationError
 
-_CANONICAL_JSON = json.JSONEncoder(sort_keys=True, separators=(",", ":")).encode
-
-
-def canonical_key(resource, plain: bool = False) -> str:
-    return _CANONICAL_JSON(resource)
 
 
 def only_keys(obj: dict, allowed: set[str], path: str) -> None:
     unknown = sorted(set(obj) - allowed)
     if unknown:
         raise CardValidationError(path, f"unknown field(s) {', '.join(unknown)}")
-
-
-def uuid_check(value, path: str) -> str:
-    if not isinstance(value, str):
-        raise CardValidationError(path, "required (feedback refers to it)")
-    try:
-        uuidlib.UUID(value)
-    except ValueError:
-        raise CardValidationError(path, f"not a UUID: {value!r}") from None
-    return value
 
 
 def new_uuid() -> str:
@@ -117,17 +101,8 @@ def _differs(original: str | None, value: str) -> bool:
 
 # --- forms before the second round of fast paths (commit 5d685b6) ---------------------------------
 
-from urllib.parse import urlparse  # noqa: E402
 
 from cards.vocabulary import dose_unit_allowed, period_unit_allowed, route_coding  # noqa: E402
-
-def absolute_url(value, path: str) -> None:
-    if not isinstance(value, str):
-        raise CardValidationError(path, "required URL string")
-    parsed = urlparse(value)
-    if parsed.scheme not in ("http", "https") or not parsed.netloc:
-        raise CardValidationError(path, f"must be an absolute http(s) URL: {value!r}")
-
 
 def not_codable(option, rxnorm) -> str | None:
     if not option.verified:
