@@ -27,10 +27,9 @@ def fast_init(cls: T) -> T:
         raise TypeError(f"{cls.__name__}: fast_init is for frozen, slotted dataclasses")
     if hasattr(cls, "__post_init__"):
         raise TypeError(f"{cls.__name__}: has __post_init__")
-    all_fields = list(cls.__dataclass_fields__.values())
-    if any(f._field_type is not dataclasses._FIELD for f in all_fields):  # InitVar / ClassVar
+    fields = dataclasses.fields(cls)  # the real fields: pseudo-fields (InitVar, ClassVar) are left out
+    if len(fields) != len(cls.__dataclass_fields__):
         raise TypeError(f"{cls.__name__}: InitVar or ClassVar field")
-    fields = dataclasses.fields(cls)
     if any(not f.init or f.default_factory is not dataclasses.MISSING or f.kw_only for f in fields):
         raise TypeError(f"{cls.__name__}: init=False, default_factory or kw_only field")
     original = cls.__init__

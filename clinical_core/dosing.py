@@ -32,39 +32,13 @@ Position = Literal["in", "below", "above", "indeterminate"]
 
 
 def round_weight(kg: float) -> float:
-    """Round to 0.1 kg, half up (60.05 -> 60.1), as the band rule requires.
-
-    A float whose shortest text has at most one decimal (75.0, 60.1) is already rounded: Decimal reads
-    that text exactly, quantize keeps it, and float() of it gives the same float back (~1.2 -> ~0.3 us)."""
-    if type(kg) is float:
-        text = repr(kg)  # the shortest text that reads back as kg
-        point = text.find(".")
-        if point > 0 and len(text) - point <= 2 and "e" not in text:
-            return kg
+    """Round to 0.1 kg, half up (60.05 -> 60.1), as the band rule requires."""
     return float(Decimal(str(kg)).quantize(Decimal("0.1"), rounding=ROUND_HALF_UP))
 
 
 def fmt_num(x: float) -> str:
-    """1500.0 -> '1500', 60.1 -> '60.1', 0.35 -> '0.35'.
-
-    Remembered by value and type (1, 1.0 and True are separate entries): about seventeen numbers are
-    formatted per assessment, most of them the same policy thresholds and table edges every time. A
-    value that raises (NaN, infinities) is not remembered and raises again; an unhashable one is
-    formatted (and fails) as before."""
-    try:
-        return _fmt_num_remembered(x)
-    except TypeError:
-        return _fmt_num(x)
-
-
-def _fmt_num(x: float) -> str:
-    if type(x) is int:  # str(int(x)) is str(x): skip the two int() calls
-        return str(x)
-    i = int(x)  # NaN and infinities raise here, as before
-    return str(i) if x == i else f"{x:.2f}".rstrip("0").rstrip(".")
-
-
-_fmt_num_remembered = lru_cache(maxsize=4096, typed=True)(_fmt_num)
+    """1500.0 -> '1500', 60.1 -> '60.1', 0.35 -> '0.35'."""
+    return f"{x:.2f}".rstrip("0").rstrip(".") if x != int(x) else str(int(x))
 
 
 def band_index(edges: tuple[float, ...], x: float) -> int | None:

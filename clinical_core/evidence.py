@@ -40,24 +40,13 @@ def value_text(m: Measurement, *, decimals: int | None = None) -> str:
 
 
 def measurement(label: str, m: Measurement, *, decimals: int | None = None, note: str = "") -> Evidence:
-    # value_text, unit_text and day written out: six of these per assessment (the same texts)
-    comparator = m.comparator or ""
-    value, unit, original_value = m.value, m.unit, m.original_value
     original = None
-    if original_value is not None and (m.original_unit != unit or original_value != value):
-        original = f"{comparator}{fmt_num(original_value)} {m.original_unit or ''}".strip()
+    if m.original_value is not None and (m.original_unit != m.unit or m.original_value != m.value):
+        original = f"{m.comparator or ''}{fmt_num(m.original_value)} {m.original_unit or ''}".strip()
     elif m.derived_from:
         original = "computed from " + ", ".join(r.reference for r in m.derived_from)
-    if decimals is not None:
-        value = round(value, decimals)
-    unit = unit or ""
-    text = f"{comparator}{fmt_num(value)} {DISPLAY_UNITS.get(unit, unit)}".strip()
-    if note:
-        text = f"{text} ({note})"
-    when = m.when
-    if when is not None and isinstance(when, datetime):
-        when = when.date()
-    return Evidence(label, text, when, m.source.reference, original)
+    value = value_text(m, decimals=decimals) + (f" ({note})" if note else "")
+    return Evidence(label, value, day(m.when), m.source.reference, original)
 
 
 def blood_pressure(label: str, bp: BloodPressure) -> Evidence:

@@ -91,9 +91,7 @@ class Profile:
         return f.status if f else "absent"
 
     def present(self, key: str) -> bool:
-        # `self.status(key) == "present"` without the second call (a finding is never falsy: no __len__/__bool__)
-        f = self.findings.get(key)
-        return (f.status if f else "absent") == "present"
+        return self.status(key) == "present"
 
     def ev(self, *keys: str) -> tuple[Evidence, ...]:
         if len(keys) == 1:  # one finding: its evidence is already de-duplicated (`_add`), no hashing
@@ -108,25 +106,7 @@ class Profile:
 
 
 def _add(p: Profile, key: str, status: str, evidence=(), missing=(), note: str = "") -> None:
-    # `unique(evidence)` written out (nine findings per assessment: one call less each)
-    items = tuple(evidence)
-    if len(items) > 1:
-        items = tuple(dict.fromkeys(items))
-    elif items:
-        hash(items[0])
-    p.findings[key] = PhenotypeFinding(key, status, items, tuple(missing), note)  # type: ignore[arg-type]
-
-
-def unique(items) -> tuple:
-    """The items in order, each value once (the first of equal ones): `tuple(dict.fromkeys(items))`
-    without the dict when there are fewer than two (most findings cite none or one fact). A single
-    item is still hashed, so an unhashable one fails as it did."""
-    items = tuple(items)
-    if len(items) > 1:
-        return tuple(dict.fromkeys(items))
-    if items:
-        hash(items[0])
-    return items
+    p.findings[key] = PhenotypeFinding(key, status, tuple(dict.fromkeys(evidence)), tuple(missing), note)  # type: ignore[arg-type]
 
 
 def build_profile(facts: PatientFacts) -> Profile:
