@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from datetime import date, datetime
+from datetime import date, datetime, timezone
 from typing import Any
 
 from .codesets import canonical_system
@@ -15,7 +15,6 @@ from .used_elements import used_element_problem
 
 _DATE_RE = re.compile(r"^(\d{4})(?:-(\d{2})(?:-(\d{2}))?)?$")
 _TYPE_NAME = re.compile(r"[A-Z][A-Za-z]+")  # the resource type in a reference ('Patient' in Patient/123)
-_combine = datetime.combine
 
 
 def as_dict(x: Any) -> dict:
@@ -37,24 +36,19 @@ def parse_datetime(value: Any) -> tuple[datetime | None, str]:
     period (the caller decides whether that precision is enough). Timezone-aware values are
     converted to UTC and made naive, so every datetime in the facts compares with every other.
     """
-    if not isinstance(value, str):
+    if not isinstance(value, str) or not value.strip():
         return None, ""
     s = value.strip()
-    if not s:
-        return None, ""
+    m = _DATE_RE.match(s)
     try:
-        if len(s) <= 10:  # _DATE_RE matches 4, 7 or 10 characters only: longer strings skip the regex
-            m = _DATE_RE.match(s)
-            if m:
-                y, mo, d = m.groups()
-                dt = datetime(int(y), int(mo or 1), int(d or 1))
-                return dt, "day" if d else ("month" if mo else "year")
-        dt = datetime.fromisoformat(s.replace("Z", "+00:00"))
-        offset = dt.utcoffset()
-        if offset is not None:
-            # = dt.astimezone(timezone.utc).replace(tzinfo=None) (fromisoformat gives a fixed offset);
-            # combine() drops the tzinfo at a third of replace()'s cost
-            dt = _combine(dt.date(), dt.time()) - offset
+        if m:
+            y, mo, d = m.group(1), m.group(2), m.group(3)
+            dt = datetime(int(y), int(mo or 1), int(d or 1))
+            return dt, "day" if d else ("month" if mo else "year")
+        s2 = s.replace("Z", "+00:00")
+        dt = datetime.fromisoformat(s2)
+        if dt.tzinfo is not None:
+            dt = dt.astimezone(timezone.utc).replace(tzinfo=None)
         return dt, "time"
     except (ValueError, OverflowError):
         return None, ""
@@ -82,83 +76,42 @@ def codings(concept: Any) -> list[dict]:
 
 
 def coded(concept: Any) -> Iterator[tuple[str | None, str, dict]]:
-    """(canonical system or None, code, coding) for each coding with a code (stripped, non-blank)."""
-    if not isinstance(concept, dict):
-        return
-    cs = concept.get("coding")
-    if not isinstance(cs, list):
-        return
-    for c in cs:
-        if isinstance(c, dict):
-            code = c.get("code")
-            if isinstance(code, str):
-                code = code.strip()
-                if code:
-                    yield canonical_system(c.get("system")), code, c
+    """(canonical system or None, code, coding) for each coding with a code."""
+    for c in codings(concept):
+        code = as_str(c.get("code"))
+        if code:
+            yield canonical_system(c.get("system")), code.strip(), c
 
 
 def concept_text(concept: Any) -> str:
-    """code.text, else the first coding display, else '' (stripped; one pass without the helpers)."""
-    if not isinstance(concept, dict):
-        return ""
-    t = concept.get("text")
-    if isinstance(t, str):
-        t = t.strip()
-        if t:
-            return t
-    cs = concept.get("coding")
-    if isinstance(cs, list):
-        for c in cs:
-            if isinstance(c, dict):
-                d = c.get("display")
-                if isinstance(d, str):
-                    d = d.strip()
-                    if d:
-                        return d
+    """code.text, else the first coding display, else ''."""
+    d = as_dict(concept)
+    t = as_str(d.get("text"))
+    if t:
+        return t.strip()
+    for c in codings(d):
+        disp = as_str(c.get("display"))
+        if disp:
+            return disp.strip()
     return ""
 
 
 def all_text(concept: Any) -> str:
-    """text and every coding display, joined (for name matching).
-
-    The non-blank text and displays as sent (not stripped), in order, joined by ' | '; written as one
-    loop without the generic helpers (tests/mappings/test_fast_paths.py keeps the helper form)."""
-    if not isinstance(concept, dict):
-        return ""
-    t = concept.get("text")
-    parts = [t] if isinstance(t, str) and t.strip() else []
-    cs = concept.get("coding")
-    if isinstance(cs, list):
-        for c in cs:
-            if isinstance(c, dict):
-                d = c.get("display")
-                if isinstance(d, str) and d.strip():
-                    parts.append(d)
-    return " | ".join(parts)
+    """text and every coding display, joined (for name matching)."""
+    d = as_dict(concept)
+    parts = [as_str(d.get("text")) or ""]
+    parts += [as_str(c.get("display")) or "" for c in codings(d)]
+    return " | ".join(p for p in parts if p)
 
 
 def status_code(concept: Any) -> str | None:
-    """The code of a CodeableConcept status (clinicalStatus/verificationStatus), lower-cased.
-
-    The first coding with a non-blank code, else the non-blank text; one loop without the generic
-    helpers (tests/mappings/test_fast_paths.py keeps the helper form)."""
-    if not isinstance(concept, dict):
-        return None
-    cs = concept.get("coding")
-    if isinstance(cs, list):
-        for c in cs:
-            if isinstance(c, dict):
-                code = c.get("code")
-                if isinstance(code, str):
-                    code = code.strip()
-                    if code:
-                        return code.lower()
-    t = concept.get("text")
-    if isinstance(t, str):
-        t = t.strip()
-        if t:
-            return t.lower()
-    return None
+    """The code of a CodeableConcept status (clinicalStatus/verificationStatus), lower-cased."""
+    for c in codings(concept):
+        code = as_str(c.get("code"))
+        if code:
+            return code.strip().lower()
+    t = as_str(as_dict(concept).get("text"))
+    return t.strip().lower() if t else None
 
 
 def bundle_entries(obj: Any) -> Iterator[tuple[str | None, dict]]:
