@@ -17,6 +17,8 @@ from __future__ import annotations
 
 import math
 import re
+from datetime import date
+from functools import cache
 from typing import Any, Callable
 
 from fhir_core import types as _t
@@ -37,25 +39,13 @@ _LAX_BOOL = (True, False, 0, 1, "true", "false", "True", "False", "1", "0", "yes
 Check = Callable[[Any], "list[str] | None"]
 
 
-_LAST_DAY = {"01": "31", "02": "29", "03": "31", "04": "30", "05": "31", "06": "30", "07": "31", "08": "31",
-             "09": "30", "10": "31", "11": "30", "12": "31"}
-
-
 def _real_date(value: str) -> bool:
-    """The date part is a real calendar date (`date(y, m, d)` would not raise), for a value that
-    already matched the FHIR pattern: ASCII digits, year 0001-9999, month 01-12, day 01-31.  Two-digit
-    strings compare like their numbers, so most dates need one slice and one comparison."""
     if len(value) < 10:
         return True  # partial date: the pattern already bounds the month
-    day = value[8:10]
-    if day <= "28":
-        return True
-    month = value[5:7]
-    if day > _LAST_DAY[month]:
+    try:
+        date(int(value[0:4]), int(value[5:7]), int(value[8:10]))
+    except ValueError:
         return False
-    if month == "02" and day == "29":
-        year = int(value[0:4])
-        return year % 4 == 0 and (year % 100 != 0 or year % 400 == 0)
     return True
 
 
@@ -262,50 +252,21 @@ _MEDICATION_REQUIRED = ("MedicationRequest", "MedicationStatement")
 # equals `spec(value) is None` (tests/mappings/test_used_elements_compiled.py checks that on
 # valid, mutated and junk input).
 
-# The common shapes '2026-09-15' and '2026-09-15T08:20:00-05:00' (year 1000-9999, no fraction):
-# patterns that accept a subset of what fhir_core's date, dateTime and instant patterns accept, at
-# half the cost of their year alternation.  A string a fast pattern refuses goes to the full pattern,
-# so the verdict is always the full pattern's (tests/mappings/test_used_elements_compiled.py checks
-# the subset property).
-_FAST_DAY = r"[1-9][0-9]{3}-(?:0[1-9]|1[0-2])-(?:0[1-9]|[12][0-9]|3[01])"
-_FAST_TIME = r"T(?:[01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](?:Z|[+\-](?:0[0-9]|1[0-3]):[0-5][0-9])"
-_FAST_DATE = re.compile(_FAST_DAY)
-_FAST_DATETIME = re.compile(f"{_FAST_DAY}(?:{_FAST_TIME})?")
-_FAST_INSTANT = re.compile(_FAST_DAY + _FAST_TIME)
-
-# Codes are a vocabulary (statuses, LOINC codes, unit codes) that every request repeats: a code string
-# the pattern accepted is remembered, so the next request's copy costs a set lookup, not a regex.
-# Only accepted strings are kept (an invalid one always runs the pattern), and at most _CODES_OK_LIMIT.
-_CODES_OK: set[str] = set()
-_CODES_OK_LIMIT = 4096
-
-
-def _code_ok(value: str) -> bool:
-    """CODE's pattern on a string (the compiled predicates' slow path), remembering accepted codes."""
-    if _CODE.fullmatch(value) is None:
-        return False
-    if len(_CODES_OK) < _CODES_OK_LIMIT:
-        _CODES_OK.add(value)
-    return True
-
-
 # primitive check -> expression template over a variable, True when the check returns None
-_TEMPORAL_OK = ("(((_fast_{k}({{x}}) is not None or _{k}_fullmatch({{x}}) is not None) and _real_date({{x}})) "
+_TEMPORAL_OK = ("((_{k}_fullmatch({{x}}) is not None and _real_date({{x}})) "
                 "if type({{x}}) is str else {K}({{x}}) is None)")
 _INLINE = {
     STRING: "(type({x}) is str and {x} != '')",
     URI: "(type({x}) is str)",
-    CODE: "(type({x}) is str and ({x} in _CODES_OK or _code_ok({x})))",
+    CODE: "(type({x}) is str and _code_fullmatch({x}) is not None)",
     ID: "(type({x}) is str and _id_fullmatch({x}) is not None)",
-    # a string: the (fast, else full) pattern and a real date; anything else: the check itself (numbers pass)
+    # a string: the pattern and a real date; anything else: the check itself (numbers pass)
     DATE: _TEMPORAL_OK.format(k="date", K="DATE"),
     DATETIME: _TEMPORAL_OK.format(k="datetime", K="DATETIME"),
     INSTANT: _TEMPORAL_OK.format(k="instant", K="INSTANT"),
 }
-_INLINE_NS = {"_CODES_OK": _CODES_OK, "_code_ok": _code_ok, "_code_fullmatch": _CODE.fullmatch, "_id_fullmatch": _ID.fullmatch, "_date_fullmatch": _DATE.fullmatch,
+_INLINE_NS = {"_code_fullmatch": _CODE.fullmatch, "_id_fullmatch": _ID.fullmatch, "_date_fullmatch": _DATE.fullmatch,
               "_datetime_fullmatch": _DATETIME.fullmatch, "_instant_fullmatch": _INSTANT.fullmatch,
-              "_fast_date": _FAST_DATE.fullmatch, "_fast_datetime": _FAST_DATETIME.fullmatch,
-              "_fast_instant": _FAST_INSTANT.fullmatch,
               "_real_date": _real_date, "DATE": DATE, "DATETIME": DATETIME, "INSTANT": INSTANT}
 
 
@@ -396,15 +357,7 @@ class _Compiler:
             else:  # a missing or null primitive
                 lines += [f"    if get({field!r}) is None:", "        return False"]
         if spec.choices:
-            # Struct.__call__'s choice rule, pre-screened in C: in NUL + the keys joined by NUL, each key
-            # starting with `choice` adds one occurrence of NUL + choice (a NUL inside a key can only add
-            # more), so a count of at most one per group proves the rule; otherwise (or for a key that is
-            # not a string) _choices_exact walks the keys
-            screen = " or ".join(f"keys.count({chr(0) + c!r}) > 1" for c in spec.choices)
-            lines += ["    try:", "        keys = '\\0' + '\\0'.join(value)", "    except TypeError:",
-                      "        keys = None",
-                      f"    if (keys is None or {screen}) and not _choices_exact(value, {spec.choices!r}):",
-                      "        return False"]
+            lines += [f"    if not _choices_exact(value, {spec.choices!r}):", "        return False"]
         lines.append("    return True")
         self.defs.append("\n".join(lines))
         return name
@@ -423,18 +376,21 @@ def compile_valid(spec: Struct) -> Callable[[Any], bool]:
     return _Compiler().build(spec)
 
 
-_VALID = {rtype: compile_valid(schema) for rtype, schema in SCHEMAS.items()}
-_META_VALID = compile_valid(META)
+@cache
+def _valid_for(rtype: str) -> Callable[[Any], bool] | None:
+    """The compiled predicate of a resource type's schema (or META's), built on first use."""
+    schema = META if rtype == "Meta" else SCHEMAS.get(rtype)
+    return compile_valid(schema) if schema is not None else None
 
 
 def used_element_problem(resource: dict) -> str | None:
     """None when every element the mappings read is valid FHIR R4, else a short description."""
     rtype = resource.get("resourceType")
-    valid = _VALID.get(rtype)
+    valid = _valid_for(rtype) if rtype in SCHEMAS else None
     if valid is None:
         return None
     meta = resource.get("meta")
-    if valid(resource) and (meta is None or _META_VALID(meta)) and not (
+    if valid(resource) and (meta is None or _valid_for("Meta")(meta)) and not (
             rtype in _MEDICATION_REQUIRED and "medicationCodeableConcept" not in resource
             and "medicationReference" not in resource):
         return None
