@@ -84,12 +84,7 @@ def _one_order_button_per_regimen(planned: list[tuple]) -> list[tuple]:
 
     The omalizumab dose card keeps its button; another card that proposed the same regimen (e.g. the
     cyclosporine warning pointing to omalizumab 300 mg every 4 weeks) refers to it instead.
-
-    With at most one suggestion on all the cards (a patient-view with one dose card) there is no second
-    order to compare with: the plan is returned as it is (the loops below would keep it unchanged).
     """
-    if sum(len(suggestions) for _decision, suggestions, _notes in planned) <= 1:
-        return planned
     owner: dict[tuple, int] = {}
     for index, (decision, suggestions, _notes) in sorted(
             enumerate(planned), key=lambda item: item[1][0].topic != "omalizumab-dose"):

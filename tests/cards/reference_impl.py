@@ -117,34 +117,6 @@ def not_codable(option, rxnorm) -> str | None:
     return None
 
 
-def one_order_button_per_regimen(planned: list[tuple]) -> list[tuple]:
-    from cards.builder import _regimen_key
-    from cards.text import summary_for
-    owner: dict[tuple, int] = {}
-    for index, (decision, suggestions, _notes) in sorted(
-            enumerate(planned), key=lambda item: item[1][0].topic != "omalizumab-dose"):
-        for suggestion in suggestions:
-            key = _regimen_key(suggestion)
-            if key is not None:
-                owner.setdefault(key, index)
-    out = []
-    for index, (decision, suggestions, notes) in enumerate(planned):
-        kept, seen = [], set()
-        for suggestion in suggestions:
-            key = _regimen_key(suggestion)
-            if key is not None and key in seen:
-                continue
-            seen.add(key)
-            if key is not None and owner[key] != index:
-                other = planned[owner[key]][0]
-                notes = list(notes) + [f"{suggestion['label']}: offered on the card "
-                                       f"\"{summary_for(other)}\"."]
-                continue
-            kept.append(suggestion)
-        out.append((decision, kept, notes))
-    return out
-
-
 def coded_regimen(option, rxnorm):
     from cards.suggestions import RXNORM_SYSTEM, UCUM_SYSTEM, _num
     if not_codable(option, rxnorm) is not None:

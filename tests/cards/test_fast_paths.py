@@ -133,7 +133,6 @@ def _reference_forms():
         mp.setattr(validation, "_only_keys", ref.only_keys)
         mp.setattr(suggestions, "new_uuid", ref.new_uuid)
         mp.setattr(builder, "new_uuid", ref.new_uuid)
-        mp.setattr(builder, "_one_order_button_per_regimen", ref.one_order_button_per_regimen)
         mp.setattr(suggestions, "not_codable", ref.not_codable)
         mp.setattr(suggestions, "coded_regimen", ref.coded_regimen)
         yield
@@ -260,8 +259,7 @@ def test_only_keys_equals_the_reference(obj):
 
 
 # ---------------------------------------------------------------------------------------------------
-# second round: the detail against the reference, one order button check skipped with one suggestion,
-# plain http(s) URLs without urlparse, codes looked up once per option
+# second round: the detail and the option codes (looked up once per option) against the reference
 
 from cards import text as card_text  # noqa: E402
 from clinical_core.decisions import Citation, Evidence, TherapyOption  # noqa: E402
@@ -309,20 +307,6 @@ def test_detail_of_non_text_values_and_generators_equals_the_reference():
     plain = make_decision("omalizumab-dose", missing=iter(["m1"]))
     again = make_decision("omalizumab-dose", missing=iter(["m1"]))
     assert card_text.detail_for(plain) == ref.detail_for(again)
-
-
-@pytest.mark.parametrize("slug", demo_slugs())
-@pytest.mark.parametrize("hook", HOOKS)
-def test_one_order_button_check_equals_the_reference_on_every_demo_patient(slug, hook):
-    decisions, by_ref, patient_id = _decisions(slug, hook, "US")
-    ordered = builder._dedupe(decisions)
-    for rx in (rxnorm_verified, rxnorm_all):
-        planned = [(d, *suggestions.suggestions_for(d, hook=hook, patient_id=patient_id, drafts=by_ref, rxnorm=rx))
-                   for d in ordered]
-        assert builder._one_order_button_per_regimen(planned) == ref.one_order_button_per_regimen(planned)
-        # and the same plan with each card's suggestions twice (the duplicate checks at work)
-        doubled = [(d, s + s, n) for d, s, n in planned]
-        assert builder._one_order_button_per_regimen(doubled) == ref.one_order_button_per_regimen(doubled)
 
 
 @settings(max_examples=400, deadline=None)
