@@ -4,7 +4,6 @@ generated values.  Not used by the service."""
 from __future__ import annotations
 
 import unicodedata
-import uuid as uuidlib
 
 from cards.text import CONDITION_NAMES, RECOMMENDING_TOPICS, _url, dose_phrase, md_escape
 from clinical_core.decisions import Decision, TherapyOption  # noqa: F401 - annotations
@@ -16,10 +15,6 @@ def only_keys(obj: dict, allowed: set[str], path: str) -> None:
     unknown = sorted(set(obj) - allowed)
     if unknown:
         raise CardValidationError(path, f"unknown field(s) {', '.join(unknown)}")
-
-
-def new_uuid() -> str:
-    return str(uuidlib.uuid4())
 
 
 def detail_for(decision: Decision, notes: tuple[str, ...] | list[str] = ()) -> str:

@@ -131,8 +131,6 @@ def _reference_forms():
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr(builder, "detail_for", ref.detail_for)
         mp.setattr(validation, "_only_keys", ref.only_keys)
-        mp.setattr(suggestions, "new_uuid", ref.new_uuid)
-        mp.setattr(builder, "new_uuid", ref.new_uuid)
         mp.setattr(suggestions, "not_codable", ref.not_codable)
         mp.setattr(suggestions, "coded_regimen", ref.coded_regimen)
         yield
