@@ -68,9 +68,9 @@ def stage_times(body: dict, service: str, n: int) -> dict[str, float]:
         out["complete prefetch"] = _median_us(
             lambda: complete_prefetch(templates, parsed.get("prefetch"), context, no_fhir,
                                       deadline=time.monotonic() + 5), n)
-        index = _index_resources(outcome.data, context.get("draftOrders"))
-        out["index resources"] = _median_us(lambda: _index_resources(outcome.data, context.get("draftOrders")), n)
-        resolve = _resolver(index, no_fhir, time.monotonic() + 5, None)
+        out["index resources (on first reference)"] = _median_us(
+            lambda: _index_resources(outcome.data, context.get("draftOrders")), n)
+        resolve = _resolver(outcome.data, context.get("draftOrders"), no_fhir, time.monotonic() + 5, None)
         ev = conf.evaluation_date(None)
 
         def extract():
