@@ -80,12 +80,12 @@ def read_json_body(request: Request, *, max_depth: int) -> Any:
     raw = request.get_data(cache=True)
     if not raw:
         raise ApiError(400, "invalid request", ["request body is empty"])
-    try:
-        text = raw.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        raise ApiError(400, "invalid request", ["request body is not UTF-8"]) from None
-    body = _fast_loads(raw)
+    body = _fast_loads(raw)  # orjson refuses bytes that are not UTF-8
     if body is _SLOW:
+        try:
+            text = raw.decode("utf-8-sig")
+        except UnicodeDecodeError:
+            raise ApiError(400, "invalid request", ["request body is not UTF-8"]) from None
         body = _strict_loads(text, max_depth)
     if valid_json_depth_exceeds(raw[3:] if raw.startswith(_BOM) else raw, max_depth):
         raise ApiError(400, "invalid request", [f"JSON nested deeper than {max_depth} levels"])

@@ -136,3 +136,27 @@ def test_raw_depth_agrees_with_the_tree_walk(value, limit, ascii_only):
 def test_raw_depth_cases(raw, limit, expected):
     assert valid_json_depth_exceeds(raw, limit) is expected
     assert json_depth_exceeds(json.loads(raw), limit) is expected
+
+
+# -- encoding, through the HTTP layer ----------------------------------------------------------------
+DISCOVERY_HOOK = "/cds-services/omalizumab-patient-view"
+
+
+@pytest.mark.parametrize("raw", [
+    b'{"hook": "patient-view", "x": "\xff"}',           # a byte that is never UTF-8
+    b'{"hook": "patient-view", "x": "\xed\xa0\x80"}',   # an encoded surrogate (invalid UTF-8)
+    b'\xef\xbb\xbf{"hook": "\xc3"}',                    # a truncated sequence after a BOM
+])
+def test_a_body_that_is_not_utf8_is_a_400_naming_the_encoding(client, raw):
+    r = client.post(DISCOVERY_HOOK, data=raw, content_type="application/json")
+    assert r.status_code == 400
+    assert "request body is not UTF-8" in r.get_json()["details"]
+
+
+def test_a_utf8_bom_is_accepted(client):
+    """A BOM before valid JSON is read past (the request then fails only on what it lacks)."""
+    r = client.post(DISCOVERY_HOOK, data=b'\xef\xbb\xbf{"hook": "patient-view"}', content_type="application/json")
+    assert r.status_code == 400
+    details = " ".join(r.get_json()["details"])
+    assert "not UTF-8" not in details and "not valid JSON" not in details
+    assert "hookInstance" in details
