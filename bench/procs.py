@@ -117,6 +117,20 @@ class Server:
         self._log.close()
 
 
+def cpu_seconds(pids: list[int]) -> float:
+    """User + system CPU time consumed so far by these processes (/proc/<pid>/stat), in seconds."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    total = 0
+    for pid in pids:
+        try:
+            with open(f"/proc/{pid}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += int(fields[11]) + int(fields[12])  # utime, stime (fields 14 and 15 of stat)
+    return total / ticks
+
+
 def rss_mb(pid: int) -> float | None:
     """VmRSS of a process in MiB (None when it is gone)."""
     try:

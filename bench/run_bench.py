@@ -151,13 +151,22 @@ def rss_snapshot(server: procs.Server) -> dict[str, float | None]:
 
 def drive(server: procs.Server, spec: dict, connections: int, tool: str, duration: float,
           smoke_requests: int, tmp: Path) -> dict:
+    """One load run; the result also holds the workers' CPU time per request (from /proc): on a shared
+    2-core machine it is steadier than req/s, which also depends on how much CPU the load generator
+    and the rest of the machine take."""
     url = server.base_url + spec["path"]
     body = json.dumps(spec["body"]).encode()
+    pids = server.worker_pids()
+    cpu0 = procs.cpu_seconds(pids)
     if tool == "wrk":
-        return loadgen.run_wrk(url, body, connections=connections, duration_s=duration, body_dir=tmp)
-    if smoke_requests:
-        return loadgen.run_python(url, body, connections=connections, total_requests=smoke_requests)
-    return loadgen.run_python(url, body, connections=connections, duration_s=duration)
+        r = loadgen.run_wrk(url, body, connections=connections, duration_s=duration, body_dir=tmp)
+    elif smoke_requests:
+        r = loadgen.run_python(url, body, connections=connections, total_requests=smoke_requests)
+    else:
+        r = loadgen.run_python(url, body, connections=connections, duration_s=duration)
+    cpu = procs.cpu_seconds(pids) - cpu0
+    r["worker_cpu_us_per_request"] = round(cpu / r["requests"] * 1e6) if r["requests"] else None
+    return r
 
 
 def scaling_http(service: procs.Server, demo: dict, base_prefetch: dict, reps: int) -> dict:
@@ -245,7 +254,10 @@ def combine_rounds(runs: list[dict]) -> dict:
     ordered = sorted(runs, key=lambda r: r["rps"])
     out = dict(ordered[len(ordered) // 2])
     out["rounds"] = [{"rps": r["rps"], "p50_ms": r["latency_ms"]["p50"], "p99_ms": r["latency_ms"]["p99"],
-                      "errors": r["errors"]} for r in runs]
+                      "errors": r["errors"], "worker_cpu_us_per_request": r.get("worker_cpu_us_per_request")}
+                     for r in runs]
+    cpus = sorted(r["worker_cpu_us_per_request"] for r in runs if r.get("worker_cpu_us_per_request"))
+    out["worker_cpu_us_per_request"] = cpus[len(cpus) // 2] if cpus else None  # the median round's
     out["errors"] = sum(r["errors"] for r in runs)
     out["requests_all_rounds"] = sum(r["requests"] for r in runs)
     out["p99_ms_worst_round"] = max(r["latency_ms"]["p99"] for r in runs)
@@ -327,15 +339,19 @@ def plot(res: dict, path: Path) -> None:
 
 
 def print_table(res: dict) -> None:
-    print(f"\n{'hook':<13}{'conn':>5} {'who':<8}{'req/s':>9}{'p50 ms':>9}{'p99 ms':>9}{'errors':>8}{'ratio':>8}")
+    print(f"\n{'hook':<13}{'conn':>5} {'who':<8}{'req/s':>9}{'p50 ms':>9}{'p99 ms':>9}{'errors':>8}{'ratio':>8}"
+          f"{'cpu us/req':>12}{'cpu ratio':>11}")
     for hook, by in res["scenarios"].items():
         for conn in res["connections"]:
             for who in ("service", "floor"):
                 r = by[who].get(str(conn))
                 if r:
                     ratio = f"{r['ratio_to_floor']:.2f}" if who == "service" else ""
+                    cpu = r.get("worker_cpu_us_per_request")
+                    cpu_ratio = r.get("cpu_ratio_to_floor") if who == "service" else None
                     print(f"{hook:<13}{conn:>5} {who:<8}{r['rps']:>9.1f}{r['latency_ms']['p50']:>9.2f}"
-                          f"{r['latency_ms']['p99']:>9.2f}{r['errors']:>8}{ratio:>8}")
+                          f"{r['latency_ms']['p99']:>9.2f}{r['errors']:>8}{ratio:>8}"
+                          f"{cpu if cpu is not None else '':>12}{f'{cpu_ratio:.2f}' if cpu_ratio else '':>11}")
     sc = res.get("scaling", {})
     if sc:
         print("\nscaling (Observations in prefetch):")
@@ -460,6 +476,10 @@ def main(argv: list[str] | None = None) -> int:
                         s["ratio_to_floor"] = round(s["rps"] / f["rps"], 3) if f["rps"] else None
                         s["ratio_by_round"] = [round(a["rps"] / b["rps"], 3) if b["rps"] else None
                                                for a, b in zip(runs["service"], runs["floor"])]
+                        if s.get("worker_cpu_us_per_request") and f.get("worker_cpu_us_per_request"):
+                            # diagnostic only (the target is on req/s): floor CPU / service CPU per request
+                            s["cpu_ratio_to_floor"] = round(f["worker_cpu_us_per_request"]
+                                                            / s["worker_cpu_us_per_request"], 3)
 
                 scaling_reps = 3 if args.smoke else 40
                 base_prefetch = bodies["patient-view"]["body"]["prefetch"]

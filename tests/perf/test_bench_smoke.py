@@ -33,6 +33,7 @@ def test_bench_script_smoke(tmp_path):
                 assert r["errors"] == 0 and r["non2xx"] == 0, (hook, who, conn, r)
                 assert r["latency_ms"]["p99"] >= r["latency_ms"]["p50"] > 0
                 assert r["rps"] > 0
+                assert r["worker_cpu_us_per_request"] >= 0  # /proc CPU time of the workers (10 ms ticks)
         assert by["service"]["16"]["ratio_to_floor"] > 0
     assert result["scenarios"]["patient-view"]["cards"] is None or result["scenarios"]["patient-view"]["cards"] >= 0
     http = result["scaling"]["http"]
@@ -44,3 +45,19 @@ def test_bench_script_smoke(tmp_path):
     assert all(w["rss_after_100_mb"] > 0 and w["rss_after_10000_mb"] > 0 for w in workers.values())
     names = {c["target"] for c in result["targets"]}
     assert any("p99" in n for n in names) and any("35% of floor" in n for n in names)
+
+
+def test_cpu_seconds_reads_proc_stat():
+    import os
+    import time
+
+    sys.path.insert(0, str(REPO / "bench"))
+    import procs
+
+    before = procs.cpu_seconds([os.getpid()])
+    t0 = time.process_time()
+    while time.process_time() - t0 < 0.1:  # burn 0.1 s of CPU
+        pass
+    spent = procs.cpu_seconds([os.getpid()]) - before
+    assert 0.05 <= spent <= 5.0
+    assert procs.cpu_seconds([2 ** 22 + 12345]) == 0.0  # a pid that does not exist counts nothing
