@@ -14,6 +14,7 @@ from functools import lru_cache
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Literal
 
+from ._fast_init import fast_init  # a cheaper __init__ only: see _fast_init.py
 from .facts import Measurement
 from .knowledge import Cell, TableMeta, dose_table, table_meta
 
@@ -38,7 +39,8 @@ def round_weight(kg: float) -> float:
 
 def fmt_num(x: float) -> str:
     """1500.0 -> '1500', 60.1 -> '60.1', 0.35 -> '0.35'."""
-    return f"{x:.2f}".rstrip("0").rstrip(".") if x != int(x) else str(int(x))
+    whole = int(x)
+    return str(whole) if x == whole else f"{x:.2f}".rstrip("0").rstrip(".")
 
 
 def band_index(edges: tuple[float, ...], x: float) -> int | None:
@@ -78,6 +80,7 @@ def position(value: float, comparator: str | None, lo: float | None, hi: float |
     return "indeterminate"
 
 
+@fast_init  # one or two per assessment
 @dataclass(frozen=True, slots=True)
 class Lookup:
     outcome: Outcome
@@ -112,7 +115,7 @@ def outside_limits(table_id: str, ige: Measurement | None, weight: Measurement |
     """With one input missing: the Lookup saying the other is already outside the table's limits (no
     measurement of the missing one could give a dose), or None when what is known is inside them."""
     meta = table_meta(table_id)
-    lk = _limits(meta, ige, weight)
+    lk = _limits(meta, ige, weight, round_weight(weight.value) if weight is not None else None)
     return lk if lk is not None and lk.outcome in ("below-min", "above-max") else None
 
 
@@ -121,15 +124,16 @@ def lookup(table_id: str, ige: Measurement, weight: Measurement) -> Lookup:
     meta = table_meta(table_id)
     table = dose_table(table_id)
     kg = round_weight(weight.value)
-    outside = _limits(meta, ige, weight)
+    outside = _limits(meta, ige, weight, kg)
     if outside is not None:
         return outside
     return _cell(meta, table, ige, kg)
 
 
-def _limits(meta: TableMeta, ige: Measurement | None, weight: Measurement | None) -> Lookup | None:
-    """The table-limit problems of whichever inputs are given (None: none)."""
-    kg = round_weight(weight.value) if weight is not None else None
+def _limits(meta: TableMeta, ige: Measurement | None, weight: Measurement | None,
+            kg: float | None) -> Lookup | None:
+    """The table-limit problems of whichever inputs are given (None: none); kg is the weight rounded by
+    `round_weight` (rounded once by the caller, which needs it too)."""
     ige_pos = position(ige.value, ige.comparator, meta.ige_min, meta.ige_max) if ige is not None else "in"
     w_pos = position(kg, weight.comparator, meta.weight_min, meta.weight_max) if weight is not None else "in"
 

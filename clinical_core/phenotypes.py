@@ -299,6 +299,12 @@ def _simple(p: Profile) -> None:
     _add(p, "bullous-pemphigoid", "present" if bp else "absent", [ev.condition(c) for c in bp])
 
 
+def _re_measure(missing: str) -> str:
+    """The missing item for a safety result older than the policy window (built only in that case)."""
+    months = fmt_num(policy_value("cyclosporine_safety_data_max_age_months"))
+    return f"{missing}: the newest is older than {months} months (policy); re-measure before cyclosporine"
+
+
 def _too_old(when, facts: PatientFacts) -> bool:
     """A normal safety result older than the policy window is not a baseline for cyclosporine."""
     limit = months_before(facts.evaluation_date, int(policy_value("cyclosporine_safety_data_max_age_months")))
@@ -307,7 +313,6 @@ def _too_old(when, facts: PatientFacts) -> bool:
 
 def _cyclosporine_risks(p: Profile) -> None:
     f = p.facts
-    max_age = fmt_num(policy_value("cyclosporine_safety_data_max_age_months"))
     warn, crit = policy_value("egfr_warn_below"), policy_value("egfr_critical_below")
     ckd = f.conditions_of("ckd")
     evid = [ev.condition(c) for c in ckd]
@@ -322,8 +327,7 @@ def _cyclosporine_risks(p: Profile) -> None:
     elif f.egfr is None:
         _add(p, "cyclosporine-renal-risk", "unknown", evid, (MISSING_EGFR,))
     elif _too_old(f.egfr.when, f):
-        _add(p, "cyclosporine-renal-risk", "unknown", evid,
-             (f"{MISSING_EGFR}: the newest is older than {max_age} months (policy); re-measure before cyclosporine",))
+        _add(p, "cyclosporine-renal-risk", "unknown", evid, (_re_measure(MISSING_EGFR),))
     else:
         _add(p, "cyclosporine-renal-risk", "absent", evid)
 
@@ -355,7 +359,6 @@ def _cyclosporine_risks(p: Profile) -> None:
     elif latest is None:
         _add(p, "cyclosporine-bp-risk", "unknown", evid, (MISSING_BP,))
     elif _too_old(latest.when, f):
-        _add(p, "cyclosporine-bp-risk", "unknown", evid,
-             (f"{MISSING_BP}: the newest is older than {max_age} months (policy); re-measure before cyclosporine",))
+        _add(p, "cyclosporine-bp-risk", "unknown", evid, (_re_measure(MISSING_BP),))
     else:
         _add(p, "cyclosporine-bp-risk", "absent", evid)

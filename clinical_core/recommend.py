@@ -149,11 +149,13 @@ def _common_cautions(p: Profile, region: str) -> list[str]:
         out.append(f"Weight dated {d.isoformat()} is older than {fmt_num(policy_value('weight_stale_months'))} "
                    "months (policy): confirm the weight before dosing." if d else
                    "The weight has no date: confirm the weight before dosing.")
-    rast = table_meta("eu-q4w").raw["rast_required_below"]  # EU SmPC 4.2, with its source in the table file
-    rast_below = rast["child"] if p.age is not None and p.age < rast["child_age_below"] else rast["adult_adolescent"]
-    if region == "EU" and p.ige is not None and p.ige.value < rast_below and p.ige.comparator in (None, "<", "<="):
-        out.append(f"EU SmPC: with IgE below {rast_below} IU/mL ensure unequivocal in vitro reactivity (RAST) to a "
-                   "perennial allergen before starting.")
+    if region == "EU" and p.ige is not None:
+        rast = table_meta("eu-q4w").raw["rast_required_below"]  # EU SmPC 4.2, with its source in the table file
+        child = p.age is not None and p.age < rast["child_age_below"]
+        rast_below = rast["child"] if child else rast["adult_adolescent"]
+        if p.ige.value < rast_below and p.ige.comparator in (None, "<", "<="):
+            out.append(f"EU SmPC: with IgE below {rast_below} IU/mL ensure unequivocal in vitro reactivity (RAST) to "
+                       "a perennial allergen before starting.")
     if p.present("allergic-asthma") and any(e.label.startswith("Specific IgE") for e in p.ev("allergic-asthma")):
         out.append(f"Sensitisation cut-off {fmt_num(policy_value('sensitisation_sige_min'))} kU/L is product policy, "
                    "not label text.")

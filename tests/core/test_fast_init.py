@@ -13,13 +13,13 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from clinical_core import decisions, facts
+from clinical_core import decisions, dosing, facts
 from clinical_core._fast_init import fast_init
 
 
 def _fast_classes() -> list[type]:
     out = []
-    for module in (facts, decisions):
+    for module in (facts, decisions, dosing):
         for obj in vars(module).values():
             if isinstance(obj, type) and dataclasses.is_dataclass(obj) and obj.__module__ == module.__name__ \
                     and hasattr(obj.__init__, "_generated"):
@@ -33,7 +33,7 @@ FAST = _fast_classes()
 def test_the_hot_classes_have_the_fast_init():
     names = {c.__name__ for c in FAST}
     assert {"SourceRef", "Measurement", "ConditionFact", "MedicationFact", "AllergyFact", "DataIssue",
-            "Evidence", "PhenotypeFinding", "Decision", "Citation", "TherapyOption"} <= names
+            "Evidence", "PhenotypeFinding", "Decision", "Citation", "TherapyOption", "Lookup"} <= names
     assert "PatientFacts" not in names  # a default_factory: keeps the generated __init__
 
 
