@@ -85,18 +85,16 @@ def _one_order_button_per_regimen(planned: list[tuple]) -> list[tuple]:
     The omalizumab dose card keeps its button; another card that proposed the same regimen (e.g. the
     cyclosporine warning pointing to omalizumab 300 mg every 4 weeks) refers to it instead.
     """
+    keys = [[_regimen_key(suggestion) for suggestion in suggestions] for _, suggestions, _ in planned]
     owner: dict[tuple, int] = {}
-    for index, (decision, suggestions, _notes) in sorted(
-            enumerate(planned), key=lambda item: item[1][0].topic != "omalizumab-dose"):
-        for suggestion in suggestions:
-            key = _regimen_key(suggestion)
+    for index in sorted(range(len(planned)), key=lambda i: planned[i][0].topic != "omalizumab-dose"):
+        for key in keys[index]:
             if key is not None:
                 owner.setdefault(key, index)
     out = []
     for index, (decision, suggestions, notes) in enumerate(planned):
         kept, seen = [], set()
-        for suggestion in suggestions:
-            key = _regimen_key(suggestion)
+        for suggestion, key in zip(suggestions, keys[index]):
             if key is not None and key in seen:
                 continue  # the same regimen listed twice on one card
             seen.add(key)
