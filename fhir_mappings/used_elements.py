@@ -40,10 +40,11 @@ Check = Callable[[Any], "list[str] | None"]
 
 
 def _real_date(value: str) -> bool:
+    """After the pattern matched: is the date part a real calendar date (no 30 February)?"""
     if len(value) < 10:
         return True  # partial date: the pattern already bounds the month
     try:
-        date(int(value[0:4]), int(value[5:7]), int(value[8:10]))
+        date.fromisoformat(value[:10])  # the pattern made it YYYY-MM-DD, one C call
     except ValueError:
         return False
     return True
