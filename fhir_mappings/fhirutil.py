@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from datetime import date, datetime
+from datetime import date, datetime, timezone
 from typing import Any
 
 from .codesets import canonical_system
@@ -47,9 +47,8 @@ def parse_datetime(value: Any) -> tuple[datetime | None, str]:
             return dt, "day" if d else ("month" if mo else "year")
         s2 = s.replace("Z", "+00:00")
         dt = datetime.fromisoformat(s2)
-        offset = dt.utcoffset()
-        if offset is not None:  # a fixed offset: the wall-clock fields minus it are the UTC time
-            dt = datetime.combine(dt.date(), dt.time()) - offset
+        if dt.tzinfo is not None:
+            dt = dt.astimezone(timezone.utc).replace(tzinfo=None)
         return dt, "time"
     except (ValueError, OverflowError):
         return None, ""
