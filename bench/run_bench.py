@@ -257,7 +257,7 @@ def combine_rounds(runs: list[dict]) -> dict:
                       "errors": r["errors"], "worker_cpu_us_per_request": r.get("worker_cpu_us_per_request")}
                      for r in runs]
     cpus = sorted(r["worker_cpu_us_per_request"] for r in runs if r.get("worker_cpu_us_per_request"))
-    out["worker_cpu_us_per_request"] = cpus[len(cpus) // 2] if cpus else None  # the median round's
+    out["worker_cpu_us_per_request"] = cpus[len(cpus) // 2] if cpus else None  # median over the rounds
     out["errors"] = sum(r["errors"] for r in runs)
     out["requests_all_rounds"] = sum(r["requests"] for r in runs)
     out["p99_ms_worst_round"] = max(r["latency_ms"]["p99"] for r in runs)

@@ -98,7 +98,7 @@ def detail_for(decision: Decision, notes: tuple[str, ...] | list[str] = ()) -> s
         if dose.weight_band:
             cell.append(f"weight band {md_escape(dose.weight_band)}")
         parts.append(f"**Table cell:** {', '.join(cell)} (region {md_escape(dose.region)})")
-        parts.append(f"**Dose:** omalizumab {dose_phrase(dose)}")  # numbers and fixed words: nothing to escape
+        parts.append(f"**Dose:** omalizumab {md_escape(dose_phrase(dose))}")
     if len(decision.covers) > 1 and decision.topic.startswith("omalizumab"):
         parts.append("**Treats:** " + md_escape(", ".join(CONDITION_NAMES.get(c, c.replace("-", " "))
                                                           for c in decision.covers)))

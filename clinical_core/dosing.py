@@ -115,7 +115,7 @@ def outside_limits(table_id: str, ige: Measurement | None, weight: Measurement |
     """With one input missing: the Lookup saying the other is already outside the table's limits (no
     measurement of the missing one could give a dose), or None when what is known is inside them."""
     meta = table_meta(table_id)
-    lk = _limits(meta, ige, weight, round_weight(weight.value) if weight is not None else None)
+    lk = _limits(meta, ige, weight)
     return lk if lk is not None and lk.outcome in ("below-min", "above-max") else None
 
 
@@ -124,16 +124,15 @@ def lookup(table_id: str, ige: Measurement, weight: Measurement) -> Lookup:
     meta = table_meta(table_id)
     table = dose_table(table_id)
     kg = round_weight(weight.value)
-    outside = _limits(meta, ige, weight, kg)
+    outside = _limits(meta, ige, weight)
     if outside is not None:
         return outside
     return _cell(meta, table, ige, kg)
 
 
-def _limits(meta: TableMeta, ige: Measurement | None, weight: Measurement | None,
-            kg: float | None) -> Lookup | None:
-    """The table-limit problems of whichever inputs are given (None: none); kg is the weight rounded by
-    `round_weight` (rounded once by the caller, which needs it too)."""
+def _limits(meta: TableMeta, ige: Measurement | None, weight: Measurement | None) -> Lookup | None:
+    """The table-limit problems of whichever inputs are given (None: none)."""
+    kg = round_weight(weight.value) if weight is not None else None
     ige_pos = position(ige.value, ige.comparator, meta.ige_min, meta.ige_max) if ige is not None else "in"
     w_pos = position(kg, weight.comparator, meta.weight_min, meta.weight_max) if weight is not None else "in"
 

@@ -195,13 +195,13 @@ class PatientFacts:
         return any(c.concept in concepts for c in self.conditions)
 
     def conditions_of(self, *concepts: str) -> tuple[ConditionFact, ...]:
-        return tuple([c for c in self.conditions if c.concept in concepts])  # a list comprehension: cheaper
+        return tuple(c for c in self.conditions if c.concept in concepts)
 
     def medications_of(self, *, agent: str | None = None, drug_class: str | None = None,
                        active_only: bool = False) -> tuple[MedicationFact, ...]:
-        return tuple([
+        return tuple(
             m for m in self.medications
             if (agent is None or m.agent == agent)
             and (drug_class is None or m.drug_class == drug_class)
             and (m.is_active or not active_only)
-        ])
+        )
