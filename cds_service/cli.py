@@ -134,7 +134,7 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8080)
     serve.add_argument("--workers", type=int, default=2, help="worker processes (default 2)")
-    serve.add_argument("--threads", type=int, default=None, help="threads per worker (default 1, 8 in demo mode: evaluation is CPU-bound and threads contend for the GIL; raise it when the EHR sends no prefetch and the service waits on FHIR fetches)")
+    serve.add_argument("--threads", type=int, default=None, help="threads per worker (default 1, 8 in demo mode: evaluation is CPU-bound and threads contend for the GIL; raise it when the EHR sends no prefetch and the service waits on FHIR fetches). 1 runs gunicorn's sync workers (no keep-alive: run behind a reverse proxy), more runs gthread workers")
     serve.add_argument("--timeout", type=int, default=30, help="worker timeout in seconds")
     serve.set_defaults(func=_cmd_serve)
 

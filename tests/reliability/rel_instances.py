@@ -1,4 +1,4 @@
-"""Running real `omalizumab-cds serve` instances (gunicorn, gthread workers) as subprocesses.
+"""Running real `omalizumab-cds serve` instances (gunicorn; sync workers unless threads are asked for) as subprocesses.
 
 Each instance binds a free loopback port, logs to a file the log-hygiene checks read, and is stopped
 (SIGTERM, then SIGKILL of its process group) by the fixture that started it.
@@ -97,7 +97,9 @@ class Instance:
 
 
 def start_instance(name: str, env_extra: dict[str, str], log_dir: Path, *, workers: int = 2,
-                   threads: int = 4) -> Instance:
+                   threads: int | None = None) -> Instance:
+    """`serve` with `workers`; `threads` None keeps serve's default (1 per worker: sync workers, the
+    production configuration)."""
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("CDS_")}
     env.update({"CDS_PUBLIC_BASE_URL": f"http://127.0.0.1:{port}", "CDS_LOG_LEVEL": "INFO",
@@ -106,8 +108,10 @@ def start_instance(name: str, env_extra: dict[str, str], log_dir: Path, *, worke
     env.update(env_extra)
     log_path = log_dir / f"{name}.log"
     log = open(log_path, "wb")
-    proc = subprocess.Popen(serve_command() + ["--host", "127.0.0.1", "--port", str(port), "--workers",
-                                               str(workers), "--threads", str(threads), "--timeout", "30"],
+    args = ["--host", "127.0.0.1", "--port", str(port), "--workers", str(workers), "--timeout", "30"]
+    if threads is not None:
+        args += ["--threads", str(threads)]
+    proc = subprocess.Popen(serve_command() + args,
                             cwd=str(ROOT), env=env, stdout=log, stderr=subprocess.STDOUT,
                             start_new_session=True)
     log.close()

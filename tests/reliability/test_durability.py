@@ -1,6 +1,6 @@
 """Durability under load (issue 8, item 6), with real processes, PostgreSQL and Redis.
 
-Two `omalizumab-cds serve` instances (gunicorn, 2 gthread workers each) share a fresh PostgreSQL
+Two `omalizumab-cds serve` instances (gunicorn, 2 sync workers each: serve's default) share a fresh PostgreSQL
 database and Redis (jti replay cache).  A thread pool POSTs thousands of feedback entries, each with
 its own JWT, alternating between the instances; mid-load one gunicorn worker of each instance is
 killed with SIGKILL.  The client retries a POST that got no answer (same body, new token) the way an

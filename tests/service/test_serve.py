@@ -53,7 +53,10 @@ def test_gunicorn_options():
     opts = gunicorn_options("127.0.0.1", 8081, workers=3, threads=4, timeout=30)
     assert opts["child_exit"] is gunicorn_child_exit
     assert opts["bind"] == "127.0.0.1:8081" and opts["workers"] == 3 and opts["timeout"] == 30
-    assert opts["worker_class"] == "gthread" and opts["preload_app"] is False
+    assert opts["worker_class"] == "gthread" and opts["threads"] == 4 and opts["preload_app"] is False
+    # one thread per worker (serve's default outside demo mode): sync workers, which take a connection
+    # only when free, so the kernel spreads concurrent clients over the workers
+    assert gunicorn_options("127.0.0.1", 8081, workers=2, threads=1, timeout=30)["worker_class"] == "sync"
     assert gunicorn_options("::1", 80, 1, 1, 30)["bind"] == "[::1]:80"
 
 
@@ -93,6 +96,8 @@ def test_serve_runs_gunicorn_and_answers(tmp_path):
             proc.wait(timeout=15)
         except subprocess.TimeoutExpired:
             proc.kill()
+    # one thread per worker by default: gunicorn's sync workers (see server.worker_class)
+    assert "Using worker: sync" in proc.stdout.read().decode(errors="replace")
 
 
 def test_demo_serve_prints_the_urls_to_open(tmp_path, monkeypatch, capsys):
@@ -114,7 +119,7 @@ def test_demo_serve_prints_the_urls_to_open(tmp_path, monkeypatch, capsys):
     assert "http://127.0.0.1:8123/" in out
     assert "http://127.0.0.1:8123/cds-services" in out and "http://127.0.0.1:8123/demo/fhir" in out
     # the demo service fetches from its own /demo/fhir: a worker busy with a hook needs spare threads
-    assert started[0]["threads"] > 1
+    assert started[0]["threads"] > 1 and started[0]["worker_class"] == "gthread"
 
 
 def test_default_threads_one_per_worker_except_demo():
