@@ -67,9 +67,16 @@ def _free_port() -> int:
 
 
 def test_serve_runs_gunicorn_and_answers(tmp_path):
+    """serve's default configuration (sync workers) answers, and a worker's graceful exit on SIGTERM
+    writes the card-log rows still queued for write-behind (a 10-minute window never passes here)."""
+    sys.path.insert(0, str(ROOT / "bench"))
+    import workload  # the benchmark's patient-view: the allergic-asthma demo patient, one dose card
+
+    demo = workload.load_demo(str(workload.find_demo_patient()))
     port = _free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("CDS_")}
-    env.update(CDS_AUTH="off", CDS_DATABASE_URL=f"sqlite:///{tmp_path}/serve.db", PYTHONPATH=str(ROOT))
+    env.update(CDS_AUTH="off", CDS_DATABASE_URL=f"sqlite:///{tmp_path}/serve.db", PYTHONPATH=str(ROOT),
+               CDS_CARD_LOG_WRITE_BEHIND_MS="600000", CDS_CLOCK=demo["clock"])
     env.pop("PROMETHEUS_MULTIPROC_DIR", None)
     proc = subprocess.Popen([sys.executable, "-m", "cds_service", "serve", "--port", str(port), "--workers", "2"],
                             cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
@@ -90,6 +97,12 @@ def test_serve_runs_gunicorn_and_answers(tmp_path):
             assert len(json.load(resp)["services"]) == 3
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/readyz", timeout=5) as resp:
             assert json.load(resp)["database"] == "ok"
+        call = urllib.request.Request(f"http://127.0.0.1:{port}/cds-services/{workload.PATIENT_VIEW_SERVICE}",
+                                      method="POST", data=json.dumps(workload.patient_view_request(demo)).encode(),
+                                      headers={"Content-Type": "application/json"})
+        with urllib.request.urlopen(call, timeout=10) as resp:
+            answered = {card["uuid"] for card in json.load(resp)["cards"]}
+        assert answered
     finally:
         proc.send_signal(signal.SIGTERM)
         try:
@@ -98,6 +111,11 @@ def test_serve_runs_gunicorn_and_answers(tmp_path):
             proc.kill()
     # one thread per worker by default: gunicorn's sync workers (see server.worker_class)
     assert "Using worker: sync" in proc.stdout.read().decode(errors="replace")
+    import sqlite3
+
+    with sqlite3.connect(tmp_path / "serve.db") as db:
+        logged = {row[0] for row in db.execute("SELECT card_uuid FROM returned_cards")}
+    assert answered <= logged
 
 
 def test_demo_serve_prints_the_urls_to_open(tmp_path, monkeypatch, capsys):
