@@ -97,11 +97,11 @@ def _check_omalizumab(p, d: DraftOrder, hook: str, assessment: Assessment) -> De
     accepted = _accepted(dec)
     problems = []
     if d.dose_value is None:
-        problems.append("the draft has no dose")
+        problems.append("the draft has no readable dose")
     elif (d.dose_unit or "mg") != "mg":
         problems.append(f"the draft dose unit is {d.dose_unit!r}, not mg")
     if d.interval_weeks is None and (hook == "order-sign"):
-        problems.append("the draft has no dosing interval")
+        problems.append("the draft has no readable dosing interval")
     if d.route in ("intravenous", "oral"):  # a recognised route other than SC (omalizumab is SC only)
         problems.append(f"the draft route is {d.route}; omalizumab is given subcutaneously")
     if not problems:

@@ -8,6 +8,7 @@ Only MedicationRequest drafts are read (NutritionOrder, ServiceRequest, ... are 
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
@@ -98,15 +99,21 @@ def _dose(dosage: dict) -> tuple[float | None, str | None]:
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         return None, None
     ucum = units.normalise(as_str(q.get("code")), as_str(q.get("unit")))
-    if ucum == "mg/kg":
-        return float(value), "mg/kg"
     if ucum is None:
         return None, None
     try:
-        mg = float(f"{float(value) * units.factor('dose', ucum):.10g}")
-    except units.UnitError:
+        if ucum == "mg/kg":
+            return _finite(float(value)), "mg/kg"
+        mg = _finite(float(f"{float(value) * units.factor('dose', ucum):.10g}"))
+    except (units.UnitError, OverflowError):  # OverflowError: an integer beyond the float range
         return None, None
-    return mg, "mg"
+    return (mg, "mg") if mg is not None else (None, None)
+
+
+def _finite(x: float) -> float | None:
+    """x, or None when it is not a finite number: a dose or interval beyond the float range (1e308 g
+    is infinite in mg) cannot be compared with the label, and is an unreadable one, not a huge one."""
+    return x if math.isfinite(x) else None
 
 
 def _interval_weeks(dosage: dict) -> float | None:
@@ -121,8 +128,11 @@ def _interval_weeks(dosage: dict) -> float | None:
         return None
     if isinstance(freq, bool) or not isinstance(freq, (int, float)) or freq <= 0:
         freq = 1
-    weeks = period * weeks_per_unit[unit] / freq
-    return round(weeks, 4)
+    try:
+        weeks = _finite(period * weeks_per_unit[unit] / freq)
+    except OverflowError:  # an integer period or frequency beyond the float range
+        return None
+    return round(weeks, 4) if weeks is not None else None
 
 
 def _route(dosage: dict) -> str | None:

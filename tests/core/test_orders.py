@@ -49,7 +49,7 @@ def test_incomplete_draft_at_order_select_is_not_a_mismatch():
 def test_draft_without_dose_at_order_sign_is_a_mismatch():
     out = check(allergic_asthma(ige_value=150, weight=65), [draft("omalizumab")], hook="order-sign")
     assert [d.topic for d in out] == ["omalizumab-dose-mismatch"]
-    assert "no dose" in out[0].rationale
+    assert "no readable dose" in out[0].rationale  # absent, or beyond the float range (drafts.py)
 
 
 def test_unselected_draft_at_order_select_is_ignored():

@@ -88,6 +88,22 @@ def test_1_order_sign_table_dose_by_a_route_coded_only_as_intravenous_is_a_misma
     assert the_card(cards, "omalizumab-dose-mismatch")["indicator"] == "warning"
 
 
+@pytest.mark.parametrize("value, unit", [(1e308, "g"), (10 ** 400, "mg")], ids=["1e308 g", "10**400 mg"])
+def test_1_order_sign_dose_beyond_the_float_range_is_warned_not_dropped(e2e_client, value, unit):
+    """1e308 g (infinite in mg) or a 400-digit integer is valid JSON: the draft gets the mismatch warning
+    with the label dose, not a 422 (session 4's long fuzz run) nor silence (the draft dropped)."""
+    import copy
+
+    pid = "demo-allergic-asthma-adult"
+    absurd = draft("draft-omalizumab-300mg-q4w", pid)
+    absurd["dosageInstruction"] = copy.deepcopy(absurd["dosageInstruction"])
+    absurd["dosageInstruction"][0]["doseAndRate"][0]["doseQuantity"].update(value=value, unit=unit, code=unit)
+    cards = call(e2e_client, hook_request("order-sign", patient_resources(SLUG1), drafts=[absurd]))
+    card = the_card(cards, "omalizumab-dose-mismatch")
+    assert card["indicator"] == "warning" and "300 mg" in card["summary"]
+    assert "no readable dose" in card["detail"]
+
+
 def test_1_order_select_incomplete_draft_is_not_an_error(e2e_client):
     pid = "demo-allergic-asthma-adult"
     incomplete = draft("draft-omalizumab-150mg-q4w", pid, dosageInstruction=None)

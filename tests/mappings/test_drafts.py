@@ -67,6 +67,23 @@ def test_dose_units(dose, value, unit):
     assert (o.dose_value, o.dose_unit) == (value, unit)
 
 
+@pytest.mark.parametrize("dose,timing", [
+    ({"value": 1e308, "unit": "g", "code": "g"}, {"period": 4, "periodUnit": "wk"}),  # inf once in mg
+    ({"value": 10 ** 400, "unit": "mg", "code": "mg"}, {"period": 4, "periodUnit": "wk"}),  # int beyond float
+    ({"value": 10 ** 400, "unit": "mg/kg", "code": "mg/kg"}, {"period": 4, "periodUnit": "wk"}),
+    ({"value": 300, "unit": "mg", "code": "mg"}, {"period": 1e308, "periodUnit": "a"}),  # inf weeks
+    ({"value": 300, "unit": "mg", "code": "mg"}, {"period": 10 ** 400, "periodUnit": "wk"}),
+])
+def test_a_dose_or_interval_beyond_the_float_range_is_unreadable_not_a_crash(dose, timing):
+    """Valid JSON can hold 1e308 g or a 400-digit integer: the draft is still read, with that dose or
+    interval unreadable (None), so the order check warns instead of the draft going unchecked."""
+    (o,) = extract_draft_orders(bundle(draft("d", med=OMA, dose=dose, timing=timing)), None, hook="order-sign")
+    assert o.agent == "omalizumab"
+    readable_dose = dose["value"] == 300
+    assert (o.dose_value, o.dose_unit) == ((300.0, "mg") if readable_dose else (None, None))
+    assert o.interval_weeks == (4.0 if timing["period"] == 4 else None)
+
+
 def test_incomplete_draft_at_order_select():
     (o,) = extract_draft_orders(bundle(draft("d", med={"text": "omalizumab"})), ["MedicationRequest/other"],
                                 hook="order-select")
