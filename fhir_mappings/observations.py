@@ -137,7 +137,12 @@ def read_quantity(holder: dict, kind: str, raw: RawObservation, issues: list[Dat
     # a non-UCUM code system: only the human unit string can be trusted for normalisation
     ucum_code = code if (system is None or system.rstrip("/") == UCUM) else None
     try:
-        converted, _ = units.convert(kind, float(value), ucum_code, unit_text)
+        number = float(value)  # OverflowError: an integer beyond the float range (valid JSON)
+        converted, _ = units.convert(kind, number, ucum_code, unit_text)
+    except OverflowError:
+        issues.append(DataIssue(raw.reference, f"{what}: value beyond the numeric range (a data-entry or "
+                                "interface error?); not used", kind))
+        return None
     except units.UnitError as exc:
         issues.append(DataIssue(raw.reference, f"{what}: {exc}; not used", kind))
         return None
@@ -145,7 +150,7 @@ def read_quantity(holder: dict, kind: str, raw: RawObservation, issues: list[Dat
     return Measurement(
         kind=kind, value=converted, unit=units.canonical_unit(kind),
         when=raw.when, source=src, comparator=comparator,
-        original_value=float(value), original_unit=unit_text or code, status=raw.status,
+        original_value=number, original_unit=unit_text or code, status=raw.status,
     )
 
 

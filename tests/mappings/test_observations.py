@@ -60,6 +60,19 @@ def test_missing_unit_is_unusable():
     assert any("no unit" in p for p in problems(f))
 
 
+@pytest.mark.parametrize("value", [10 ** 400, -(10 ** 400)], ids=["10**400", "-10**400"])
+def test_an_integer_beyond_the_float_range_is_refused_and_the_rest_is_read(value):
+    """Valid JSON can hold a 400-digit integer: that one result is refused with an issue; the other
+    results (here a valid IgE and a blood pressure whose systolic is the huge one) are still read."""
+    f = facts(lab("ige-huge", "19113-0", value, unit="IU/mL", code="[IU]/mL", when="2024-03-01"),
+              lab("ige", "19113-0", 250, unit="IU/mL", code="[IU]/mL", when="2024-02-01"),
+              bp_panel("bp", value, 85))
+    assert f.total_ige.measurement.source.resource_id == "ige" and f.total_ige.measurement.value == 250.0
+    assert f.bp_latest.systolic is None and f.bp_latest.diastolic.value == 85
+    assert sum("beyond the numeric range" in p for p in problems(f)) == 2
+    assert not any("internal error" in p for p in problems(f))
+
+
 def test_comparators_are_kept():
     f = facts(lab("ige1", "19113-0", 1500, unit="kU/L", code="k[IU]/L", comparator=">", when="2024-02-01"))
     m = f.total_ige.measurement
