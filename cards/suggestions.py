@@ -23,7 +23,7 @@ from typing import Any
 from clinical_core.decisions import Decision, DoseRecommendation, TherapyOption
 
 from .text import dose_phrase, shorten
-from .validation import MEDREQ_INTENT, CardValidationError, validate_fhir_resource
+from .validation import MEDREQ_INTENT, CardValidationError, is_relative_reference, validate_fhir_resource
 from .vocabulary import (RXNORM_SYSTEM, UCUM_SYSTEM, dose_unit_allowed, period_unit_allowed,
                          route_coding)
 
@@ -304,8 +304,6 @@ def _replace(decision: Decision, *, draft: Mapping[str, Any] | None, patient_id:
              rxnorm: RxNormLookup) -> tuple[list[dict], list[str]]:
     ref = decision.order_reference
     drafted = _drafted_name(decision, draft)
-    delete = {"type": "delete", "description": f"Remove the drafted {drafted} order ({ref}).",
-              "resourceId": ref}
     if not decision.alternatives:
         return [], []  # nothing to switch to: the warning alone (deleting could leave a need untreated)
     option = decision.alternatives[0]
@@ -314,18 +312,29 @@ def _replace(decision: Decision, *, draft: Mapping[str, Any] | None, patient_id:
                                       rxnorm=rxnorm, draft=draft)
     if resource is None:
         notes.append(_not_coded_note(option, rxnorm))
+    if not is_relative_reference(ref):
+        # a draft without an id (valid FHIR in draftOrders): no delete action can name it, so the card
+        # still warns, and says to remove the draft by hand
+        notes.append(f"Remove the drafted {drafted} order by hand: it has no id the EHR could act on.")
+        if resource is None:
+            return [], notes
+        return [{"label": f"Order {_lower_first(option.display)} instead of {drafted}", "uuid": new_uuid(),
+                 "isRecommended": True, "actions": [_create_instead(option, resource)]}], notes
+    delete = {"type": "delete", "description": f"Remove the drafted {drafted} order ({ref}).",
+              "resourceId": ref}
+    if resource is None:
         label = f"Remove the {drafted} draft; order {_lower_first(option.display)} separately"
         return [{"label": label, "uuid": new_uuid(), "actions": [delete]}], notes
     return [{
         "label": f"Replace {drafted} with {_lower_first(option.display)}",
         "uuid": new_uuid(),
         "isRecommended": True,
-        "actions": [delete, {
-            "type": "create",
-            "description": f"Order {_lower_first(option.display)} instead.",
-            "resource": resource,
-        }],
+        "actions": [delete, _create_instead(option, resource)],
     }], notes
+
+
+def _create_instead(option, resource: dict) -> dict:
+    return {"type": "create", "description": f"Order {_lower_first(option.display)} instead.", "resource": resource}
 
 
 def _drafted_name(decision: Decision, draft: Mapping[str, Any] | None) -> str:

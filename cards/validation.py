@@ -319,7 +319,7 @@ def _action(action: Any, path: str) -> None:
     _required_str(action, "description", path)
     if action_type == "delete":
         ref = action.get("resourceId")
-        if not isinstance(ref, str) or not _RELATIVE_REF.match(ref):
+        if not is_relative_reference(ref):
             raise CardValidationError(f"{path}.resourceId", "delete needs a relative reference 'Type/id'")
         if "resource" in action:
             raise CardValidationError(f"{path}.resource", "delete uses resourceId, not resource")
@@ -331,6 +331,11 @@ def _action(action: Any, path: str) -> None:
         raise CardValidationError(f"{path}.resource.id", "update needs the entire resource with its id")
     # the whole card already passed the null/empty rule: do not walk the resource a second time
     _validate_fhir_resource(resource, f"{path}.resource", null_checked=True)
+
+
+def is_relative_reference(ref: Any) -> bool:
+    """A delete action's resourceId as this validator accepts it: 'Type/id' with a FHIR id."""
+    return isinstance(ref, str) and _RELATIVE_REF.match(ref) is not None
 
 
 def validate_fhir_resource(resource: dict, path: str = "resource") -> None:

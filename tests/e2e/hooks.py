@@ -91,7 +91,7 @@ def hook_request(hook: str, resources: list[dict], *, drafts: list[dict] | None 
         context["draftOrders"] = bundle
         if hook == "order-select":
             context["selections"] = selections if selections is not None else [
-                f"MedicationRequest/{d['id']}" for d in (drafts or [])]
+                f"MedicationRequest/{d['id']}" for d in (drafts or []) if d.get("id")]
     return {
         "hook": hook,
         "hookInstance": str(uuid.uuid4()),

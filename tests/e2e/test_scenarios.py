@@ -373,6 +373,25 @@ def test_6_aerd_omalizumab_draft_at_order_sign_is_warned(e2e_client):
                                            "intent": "order", "status": "draft"}
 
 
+@pytest.mark.parametrize("slug", [SLUG2, SLUG6])
+def test_omalizumab_draft_without_an_id_is_still_warned_at_order_sign(e2e_client, slug):
+    """A draft MedicationRequest may come without an id (valid FHIR). No delete action can name it, so
+    the card keeps the warning, offers the alternative as a plain create where it can be coded, and
+    says to remove the draft by hand (it used to be refused by card validation: a 422, no card)."""
+    res = patient_resources(slug)
+    anonymous = draft("draft-omalizumab-300mg-q4w", patient_id_of(res))
+    del anonymous["id"]
+    cards = call(e2e_client, hook_request("order-sign", res, drafts=[anonymous]))
+    card = the_card(cards, "omalizumab-not-preferred")
+    assert card["indicator"] == "warning" and card["overrideReasons"]
+    assert "by hand" in card["detail"]
+    actions_ = [a for s in card.get("suggestions", []) for a in s["actions"]]
+    assert all(a["type"] == "create" for a in actions_)
+    if slug == SLUG6:  # montelukast has a verified RxNorm code: offered as a new order
+        [create] = actions_
+        assert regimen(create["resource"])["rxnorm"] == "88249"
+
+
 # --- 7. nasal polyps ----------------------------------------------------------------------------------------
 
 def test_7_nasal_polyps_no_dose_from_an_unverified_table(e2e_client):
