@@ -9,6 +9,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import socket
 import sys
 import threading
@@ -24,6 +25,29 @@ if str(HERE) not in sys.path:  # helper modules (rel_*.py, unique names) live be
 
 from rel_env import IN_CI, LONG, PG_HOST, PG_PORT, REDIS_HOST, REDIS_PORT, ROOT  # noqa: E402
 from rel_faultserver import FaultyFHIRServer  # noqa: E402
+
+
+# -- ERROR logs: a swallowed exception is still a bug (fuzzers, leaf probe) --------------------------------
+class ErrorLogs(logging.Handler):
+    """Collects ERROR records of the project's loggers: a swallowed exception is still a bug."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.ERROR)
+        self.records: list[logging.LogRecord] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.records.append(record)
+
+
+@pytest.fixture(scope="module")
+def error_logs():
+    handler = ErrorLogs()
+    loggers = [logging.getLogger(n) for n in ("fhir_mappings", "clinical_core", "cards", "cds_service")]
+    for lg in loggers:
+        lg.addHandler(handler)
+    yield handler
+    for lg in loggers:
+        lg.removeHandler(handler)
 
 
 # -- figures for the README ------------------------------------------------------------------------------

@@ -12,7 +12,6 @@ Case counts go to artifacts/reliability-figures.json; CDS_LONG=1 runs thousands.
 from __future__ import annotations
 
 import json
-import logging
 import math
 from datetime import date
 
@@ -32,28 +31,6 @@ FUZZ_SETTINGS = dict(deadline=None, derandomize=not LONG, database=None, phases=
                                             HealthCheck.function_scoped_fixture, HealthCheck.filter_too_much])
 HOOKS = ("patient-view", "order-select", "order-sign")
 PID = "p1"
-
-
-class ErrorLogs(logging.Handler):
-    """Collects ERROR records of the project's loggers: a swallowed exception is still a bug."""
-
-    def __init__(self) -> None:
-        super().__init__(logging.ERROR)
-        self.records: list[logging.LogRecord] = []
-
-    def emit(self, record: logging.LogRecord) -> None:
-        self.records.append(record)
-
-
-@pytest.fixture(scope="module")
-def error_logs():
-    handler = ErrorLogs()
-    loggers = [logging.getLogger(n) for n in ("fhir_mappings", "clinical_core", "cards", "cds_service")]
-    for lg in loggers:
-        lg.addHandler(handler)
-    yield handler
-    for lg in loggers:
-        lg.removeHandler(handler)
 
 
 def _strict_json(obj) -> str:
