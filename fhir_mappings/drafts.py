@@ -101,19 +101,15 @@ def _dose(dosage: dict) -> tuple[float | None, str | None]:
     ucum = units.normalise(as_str(q.get("code")), as_str(q.get("unit")))
     if ucum is None:
         return None, None
-    try:
+    try:  # OverflowError: an integer beyond the float range (valid JSON)
         if ucum == "mg/kg":
-            return _finite(float(value)), "mg/kg"
-        mg = _finite(float(f"{float(value) * units.factor('dose', ucum):.10g}"))
-    except (units.UnitError, OverflowError):  # OverflowError: an integer beyond the float range
+            dose, unit = float(value), "mg/kg"
+        else:
+            dose, unit = float(f"{float(value) * units.factor('dose', ucum):.10g}"), "mg"
+    except (units.UnitError, OverflowError):
         return None, None
-    return (mg, "mg") if mg is not None else (None, None)
-
-
-def _finite(x: float) -> float | None:
-    """x, or None when it is not a finite number: a dose or interval beyond the float range (1e308 g
-    is infinite in mg) cannot be compared with the label, and is an unreadable one, not a huge one."""
-    return x if math.isfinite(x) else None
+    # beyond the float range (1e308 g is infinite in mg): an unreadable dose, not a huge one
+    return (dose, unit) if math.isfinite(dose) else (None, None)
 
 
 def _interval_weeks(dosage: dict) -> float | None:
@@ -129,10 +125,10 @@ def _interval_weeks(dosage: dict) -> float | None:
     if isinstance(freq, bool) or not isinstance(freq, (int, float)) or freq <= 0:
         freq = 1
     try:
-        weeks = _finite(period * weeks_per_unit[unit] / freq)
+        weeks = period * weeks_per_unit[unit] / freq
     except OverflowError:  # an integer period or frequency beyond the float range
         return None
-    return round(weeks, 4) if weeks is not None else None
+    return round(weeks, 4) if math.isfinite(weeks) else None
 
 
 def _route(dosage: dict) -> str | None:

@@ -9,7 +9,6 @@ Resources come from the demo patients (every type the mappings read).
 """
 from __future__ import annotations
 
-import copy
 import importlib
 import json
 from pathlib import Path
@@ -17,6 +16,8 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+
+from tests.json_edit import DELETE, changed
 
 from fhir_mappings.used_elements import SCHEMAS, used_element_problem
 
@@ -73,29 +74,13 @@ def _paths(value, prefix=()):
             yield from _paths(v, prefix + (i,))
 
 
-_DELETE = object()
-
-
-def _set(resource, path, value):
-    """A copy of `resource` with the element at `path` replaced by `value` (or removed: _DELETE)."""
-    out = copy.deepcopy(resource)
-    cur = out
-    for step in path[:-1]:
-        cur = cur[step]
-    if value is _DELETE:
-        del cur[path[-1]]
-    else:
-        cur[path[-1]] = value
-    return out
-
-
 @settings(max_examples=1500, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(data=st.data())
 def test_never_stricter_than_fhir_resources(data):
     resource = data.draw(st.sampled_from(RESOURCES))
     paths = list(_paths(resource))
     path = data.draw(st.sampled_from(paths))
-    mutated = _set(resource, path, data.draw(st.sampled_from([*BAD_VALUES, _DELETE])))
+    mutated = changed(resource, path, data.draw(st.sampled_from([*BAD_VALUES, DELETE])))
     if used_element_problem(mutated) is not None:
         assert not _library_valid(mutated), (path, used_element_problem(mutated))
 
@@ -128,7 +113,7 @@ def test_broken_used_elements_are_caught_like_the_library(rtype, path, value):
     resource = next((r for r in RESOURCES if r["resourceType"] == rtype and path[0] in r), None)
     if resource is None:
         resource = next(r for r in RESOURCES if r["resourceType"] == rtype)
-    mutated = _set(resource, path, value)
+    mutated = changed(resource, path, value)
     assert not _library_valid(mutated), "the mutation must be invalid FHIR in the first place"
     problem = used_element_problem(mutated)
     assert problem is not None and path[0] in problem, problem
@@ -136,6 +121,6 @@ def test_broken_used_elements_are_caught_like_the_library(rtype, path, value):
 
 def test_unused_elements_do_not_count():
     obs = next(r for r in RESOURCES if r["resourceType"] == "Observation")
-    mutated = _set(obs, ("referenceRange",), "not a list")
+    mutated = changed(obs, ("referenceRange",), "not a list")
     assert not _library_valid(mutated)
     assert used_element_problem(mutated) is None  # validate only what decisions use

@@ -17,7 +17,6 @@ values (a few minutes).
 """
 from __future__ import annotations
 
-import copy
 from collections.abc import Iterator
 from typing import Any
 
@@ -25,9 +24,9 @@ import pytest
 
 import rel_demo
 from rel_env import LONG
+from tests.json_edit import DELETE, changed
 
-_DELETE = object()
-QUICK_VALUES = (None, 10 ** 400, -1e308, "", _DELETE)
+QUICK_VALUES = (None, 10 ** 400, -1e308, "", DELETE)
 LONG_VALUES = QUICK_VALUES + ([], {}, True, 0, -1, "x" * 300, "9999-12-31T23:59:59-14:00", [None])
 QUICK_SLUGS = ("allergic-asthma-adult", "eosinophilic-asthma")
 CASES = [(slug, hook, draft) for slug in (rel_demo.slugs() if LONG else QUICK_SLUGS)
@@ -41,18 +40,6 @@ def _leaves(node: Any, path: tuple = ()) -> Iterator[tuple]:
     for key, value in items:
         yield path + (key,)
         yield from _leaves(value, path + (key,))
-
-
-def _changed(request: dict, path: tuple, value: Any) -> dict:
-    out = copy.deepcopy(request)
-    parent = out
-    for key in path[:-1]:
-        parent = parent[key]
-    if value is _DELETE:
-        del parent[path[-1]]
-    else:
-        parent[path[-1]] = value
-    return out
 
 
 @pytest.mark.parametrize("slug, hook, draft", CASES, ids=[f"{s}-{h}" for s, h, _ in CASES])
@@ -72,8 +59,8 @@ def test_every_leaf_changed_gives_cards_or_a_clear_4xx(slug, hook, draft, figure
     outcomes = {"400": 0, "412": 0, "cards": 0}
     for path in list(_leaves(base)):
         for value in (LONG_VALUES if LONG else QUICK_VALUES):
-            request = _changed(base, path, value)
-            where = "/".join(map(str, path)) + " = " + ("<deleted>" if value is _DELETE else repr(value)[:20])
+            request = changed(base, path, value)
+            where = "/".join(map(str, path)) + " = " + ("<deleted>" if value is DELETE else repr(value)[:20])
             if hook_request_problems(request, HOOKS):
                 outcomes["400"] += 1
                 continue
