@@ -12,12 +12,14 @@ silently drops.
 """
 from __future__ import annotations
 
+import json
 import re
 import uuid as uuidlib
-import json
 from functools import cache, lru_cache
 from typing import Any
 from urllib.parse import urlparse
+
+import orjson
 
 from clinical_core.decisions import TOPICS
 
@@ -46,9 +48,25 @@ MEDREQ_INTENT = {"proposal", "plan", "order", "original-order", "reflex-order", 
 # A raw HTML tag or comment start that is not backslash-escaped (`_has_raw_html` is the fast form).
 _RAW_HTML = re.compile(r"(?<!\\)<(?:[A-Za-z/!?])")
 _TAG_START = re.compile(r"<[A-Za-z/!?]")
-# Canonical JSON of a suggestion resource (the cache key of `_model_problem`): one encoder built once,
-# the same output as json.dumps(resource, sort_keys=True, separators=(",", ":")).
-_CANONICAL_JSON = json.JSONEncoder(sort_keys=True, separators=(",", ":")).encode
+# Canonical JSON of a suggestion resource (the cache key of `_model_problem`), as the stdlib writes it
+# with sorted keys and no spaces: the fallback of `_canonical_json`.
+_STDLIB_CANONICAL_JSON = json.JSONEncoder(sort_keys=True, separators=(",", ":")).encode
+
+
+def _canonical_json(resource: Any) -> str:
+    """The cache key of `_model_problem`: sorted-key compact JSON that reads back as `resource`.
+
+    orjson writes it in about a fifth of the stdlib's time (it runs for every suggestion of every
+    card).  Where orjson would not read back as the resource (it writes NaN and Infinity as null) or
+    refuses (integers beyond 64 bits, non-string keys), the stdlib writes it.
+    """
+    try:
+        key = orjson.dumps(resource, option=orjson.OPT_SORT_KEYS)
+    except TypeError:  # orjson.JSONEncodeError
+        return _STDLIB_CANONICAL_JSON(resource)
+    if b"null" in key:  # a non-finite float, or a null the card check refuses anyway: rare, exact
+        return _STDLIB_CANONICAL_JSON(resource)
+    return key.decode()
 _RELATIVE_REF = re.compile(r"^[A-Z][A-Za-z]+/[A-Za-z0-9\-.]{1,64}$")
 
 
@@ -352,7 +370,7 @@ def _validate_fhir_resource(resource: dict, path: str, *, null_checked: bool) ->
     model = _fhir_model(rtype)
     if model is None:
         raise CardValidationError(f"{path}.resourceType", f"no suggestion resources of type {rtype!r}")
-    problem = _model_problem(rtype, _CANONICAL_JSON(resource))
+    problem = _model_problem(rtype, _canonical_json(resource))
     if problem is not None:
         raise CardValidationError(path, "not a valid FHIR R4 " + rtype + ": " + problem)
     if rtype == "MedicationRequest":

@@ -93,8 +93,18 @@ json_values = st.recursive(
 
 @settings(max_examples=300, deadline=None)
 @given(json_values)
-def test_canonical_json_encoder_is_json_dumps(value):
-    assert validation._CANONICAL_JSON(value) == json.dumps(value, sort_keys=True, separators=(",", ":"))
+def test_canonical_json_reads_back_as_the_stdlib_canonical_json(value):
+    """The cache key of the model verdict reads back as the resource (NaN and Infinity included)."""
+    stdlib = json.dumps(value, sort_keys=True, separators=(",", ":"))
+    key = validation._canonical_json(value)
+    assert json.dumps(json.loads(key), sort_keys=True, separators=(",", ":")) == stdlib
+    assert validation._canonical_json(json.loads(stdlib)) == key  # the same resource, the same key
+
+
+@pytest.mark.parametrize("value", [{"a": float("nan")}, {"a": float("inf")}, [-float("inf")], {"b": 2**70},
+                                   {"a": None}, {1: "x"}])
+def test_canonical_json_falls_back_to_the_stdlib_where_orjson_differs(value):
+    assert validation._canonical_json(value) == json.dumps(value, sort_keys=True, separators=(",", ":"))
 
 
 def test_resource_inside_a_card_is_still_refused_for_an_empty_value():

@@ -5,6 +5,9 @@ each compared with the original code on edge cases and random input.
 """
 from __future__ import annotations
 
+import re
+from datetime import datetime, timedelta, timezone
+
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -31,6 +34,25 @@ def ref_effective_time(r):
         if dt is not None:
             return dt, precision
     return None, ""
+
+
+def ref_parse_datetime(value):
+    if not isinstance(value, str) or not value.strip():
+        return None, ""
+    s = value.strip()
+    m = re.match(r"^(\d{4})(?:-(\d{2})(?:-(\d{2}))?)?$", s)
+    try:
+        if m:
+            y, mo, d = m.group(1), m.group(2), m.group(3)
+            dt = datetime(int(y), int(mo or 1), int(d or 1))
+            return dt, "day" if d else ("month" if mo else "year")
+        s2 = s.replace("Z", "+00:00")
+        dt = datetime.fromisoformat(s2)
+        if dt.tzinfo is not None:
+            dt = dt.astimezone(timezone.utc).replace(tzinfo=None)
+        return dt, "time"
+    except (ValueError, OverflowError):
+        return None, ""
 
 
 def _same(a, b):
@@ -113,3 +135,28 @@ def test_about_patient_fast_path(pid, res):
     fast, ref = _Ctx(pid, date(2026, 1, 1), []), _Ctx(pid, date(2026, 1, 1), [])
     assert _about_patient(res, fast) == ref_about_patient(res, ref)
     assert fast.issues == ref.issues
+
+
+# -- parse_datetime -------------------------------------------------------------------------------------------
+def test_parse_datetime_edge_cases():
+    for value in DATES:
+        got, want = parse_datetime(value), ref_parse_datetime(value)
+        assert _same(got[0], want[0]) and got[1] == want[1], value
+
+
+_offsets = st.timedeltas(min_value=-timedelta(hours=23, minutes=59), max_value=timedelta(hours=23, minutes=59))
+iso_text = st.one_of(
+    st.builds(lambda dt, off, spec: dt.replace(tzinfo=timezone(off)).isoformat(timespec=spec),
+              st.datetimes(), _offsets, st.sampled_from(["seconds", "milliseconds", "microseconds", "minutes"])),
+    st.builds(lambda dt: dt.isoformat(), st.datetimes()),
+    st.builds(lambda dt: dt.isoformat() + "Z", st.datetimes()),
+    st.text(alphabet="0123456789-:TZ+. ", max_size=30))
+
+
+@settings(max_examples=3000, deadline=None)
+@given(iso_text)
+def test_parse_datetime_random(value):
+    got, want = parse_datetime(value), ref_parse_datetime(value)
+    assert _same(got[0], want[0]) and got[1] == want[1]
+    if value.strip() and got[0] is not None and got[1] == "time":
+        assert got[0].tzinfo is None  # naive UTC, comparable with every other fact's datetime
