@@ -211,6 +211,23 @@ def test_cors_production_allowlist(make_client, spy):
     assert "Access-Control-Allow-Origin" not in other.headers
 
 
+def test_cors_headers_answer_browsers_and_errors_but_not_back_ends(spied):
+    """A browser names its Origin on every cross-origin call and gets CORS headers, on a card answer
+    and on an error alike (so the Sandbox can show the error); an EHR back end sends no Origin, is
+    outside CORS and gets none."""
+    client, _ = spied
+    origin = {"Origin": "http://localhost:3000"}
+    for resp in (client.post(PV, json=hook_request(prefetch=full_prefetch()), headers=origin),
+                 client.post(PV, data="x", content_type="text/plain", headers=origin),
+                 client.get("/cds-services", headers=origin)):
+        assert resp.headers["Access-Control-Allow-Origin"] in ("*", "http://localhost:3000"), resp.status_code
+        assert "Location" in resp.headers["Access-Control-Expose-Headers"]
+    for resp in (client.post(PV, json=hook_request(prefetch=full_prefetch())),
+                 client.post(PV, data="x", content_type="text/plain"), client.get("/cds-services")):
+        assert resp.status_code in (200, 415)
+        assert not any(h.lower().startswith("access-control-") for h in resp.headers.keys()), resp.headers
+
+
 @responses.activate
 def test_fhir_server_not_allowed_is_refused_without_contacting_it(make_client, spy):
     client = make_client(CDS_EVALUATOR=spy, CDS_ALLOWED_FHIR_SERVERS="https://fhir.ok.org/r4")
