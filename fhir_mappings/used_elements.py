@@ -41,8 +41,8 @@ Check = Callable[[Any], "list[str] | None"]
 
 def _real_date(value: str) -> bool:
     """After the pattern matched: is the date part a real calendar date (no 30 February)?"""
-    if len(value) < 10:
-        return True  # partial date: the pattern already bounds the month
+    if len(value) < 10 or value[8:10] <= "28":
+        return True  # partial date (the pattern bounds the month), or a day every month has
     try:
         date.fromisoformat(value[:10])  # the pattern made it YYYY-MM-DD, one C call
     except ValueError:
@@ -259,7 +259,10 @@ _TEMPORAL_OK = ("((_{k}_fullmatch({{x}}) is not None and _real_date({{x}})) "
 _INLINE = {
     STRING: "(type({x}) is str and {x} != '')",
     URI: "(type({x}) is str)",
-    CODE: "(type({x}) is str and _code_fullmatch({x}) is not None)",
+    # one run of non-space characters, the usual code, needs no regex: a printable string holds no
+    # whitespace but ' ' (test_used_elements_compiled checks every code point)
+    CODE: "(type({x}) is str and (({x}.isprintable() and ' ' not in {x} and {x} != '') "
+          "or _code_fullmatch({x}) is not None))",
     ID: "(type({x}) is str and _id_fullmatch({x}) is not None)",
     # a string: the pattern and a real date; anything else: the check itself (numbers pass)
     DATE: _TEMPORAL_OK.format(k="date", K="DATE"),

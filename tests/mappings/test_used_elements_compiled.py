@@ -170,3 +170,44 @@ def test_compiled_temporal_checks_equal_the_interpreter_random(value):
 def test_compiled_code_check_gives_the_patterns_answer(value):
     spec = Struct("C", {"c": ue.CODE})
     assert ue.compile_valid(spec)({"c": value}) == (ue.CODE(value) is None)
+
+
+def test_real_date_agrees_with_the_calendar_for_every_day_the_pattern_admits():
+    """_real_date skips the calendar call for days 01-28: every pattern-valid day is checked here."""
+    from datetime import date
+
+    from fhir_mappings.used_elements import _real_date
+
+    for year in ("0001", "1900", "2000", "2024", "2026", "9999"):
+        for month in range(1, 13):
+            for day in range(1, 32):
+                text = f"{year}-{month:02d}-{day:02d}"
+                try:
+                    date.fromisoformat(text)
+                    real = True
+                except ValueError:
+                    real = False
+                assert _real_date(text) is real, text
+                assert _real_date(text + "T10:00:00Z") is real, text
+
+
+def test_printable_strings_hold_no_whitespace_but_the_ascii_space():
+    """The compiled code check accepts a printable string without ' ' before trying the FHIR code
+    pattern: sound only if no other whitespace character (what the pattern's \\s matches) is printable."""
+    import re
+    import sys
+
+    space = re.compile(r"\s")
+    for cp in range(sys.maxunicode + 1):
+        c = chr(cp)
+        if space.match(c):
+            assert c == " " or not c.isprintable(), hex(cp)
+
+
+@pytest.mark.parametrize("code", ["final", "19113-0", "mg/kg", "a b", "a  b", " a", "a ", "a\tb", "a\u00a0b", "a\u2003b",
+                                  "", "\u200b", "x\u0085y", "é", "a\nb"])
+def test_compiled_code_check_matches_the_fhir_pattern(code):
+    from fhir_mappings.used_elements import CODE, compile_valid
+
+    spec = Struct("T", {"c": CODE})
+    assert compile_valid(spec)({"c": code}) is (spec({"c": code}) is None), repr(code)
