@@ -133,3 +133,36 @@ def test_no_weight_at_start_without_omalizumab_or_without_an_earlier_weight():
     facts = extract_facts({"patient": patient(), "everything": bundle(w, xolair)}, patient_id=PID,
                           evaluation_date=EVAL)
     assert facts.weight is not None and facts.weight_at_omalizumab_start is None
+
+
+def _facts(*resources):
+    return extract_facts({"patient": patient(), "everything": bundle(*resources, btype=None)},
+                         patient_id=PID, evaluation_date=EVAL)
+
+
+def test_no_omalizumab_an_invalid_newest_result_is_skipped_and_said_the_older_valid_one_doses():
+    bad = ige("new-bad", 400, "2025-01-01")
+    bad["issued"] = "15 Jan 2025"  # not a FHIR instant: read by no decision here, refused by validation
+    facts = _facts(ige("old", 150, "2023-01-01"), bad)
+    assert facts.total_ige.status == "newest-no-omalizumab"
+    assert facts.total_ige.measurement.source.resource_id == "old"
+    assert any("Observation/new-bad" in i.reference and "not valid FHIR R4" in i.problem for i in facts.issues)
+
+
+def test_no_omalizumab_results_older_than_the_newest_valid_one_are_not_validated():
+    """Validate only what decisions use: without omalizumab only the newest result doses."""
+    bad = ige("old-bad", 400, "2023-01-01")
+    bad["issued"] = "15 Jan 2025"  # not a FHIR instant: read by no decision here, refused by validation
+    facts = _facts(bad, ige("new", 150, "2025-01-01"))
+    assert facts.total_ige.measurement.source.resource_id == "new"
+    assert not any("old-bad" in (i.reference or "") for i in facts.issues)
+
+
+def test_on_omalizumab_every_result_is_validated_because_excluded_ones_are_shown():
+    xolair = med_request("mr", text="Xolair", status="active", authored="2024-03-01")
+    bad = ige("on-tx-bad", 880, "2024-09-01")
+    bad["issued"] = "15 Jan 2025"  # not a FHIR instant: read by no decision here, refused by validation
+    facts = _facts(ige("pre", 210, "2024-02-15"), bad, xolair)
+    assert facts.total_ige.measurement.source.resource_id == "pre"
+    assert [m.source.resource_id for m in facts.total_ige.excluded] == []
+    assert any("on-tx-bad" in (i.reference or "") for i in facts.issues)
