@@ -365,10 +365,11 @@ def _observations(observations: list[dict], reports: list[dict], ctx: _Ctx) -> d
                                         loinc.allergen_group or "other", m))  # type: ignore[arg-type]
             continue
         measurements.setdefault(kind, []).append(m)
-        keys = {"specimen:" + specimen} if specimen else set()
-        for r in reports:
-            keys.add("report:" + r)
-        draw_keys[id(m)] = keys
+        if specimen or reports:  # readers take a missing entry as no keys
+            keys = {"specimen:" + specimen} if specimen else set()
+            for r in reports:
+                keys.add("report:" + r)
+            draw_keys[id(m)] = keys
     return {"measurements": measurements, "draw_keys": draw_keys, "bp_panels": bp_panels, "specific_ige": specific,
             "res_of": res_of, "ok": ok}
 

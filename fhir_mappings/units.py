@@ -99,12 +99,21 @@ def convert(kind: str, value: float, code: str | None, unit: str | None) -> tupl
     if accepted is None:
         _raise_unit_error(kind, code, unit)
     f, ucum = accepted
-    converted = float(f"{value * f:.10g}")
+    converted = ten_significant_digits(value * f)
     bounds = _plausible_bounds(kind)
     if not math.isfinite(converted) or (bounds and not bounds[0] <= converted <= bounds[1]):
         raise UnitError(f"value {value:g} {ucum} is not a plausible {kind} result (a data-entry or interface "
                         f"error?); not used")
     return converted, ucum
+
+
+def ten_significant_digits(x: float) -> float:
+    """`float(f"{x:.10g}")`: a converted value without the float noise of its factor (0.3 x 1000 is
+    300.00000000000006).  A whole number of at most ten digits is already that, and skips the text
+    round trip (most results; tests/mappings/test_fast_paths.py compares the two)."""
+    if type(x) is float and x.is_integer() and -1e10 < x < 1e10:
+        return x
+    return float(f"{x:.10g}")
 
 
 _ACCEPTED: dict[tuple, tuple[float, str]] = {}

@@ -171,3 +171,16 @@ def test_parse_datetime_random(value):
     assert _same(got[0], want[0]) and got[1] == want[1]
     if value.strip() and got[0] is not None and got[1] == "time":
         assert got[0].tzinfo is None  # naive UTC, comparable with every other fact's datetime
+
+
+# -- unit conversion rounding ---------------------------------------------------------------------------------
+@settings(max_examples=3000, deadline=None)
+@given(st.one_of(st.floats(allow_nan=False, allow_infinity=False), st.integers(-10**12, 10**12),
+                 st.integers(-10**11, 10**11).map(float), st.sampled_from([0.0, -0.0, 1e10, -1e10, 9999999999.0,
+                                                                           1e10 - 1, 12345678901.0, 0.5, 300.00000000000006])),
+       st.sampled_from([1.0, 1000.0, 0.001, 2.54, 0.45359237, 1, 10]))
+def test_ten_significant_digits_is_the_text_round_trip(value, factor):
+    from fhir_mappings.units import ten_significant_digits
+
+    x = value * factor
+    assert repr(ten_significant_digits(x)) == repr(float(f"{x:.10g}"))
