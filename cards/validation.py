@@ -67,6 +67,8 @@ def _canonical_json(resource: Any) -> str:
     if b"null" in key:  # a non-finite float, or a null the card check refuses anyway: rare, exact
         return _STDLIB_CANONICAL_JSON(resource)
     return key.decode()
+
+
 _RELATIVE_REF = re.compile(r"^[A-Z][A-Za-z]+/[A-Za-z0-9\-.]{1,64}$")
 
 

@@ -19,7 +19,6 @@ from importlib import resources
 from collections.abc import Mapping  # isinstance on typing.Mapping is ~10x slower
 from typing import Any, Iterable
 
-import orjson
 from flask import Flask
 from sqlalchemy import create_engine, event, text
 from sqlalchemy.engine import Engine, make_url
@@ -212,7 +211,7 @@ class CardLog:
                 "card_uuid": str(card["uuid"])[:200], "service_id": service_id, "hook": hook,
                 "topic": card_topic(card), "indicator": card.get("indicator"),
                 "hook_instance": hook_instance[:80], "patient_id": patient_id,
-                "suggestion_uuids": _json_array(suggestions), "created_at": now,
+                "suggestion_uuids": json.dumps(suggestions), "created_at": now,
             })
         if not rows:
             return True
@@ -309,11 +308,3 @@ def init_app(app: Flask, settings: Settings) -> None:
     app.extensions["cds_db"] = database
     app.extensions["cds_card_log"] = CardLog(database, settings.card_log_write_behind_ms / 1000.0)
 
-
-def _json_array(values: list) -> str:
-    """A card's suggestion uuids as JSON text (orjson: the stdlib's json.dumps cost more than the rest
-    of `record`); the stdlib for what orjson refuses (an injected evaluator's integers beyond 64 bits)."""
-    try:
-        return orjson.dumps(values).decode()
-    except TypeError:
-        return json.dumps(values)

@@ -105,7 +105,7 @@ def _dose(dosage: dict) -> tuple[float | None, str | None]:
         if ucum == "mg/kg":
             dose, unit = float(value), "mg/kg"
         else:
-            dose, unit = float(f"{float(value) * units.factor('dose', ucum):.10g}"), "mg"
+            dose, unit = units.ten_significant_digits(float(value) * units.factor("dose", ucum)), "mg"
     except (units.UnitError, OverflowError):
         return None, None
     # beyond the float range (1e308 g is infinite in mg): an unreadable dose, not a huge one

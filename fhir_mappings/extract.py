@@ -580,27 +580,23 @@ def _ige_baseline(results: list[Measurement], meds: list[MedicationFact], ctx: _
     exists, the label asks for a re-test.
     """
     courses = [m for m in meds if m.agent == "omalizumab"]
-    if not courses:
-        # only the newest valid dated result decides: older ones are not validated (nor reported
-        # when invalid), as for every other fact; a valid undated one is reported as undated
-        undated = [r for r in results if r.when is None and ok(r)]
-        for r in undated:
-            ctx.issue(r.source.reference, "total IgE without a date: cannot tell whether it predates omalizumab",
-                      "total-ige")
-        newest = _newest([r for r in results if r.when is not None], ok)
-        if newest is not None:
-            return IgeBaseline("newest-no-omalizumab", newest, note="no omalizumab history: newest result")
-        if undated:
-            return IgeBaseline("missing", None, note="total IgE results have no date")
-        return IgeBaseline("missing", None, note="no usable total IgE result")
-    results = [r for r in results if ok(r)]  # on omalizumab every IgE takes part (excluded ones are shown)
-    if not results:
-        return IgeBaseline("missing", None, note="no usable total IgE result")
+    if courses:  # every IgE takes part in the decision (excluded ones are shown): validate all
+        results = [r for r in results if ok(r)]
+    # without omalizumab only the newest valid dated result decides: older ones are not validated
+    # (nor reported when invalid), as for every other fact
     dated = [r for r in results if r.when is not None]
-    undated = [r for r in results if r.when is None]
+    undated = [r for r in results if r.when is None and ok(r)]
     for r in undated:
         ctx.issue(r.source.reference, "total IgE without a date: cannot tell whether it predates omalizumab",
                   "total-ige")
+    if not courses:
+        newest = _newest(dated, ok)
+        if newest is not None:
+            return IgeBaseline("newest-no-omalizumab", newest, note="no omalizumab history: newest result")
+        return IgeBaseline("missing", None,
+                           note="total IgE results have no date" if undated else "no usable total IgE result")
+    if not results:
+        return IgeBaseline("missing", None, note="no usable total IgE result")
     if any(c.start is None for c in courses):
         refs = ", ".join(c.source.reference for c in courses if c.start is None)
         return IgeBaseline("only-on-treatment", None, excluded=tuple(dated),
