@@ -166,7 +166,8 @@ def suggestions_for(decision: Decision, *, hook: str, patient_id: str,
                                            f"({decision.dose.table_label}).")
             return [], []  # the drafted order already matches the table
         if not decision.suggest_order:
-            return [], [f"No new order is suggested: omalizumab is already active for this patient; continue or "
+            return [], [decision.no_order_note or
+                        f"No new order is suggested: omalizumab is already active for this patient; continue or "
                         f"change the current order ({dose_phrase(decision.dose)} per the table)."]
         return _create_one(decision.dose.as_option(), decision, patient_id=patient_id,
                            intent=_intent(draft, in_order_hook), rxnorm=rxnorm, recommended=True,
@@ -186,6 +187,8 @@ def suggestions_for(decision: Decision, *, hook: str, patient_id: str,
         return _replace(decision, draft=draft, patient_id=patient_id, rxnorm=rxnorm)
 
     if topic in ("anti-il5-recommended", "leukotriene-modifier-recommended", "cyclosporine-unsafe"):
+        if not decision.suggest_order:
+            return [], [decision.no_order_note] if decision.no_order_note else []
         return _create_each(decision, patient_id=patient_id, intent=_intent(draft, in_order_hook),
                             rxnorm=rxnorm)
 

@@ -129,6 +129,9 @@ class Decision:
     # False: the dose is for checking and reading only; the patient already has an active order of the drug
     # at this dose (or one whose dose cannot be compared), so a new order would be a second one
     suggest_order: bool = True
+    # why no order is suggested when suggest_order is False and the reason is not "already active"
+    # (order hooks: another card's suggestion already orders the same drug for a drafted order)
+    no_order_note: str = ""
 
 
 @fast_init

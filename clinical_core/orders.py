@@ -75,10 +75,13 @@ def _same(a: float, b: float) -> bool:
 def _check_omalizumab(p, d: DraftOrder, hook: str, assessment: Assessment) -> Decision | None:
     dec = _omalizumab_decision(assessment)
     draft_ev = (_draft_evidence(d),)
-    if dec is None:
+    if dec is None or dec.topic == "data-needed":
+        # brief 6: omalizumab drafted without an IgE-driven phenotype (sensitisation not documented counts as
+        # without one) is warned, with the test to order and the alternative; not only a data request
         wrong = not_preferred_decision(p, order_reference=d.reference, drafted=True)
         if wrong is not None:
-            return wrong
+            return replace(wrong, evidence=draft_ev + wrong.evidence)
+    if dec is None:
         info = next((x for x in assessment.decisions
                      if x.topic in ("food-allergy-omalizumab", "pemphigoid-itch-off-label")), None)
         if info is not None:  # labelled but not dosable automatically, or off-label: say so on the order
@@ -93,7 +96,8 @@ def _check_omalizumab(p, d: DraftOrder, hook: str, assessment: Assessment) -> De
     if dec.topic != "omalizumab-dose" or dec.dose is None:
         return replace(dec, order_reference=d.reference, evidence=draft_ev + dec.evidence)
     if d.dose_value is None and hook == "order-select":
-        return None  # incomplete draft: nothing to compare yet
+        # incomplete draft: nothing to compare yet; the dose card names the draft (and offers to complete it)
+        return replace(dec, order_reference=d.reference, evidence=draft_ev + dec.evidence)
     accepted = _accepted(dec)
     problems = []
     if d.dose_value is None:
@@ -108,7 +112,10 @@ def _check_omalizumab(p, d: DraftOrder, hook: str, assessment: Assessment) -> De
         match = any(_same(d.dose_value, mg) and (d.interval_weeks is None or _same(d.interval_weeks, wk))
                     for mg, wk in accepted)
         if match:
-            return None  # matches the table: the card may be omitted (card contract)
+            # matches the table: the dose card stays (the phenotype conclusion is the same in every hook),
+            # names the draft and orders nothing more
+            return replace(dec, order_reference=d.reference, evidence=draft_ev + dec.evidence,
+                           cautions=dec.cautions + ("The drafted order matches this label dose.",))
         problems.append(f"drafted {fmt_num(d.dose_value)} mg" + (
             f" {interval_text(d.interval_weeks)}" if d.interval_weeks is not None else ""))
     dose: DoseRecommendation = dec.dose
@@ -181,15 +188,78 @@ def _profile_for(facts: PatientFacts, assessment: Assessment) -> Profile:
     return build_profile(facts)
 
 
+# A draft decision of one of these topics answers the same question as the patient-level decision of that
+# topic, for the drafted order: it replaces it (its evidence holds the patient-level evidence and the draft).
+SAME_SUBJECT_TOPICS = frozenset({
+    "omalizumab-dose", "omalizumab-not-dosable", "omalizumab-not-preferred", "cyclosporine-unsafe",
+    "anti-il5-recommended", "food-allergy-omalizumab", "pemphigoid-itch-off-label",
+})
+ORDERING_TOPICS = ("omalizumab-dose", "anti-il5-recommended", "leukotriene-modifier-recommended",
+                   "cyclosporine-unsafe")
+
+
+def _supersedes(draft_dec: Decision, patient_dec: Decision) -> bool:
+    """True when a drafted-order decision is the same answer as a patient-level one, for that order."""
+    if draft_dec.topic in SAME_SUBJECT_TOPICS and draft_dec.topic == patient_dec.topic:
+        return True
+    if draft_dec.topic == "omalizumab-dose-mismatch":
+        return patient_dec.topic == "omalizumab-dose"
+    if draft_dec.topic == "data-needed":
+        return patient_dec.topic == "data-needed" and patient_dec.headline == draft_dec.headline
+    return False
+
+
+def _ordered_agents(dec: Decision) -> set[str]:
+    """The drugs a decision's suggestions would order."""
+    if dec.topic == "omalizumab-dose":
+        return {"omalizumab"} if dec.dose is not None else set()
+    if dec.topic in ("omalizumab-not-preferred", "cyclosporine-unsafe") and dec.order_reference:
+        return {dec.alternatives[0].agent} if dec.alternatives else set()  # the replacement
+    return {a.agent for a in dec.alternatives}
+
+
+def _replacement_not_drafted_twice(dec: Decision, drafts: Sequence[DraftOrder]) -> Decision:
+    """A drafted-order warning whose replacement drug is already drafted (cyclosporine and omalizumab drafted
+    together) does not offer to order it again: it says to remove the unsafe draft instead."""
+    if not dec.order_reference or dec.topic not in ("omalizumab-not-preferred", "cyclosporine-unsafe"):
+        return dec
+    if not dec.alternatives:
+        return dec
+    other = next((d for d in drafts if d.agent == dec.alternatives[0].agent and d.reference != dec.order_reference),
+                 None)
+    if other is None:
+        return dec
+    return replace(dec, alternatives=(), cautions=dec.cautions + (
+        f"{dec.alternatives[0].agent.capitalize()} is already drafted ({other.reference}): remove this draft "
+        f"({dec.order_reference}) rather than ordering it again.",))
+
+
+def _without_second_order(dec: Decision, ordered: dict[str, str]) -> Decision:
+    """A patient-level decision whose suggestion would order a drug already drafted, or already ordered by
+    a drafted-order card, keeps its conclusion but loses its order button (two orders of one drug)."""
+    if dec.topic not in ORDERING_TOPICS or not dec.suggest_order:
+        return dec
+    clash = sorted(_ordered_agents(dec) & set(ordered))
+    if not clash:
+        return dec
+    where = "; ".join(f"{a}: {ordered[a]}" for a in clash)
+    return replace(dec, suggest_order=False,
+                   no_order_note=f"No order is suggested on this card ({where}), so the drug is not ordered twice.")
+
+
 def check_orders(facts: PatientFacts, drafts: Sequence[DraftOrder], *, hook: str, assessment: Assessment,
                  region: str = "US") -> tuple[Decision, ...]:
-    """Decisions about the drafted orders (the order hooks' whole answer), plus the assessment's
-    data-unavailable warning so a partial answer is never shown as complete."""
+    """The order hooks' whole answer: the patient-level assessment (the same phenotype conclusion and
+    evidence as patient-view, brief: "the phenotype is decided once per request"), with the checks of the
+    drafted orders on top. A check about a drafted order replaces the patient-level decision it answers
+    for that order (the omalizumab dose becomes the draft's dose check, "avoid cyclosporine" becomes the
+    warning on the cyclosporine draft); a patient-level suggestion that would order a drug already
+    drafted, or already ordered by a drafted-order card, is dropped so nothing is ordered twice."""
     check_region(region)
     if hook not in ORDER_HOOKS:
         raise ValueError(f"order checks run for {ORDER_HOOKS}, not {hook!r}")
     p = _profile_for(facts, assessment)
-    out: list[Decision] = [d for d in assessment.decisions if d.topic == "data-unavailable"]
+    checks: list[Decision] = []
     for d in drafts:
         if not d.selected:
             continue
@@ -205,5 +275,15 @@ def check_orders(facts: PatientFacts, drafts: Sequence[DraftOrder], *, hook: str
         elif d.agent in ANTI_IL5_AGENTS:
             dec = _check_anti_il5(p, d)
         if dec is not None:
-            out.append(dec)
-    return tuple(out)
+            checks.append(dec)
+    ordered: dict[str, str] = {}
+    for d in drafts:
+        if d.agent:
+            ordered.setdefault(d.agent, f"already drafted as {d.reference}")
+    checks = [_replacement_not_drafted_twice(dec, drafts) for dec in checks]
+    for dec in checks:
+        for agent in _ordered_agents(dec):
+            ordered.setdefault(agent, f"ordered by the card for {dec.order_reference}")
+    out = [_without_second_order(dec, ordered) for dec in assessment.decisions
+           if not any(_supersedes(c, dec) for c in checks)]
+    return tuple(out + checks)

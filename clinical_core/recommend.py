@@ -14,8 +14,8 @@ from .decisions import Assessment, Citation, Decision, DoseRecommendation, Evide
 from .dosing import Lookup, band_of, fmt_num, lookup, outside_limits
 from .knowledge import citation, csu_fixed, policy_value, table_meta
 from .options import ANTI_IL5_REGIMENS, LTM_REGIMENS, csu_dose, min_age, option, options, unverified
-from .phenotypes import (MISSING_AGE, MISSING_TOTAL_IGE, MISSING_WEIGHT, Profile, below, bp_high,
-                         build_profile)
+from .phenotypes import (MISSING_AGE, MISSING_SENSITISATION, MISSING_TOTAL_IGE, MISSING_WEIGHT, Profile, below,
+                         bp_high, build_profile)
 
 REGIONS = ("US", "EU")
 UNAVAILABLE_NAMES = {
@@ -461,13 +461,17 @@ def not_preferred_reason(p: Profile) -> str | None:
         return None
     if p.present("crswnp") and not p.present("aerd"):
         return None  # nasal polyps alone are labelled; within AERD the leukotriene route comes first
-    if p.status("allergic-asthma") == "unknown":
-        return None
+    undocumented = p.status("allergic-asthma") == "unknown"
+    if undocumented and not (p.present("eosinophilic-asthma") or p.present("aerd")):
+        return None  # nothing points elsewhere yet: the answer is the sensitisation test (data-needed)
+    # brief 6: sensitisation not documented counts as without an allergic phenotype
     parts = []
     if p.present("eosinophilic-asthma"):
-        parts.append("eosinophilic, non-allergic asthma (IL-5 driven)")
+        parts.append("eosinophilic asthma without a documented allergic phenotype (IL-5 driven; sensitisation "
+                     "not tested)" if undocumented else "eosinophilic, non-allergic asthma (IL-5 driven)")
     if p.present("aerd"):
-        parts.append("AERD without an allergic phenotype (leukotriene driven)")
+        parts.append("AERD without a documented allergic phenotype (leukotriene driven; sensitisation not tested)"
+                     if undocumented else "AERD without an allergic phenotype (leukotriene driven)")
     if not parts and p.asthma and p.status("allergic-asthma") == "absent":
         cut = policy_value("ige_non_allergic_below")
         if p.ige is not None and below(p.ige, cut):
@@ -505,9 +509,15 @@ def not_preferred_decision(p: Profile, *, order_reference: str | None = None, dr
     if p.present("aerd"):
         rationale += (" Omalizumab is not contraindicated in AERD: prefer a leukotriene modifier and aspirin "
                       "desensitisation; choose a biologic by the asthma/CRSwNP phenotype.")
+    missing: tuple[str, ...] = ()
+    if p.status("allergic-asthma") == "unknown":
+        missing = (MISSING_SENSITISATION,) + ((MISSING_TOTAL_IGE,) if p.ige is None else ())
+        rationale += (" Sensitisation is not documented, which counts as no allergic phenotype: test it (specific "
+                      "IgE to perennial aeroallergens or skin-prick); omalizumab becomes an option only if the "
+                      "patient is sensitised with a baseline IgE inside the label table.")
     return Decision(
         topic="omalizumab-not-preferred", indicator="warning", headline=clip(head), rationale=rationale,
-        citation=citation("gina-severe"), evidence=evid,
+        citation=citation("gina-severe"), evidence=evid, missing=missing,
         rule="Anti-IgE fits allergic (sensitised, IgE-driven) phenotypes; eosinophilic non-allergic asthma -> "
              "anti-IL-5/5R; AERD -> leukotriene modifier (product rule from GINA 2024 and the AERD literature).",
         cautions=_uniq([f"Phenotype thresholds (eosinophils, IgE < {_p('ige_non_allergic_below')}, LTE4) are product "

@@ -11,12 +11,26 @@ from tests.core.builders import allergic_asthma, allergy, bp, cond, draft, ige, 
 CETIRIZINE = med("cetirizine", "h1-antihistamine", rid="med-cetirizine")
 
 
-def check(facts, drafts, hook="order-sign", region="US"):
+def answer(facts, drafts, hook="order-sign", region="US"):
+    """The order hook's whole answer: the patient-level assessment with the draft checks on top."""
     assessment = clinical_core.assess(facts, region=region)
     out = clinical_core.check_orders(facts, drafts, hook=hook, assessment=assessment, region=region)
     for d in out:
         assert len(d.headline) < 140
-    return out
+    return assessment, out
+
+
+def matched(out) -> bool:
+    """A drafted omalizumab order that matches the table (or, at order-select, has no dose yet): no warning,
+    only the dose card naming the draft, with no second order."""
+    return [(d.topic, d.indicator) for d in out] == [("omalizumab-dose", "info")] and out[0].order_reference
+
+
+def check(facts, drafts, hook="order-sign", region="US"):
+    """The decisions about the drafted orders (and the data-unavailable warning); the patient-level
+    part of the answer is checked by test_order_answers_keep_the_patient_level_conclusion."""
+    _, out = answer(facts, drafts, hook=hook, region=region)
+    return tuple(d for d in out if d.order_reference is not None or d.topic == "data-unavailable")
 
 
 # --- omalizumab dose / interval ----------------------------------------------------------------
@@ -37,13 +51,13 @@ def test_dose_or_interval_mismatch_gets_the_table_dose(hook, dose, weeks):
 
 def test_matching_draft_gives_no_card():
     f = allergic_asthma(ige_value=150, weight=65)
-    assert check(f, [draft("omalizumab", 300, weeks=4)]) == ()
+    assert matched(check(f, [draft("omalizumab", 300, weeks=4)]))
 
 
 def test_incomplete_draft_at_order_select_is_not_a_mismatch():
     f = allergic_asthma(ige_value=150, weight=65)
-    assert check(f, [draft("omalizumab")], hook="order-select") == ()
-    assert check(f, [draft("omalizumab", 300)], hook="order-select") == ()  # interval not filled in yet
+    assert matched(check(f, [draft("omalizumab")], hook="order-select"))
+    assert matched(check(f, [draft("omalizumab", 300)], hook="order-select"))  # interval not filled in yet
 
 
 def test_draft_without_dose_at_order_sign_is_a_mismatch():
@@ -54,7 +68,13 @@ def test_draft_without_dose_at_order_sign_is_a_mismatch():
 
 def test_unselected_draft_at_order_select_is_ignored():
     f = allergic_asthma(ige_value=150, weight=65)
-    assert check(f, [draft("omalizumab", 150, weeks=4, selected=False)], hook="order-select") == ()
+    drafts = [draft("omalizumab", 150, weeks=4, selected=False)]
+    assert check(f, drafts, hook="order-select") == ()
+    _, out = answer(f, drafts, hook="order-select")
+    # the patient-level dose card stays, without a second omalizumab order beside the draft
+    dose = [d for d in out if d.topic == "omalizumab-dose"]
+    assert [(d.order_reference, d.suggest_order) for d in dose] == [(None, False)]
+    assert "already drafted as MedicationRequest/draft-1" in dose[0].no_order_note
 
 
 def test_wrong_unit_is_a_mismatch():
@@ -67,22 +87,22 @@ def test_right_dose_by_a_non_subcutaneous_route_is_a_mismatch():
     f = allergic_asthma(ige_value=150, weight=65)
     out = check(f, [draft("omalizumab", 300, weeks=4, route="intravenous")])
     assert [d.topic for d in out] == ["omalizumab-dose-mismatch"] and "intravenous" in out[0].rationale
-    assert check(f, [draft("omalizumab", 300, weeks=4, route="SC")]) == ()  # unrecognised spelling: not flagged
-    assert check(f, [draft("omalizumab", 300, weeks=4, route=None)]) == ()
+    assert matched(check(f, [draft("omalizumab", 300, weeks=4, route="SC")]))  # unrecognised spelling: not flagged
+    assert matched(check(f, [draft("omalizumab", 300, weeks=4, route=None)]))
 
 
 def test_csu_fixed_dose_accepts_label_alternative_150():
     f = patient(age_years=30, conditions=(cond("csu"),), medications=(CETIRIZINE,))
-    assert check(f, [draft("omalizumab", 150, weeks=4)]) == ()
-    assert check(f, [draft("omalizumab", 300, weeks=4)]) == ()
+    assert matched(check(f, [draft("omalizumab", 150, weeks=4)]))
+    assert matched(check(f, [draft("omalizumab", 300, weeks=4)]))
     out = check(f, [draft("omalizumab", 300, weeks=2)])
     assert out[0].topic == "omalizumab-dose-mismatch" and out[0].dose.table_id == "csu-fixed"
 
 
 def test_asthma_plus_csu_accepts_table_dose_or_csu_300():
     f = allergic_asthma(age=14, ige_value=80, weight=50, extra_conditions=("csu",), medications=(CETIRIZINE,))
-    assert check(f, [draft("omalizumab", 150, weeks=4)]) == ()  # asthma table dose
-    assert check(f, [draft("omalizumab", 300, weeks=4)]) == ()  # CSU trials dose: the clinician's choice
+    assert matched(check(f, [draft("omalizumab", 150, weeks=4)]))  # asthma table dose
+    assert matched(check(f, [draft("omalizumab", 300, weeks=4)]))  # CSU trials dose: the clinician's choice
     assert check(f, [draft("omalizumab", 375, weeks=2)])[0].topic == "omalizumab-dose-mismatch"
 
 
@@ -93,10 +113,10 @@ def test_asthma_plus_csu_300_q4w_is_a_mismatch_when_the_asthma_dose_is_higher():
     out = check(f, [draft("omalizumab", 300, weeks=4)])
     assert [d.topic for d in out] == ["omalizumab-dose-mismatch"]
     assert (out[0].dose.dose_mg, out[0].dose.interval_weeks) == (375, 2)
-    assert check(f, [draft("omalizumab", 375, weeks=2)]) == ()
+    assert matched(check(f, [draft("omalizumab", 375, weeks=2)]))
     # asthma table dose exactly 300 mg q4w: the same regimen, no card
     g = allergic_asthma(age=30, ige_value=150, weight=65, extra_conditions=("csu",), medications=(CETIRIZINE,))
-    assert check(g, [draft("omalizumab", 300, weeks=4)]) == ()
+    assert matched(check(g, [draft("omalizumab", 300, weeks=4)]))
     assert check(g, [draft("omalizumab", 150, weeks=4)])[0].topic == "omalizumab-dose-mismatch"
 
 
@@ -156,7 +176,7 @@ def test_omalizumab_for_aerd_with_allergy_is_checked_as_a_dose():
     f = patient(age_years=40, conditions=(cond("asthma"), cond("nasal-polyps")),
                 allergies=(allergy("aspirin-nsaid", "ibuprofen", respiratory=True),), specific_ige=(mite_sige(2.0),),
                 total_ige=ige(150), weight=meas("weight", 65))
-    assert check(f, [draft("omalizumab", 300, weeks=4)]) == ()
+    assert matched(check(f, [draft("omalizumab", 300, weeks=4)]))
 
 
 # --- cyclosporine ---------------------------------------------------------------------------------
@@ -233,7 +253,7 @@ def test_mepolizumab_adult_dose_drafted_for_a_child_of_6_to_11_warns_with_40_mg(
 def test_unavailable_data_warning_is_kept_in_order_hooks():
     f = allergic_asthma(ige_value=150, weight=65, unavailable=("egfr",))
     out = check(f, [draft("omalizumab", 300, weeks=4)])
-    assert [d.topic for d in out] == ["data-unavailable"]
+    assert [d.topic for d in out] == ["data-unavailable", "omalizumab-dose"]
 
 
 def test_unknown_hook_refused():

@@ -2,6 +2,7 @@
 label cell (checked against the hand-typed table in test_dose_tables, not the CSV)."""
 from __future__ import annotations
 
+import dataclasses
 from datetime import date
 
 from hypothesis import given, settings
@@ -105,9 +106,13 @@ def test_any_facts_give_well_formed_decisions(f, region):
 def test_order_checks_are_well_formed(f, hook, agent, dose, weeks):
     a = clinical_core.assess(f)
     out = clinical_core.check_orders(f, [draft(agent, dose, weeks=weeks)], hook=hook, assessment=a)
+    patient_level = {dataclasses.replace(d, suggest_order=True, no_order_note="") for d in a.decisions}
     for d in out:
         assert len(d.headline) < 140
-        if d.topic != "data-unavailable":
+        if d.order_reference is None:
+            # the patient-level conclusion, as patient-view shows it (at most without its order button)
+            assert dataclasses.replace(d, suggest_order=True, no_order_note="") in patient_level
+        else:
             assert d.order_reference == "MedicationRequest/draft-1"
         if d.topic == "omalizumab-dose-mismatch":
             assert d.dose is not None and (dose, weeks) != (d.dose.dose_mg, d.dose.interval_weeks)
