@@ -85,6 +85,9 @@ class Profile:
     bp_critical: bool = False
     on_omalizumab: tuple = ()
     on_cyclosporine: tuple = ()
+    # sensitisation on its own (True / False / None = not documented), before the IgE < 30 policy rule:
+    # a sensitised patient whose IgE is below the tables is out of the table, not silently "non-allergic"
+    sensitised: bool | None = None
 
     def status(self, key: str) -> str:
         f = self.findings.get(key)
@@ -173,6 +176,7 @@ def _allergic(p: Profile) -> None:
         _add(p, "allergic-asthma", "absent", note="no asthma recorded")
         return
     sens, sens_ev, note = _sensitisation(p)
+    p.sensitised = sens
     evid = list(p.asthma_ev) + sens_ev
     low_cut = policy_value("ige_non_allergic_below")
     if p.ige is not None and below(p.ige, low_cut):

@@ -12,7 +12,7 @@ from dataclasses import replace
 from . import evidence as ev
 from .decisions import Assessment, Citation, Decision, DoseRecommendation, Evidence, TherapyOption
 from .dosing import Lookup, band_of, fmt_num, lookup, outside_limits
-from .knowledge import citation, csu_fixed, policy_value, table_meta
+from .knowledge import citation, csu_fixed, policy_value, table_meta, therapies
 from .options import ANTI_IL5_REGIMENS, LTM_REGIMENS, csu_dose, min_age, option, options, unverified
 from .phenotypes import (MISSING_AGE, MISSING_SENSITISATION, MISSING_TOTAL_IGE, MISSING_WEIGHT, Profile, below,
                          bp_high, build_profile)
@@ -282,7 +282,37 @@ def omalizumab_decision(p: Profile, region: str) -> Decision | None:
         return _oma_csu(p, region, covers=("csu-refractory",) + (("crswnp",) if p.present("crswnp") else ()))
     if p.present("crswnp") and not p.present("aerd"):
         return _oma_crswnp(p, region)  # AERD without an allergic phenotype: leukotriene modifier first
-    return None
+    return _oma_sensitised_below_table(p, region)
+
+
+def _oma_sensitised_below_table(p: Profile, region: str) -> Decision | None:
+    """Brief 10: a sensitised asthmatic whose baseline IgE is below the tables' lower limit is out of the table:
+    the card names the limit (and anti-IL-5/5R where eosinophilic) instead of saying nothing. By policy
+    (ige_non_allergic_below) the asthma then counts as non-allergic for ranking and order checks."""
+    if not (p.asthma and p.sensitised and p.ige is not None and below(p.ige, policy_value("ige_non_allergic_below"))):
+        return None
+    if p.present("aerd"):
+        return None  # AERD without an allergic phenotype: the leukotriene card answers, omalizumab is not first
+    covers = ("allergic-asthma",)
+    evid = _uniq(p.age_ev + p.ev("allergic-asthma") + p.weight_ev)
+    table_id, age_problem = asthma_table(region, p.age, age_at_first_omalizumab(p))
+    cit = label_citation(region)
+    if table_id is None:
+        reason = age_problem if p.age is not None else "no dose without the patient's age"
+        return _not_dosable(p, region, reason=f"{reason}; the baseline IgE is also below every label table",
+                            missing=(MISSING_AGE,) if p.age is None else (), covers=covers, evidence=evid, cit=cit,
+                            short="sensitised, but the baseline IgE is below the label tables")
+    lk = outside_limits(table_id, p.ige, p.facts.weight)
+    if lk is None:  # policy cut-off above this table's limit (not the case for the label tables): say the policy
+        cut = _p("ige_non_allergic_below")
+        reason = f"baseline IgE {ev.value_text(p.ige)} is below {cut} IU/mL, non-allergic by policy"
+        return _not_dosable(p, region, reason=reason, missing=(), covers=covers, evidence=evid, cit=cit,
+                            short=f"baseline IgE below {cut} IU/mL (policy)")
+    return _not_dosable(p, region, reason=lk.reason, missing=(), covers=covers, evidence=evid, cit=lk.table.citation,
+                        short=_short_reason(lk, ()),
+                        cautions=(f"Sensitisation is documented, but a baseline IgE below {_p('ige_non_allergic_below')} "
+                                  "IU/mL makes the asthma non-allergic for this service (policy): omalizumab is not "
+                                  "dosed; a re-test of total IgE changes the answer only if it is inside the table.",))
 
 
 def _oma_asthma(p: Profile, region: str) -> Decision:
@@ -409,9 +439,18 @@ def anti_il5_decision(p: Profile) -> Decision | None:
     if not p.present("eosinophilic-asthma"):
         return None
     alts = options(ANTI_IL5_REGIMENS, p.age)
-    if not alts:
-        return None  # below 6 years no anti-IL-5/5R is labelled
     evid = _uniq(p.age_ev + p.ev("eosinophilic-asthma"))
+    if not alts:  # too young for every anti-IL-5/5R regimen: say so, never nothing (brief 10)
+        youngest = min(a for a in (min_age(r["agent"]) for r in (therapies()[k] for k in ANTI_IL5_REGIMENS))
+                       if a is not None)
+        return Decision(
+            topic="anti-il5-recommended", indicator="info",
+            headline=clip(f"Eosinophilic asthma at {p.age} years: no anti-IL-5/5R is labelled below {youngest} years"),
+            rationale=(f"Eosinophilic asthma ({p.findings['eosinophilic-asthma'].note}), but no anti-IL-5/5R biologic "
+                       f"in this service is labelled below {youngest} years; refer to a paediatric asthma specialist."),
+            citation=citation("gina-severe"), evidence=evid, rule=p.findings["eosinophilic-asthma"].note,
+            cautions=(eosinophil_policy_note(),), covers=("eosinophilic-asthma",),
+            links=(citation("nucala"),))
     resli = min_age("reslizumab")
     age_note = f"reslizumab only from {resli} years" if p.age is None or p.age >= resli else (
         f"reslizumab is labelled only from {resli} years, so it is not offered")
@@ -751,6 +790,32 @@ def asthma_data_needed(p: Profile) -> Decision | None:
         covers=tuple(k for k in ("allergic-asthma", "eosinophilic-asthma") if p.status(k) == "unknown"))
 
 
+def no_type2_decision(p: Profile, oma: Decision | None) -> Decision | None:
+    """Asthma that is neither allergic nor eosinophilic on the data at hand: say so and what would change it,
+    never an empty answer (brief 10/11). Unknown phenotypes are asthma_data_needed's; AERD has its own card."""
+    if not p.asthma or oma is not None:
+        return None
+    if p.status("allergic-asthma") != "absent" or p.status("eosinophilic-asthma") != "absent":
+        return None
+    if p.present("aerd") or p.status("aerd") == "possible":
+        return None
+    allergic, eos = p.findings["allergic-asthma"].note, p.findings["eosinophilic-asthma"].note
+    return Decision(
+        topic="data-needed", indicator="info",
+        headline="Asthma without a type-2 phenotype on record: repeat the eosinophil count before choosing a biologic",
+        rationale=(f"Not allergic ({allergic or 'no sensitisation'}) and not eosinophilic ({eos}): neither omalizumab "
+                   "(anti-IgE) nor anti-IL-5/5R is indicated by these data. Blood eosinophils vary and are lowered by "
+                   "corticosteroids: GINA advises repeating the count before concluding the asthma is not type-2. "
+                   "Tezepelumab (anti-TSLP) does not depend on a type-2 marker."),
+        citation=citation("gina-severe"),
+        evidence=_uniq(p.age_ev + p.ev("allergic-asthma", "eosinophilic-asthma")),
+        rule=f"allergic asthma absent: {allergic or 'no sensitisation'}; eosinophilic asthma absent: {eos}",
+        missing=("repeat blood eosinophil count (cells/µL), ideally before or on the lowest dose of oral "
+                 "corticosteroids",),
+        cautions=(eosinophil_policy_note(),),
+        covers=("allergic-asthma", "eosinophilic-asthma"))
+
+
 def data_unavailable_decision(facts) -> Decision | None:
     if not facts.unavailable:
         return None
@@ -802,6 +867,7 @@ def assess(facts, *, region: str = "US") -> Assessment:
         out = [merged if d is oma else d for d in out]
     else:
         out.append(need)
+    out.append(no_type2_decision(p, oma))
     decisions = [d for d in out if d is not None]
     if facts.unavailable:
         names = ", ".join(UNAVAILABLE_NAMES.get(k, k) for k in facts.unavailable)

@@ -157,10 +157,13 @@ def test_omalizumab_for_sensitised_asthma_with_ige_below_30_names_the_ige_limit(
     say exactly which limit)."""
     f = allergic_asthma(ige_value=25, weight=65, eos=100)
     out = check(f, [draft("omalizumab", 150, weeks=4)])
-    assert [d.topic for d in out] == ["omalizumab-not-preferred"]
+    # the same out-of-table answer as patient-view, on the draft (issue 15: never silence at the table's edge)
+    assert [d.topic for d in out] == ["omalizumab-not-dosable"]
     d = out[0]
-    assert "IgE 25 IU/mL" in d.headline
-    assert "30 IU/mL" in d.rationale
+    assert "IgE 25 IU/mL" in d.headline and "below the table's lower limit of 30 IU/mL" in d.headline
+    assert d.order_reference == "MedicationRequest/draft-1" and d.dose is None
+    _, whole = answer(f, [draft("omalizumab", 150, weeks=4)])
+    assert [x.topic for x in whole if x.topic.startswith("omalizumab")] == ["omalizumab-not-dosable"]
 
 
 def test_omalizumab_for_aerd_without_allergy_is_not_preferred():

@@ -442,7 +442,8 @@ def test_s9_pemphigoid_info_no_dose():
 
 @pytest.mark.parametrize("kw,words", [
     (dict(ige_value=850), "above the table's upper limit of 700 IU/mL"),
-    (dict(ige_value=25), None),  # IgE < 30: not allergic (policy), so no omalizumab decision at all
+    # IgE < 30 in a sensitised patient: out of the table, and the card says so (was: no card, issue 15)
+    (dict(ige_value=25), "below the table's lower limit of 30 IU/mL"),
     (dict(weight=155), "above the table's upper limit of 150 kg"),
     (dict(weight=28), "below the table's lower limit of 30 kg"),
 ])
