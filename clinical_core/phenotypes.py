@@ -88,6 +88,11 @@ class Profile:
     # sensitisation on its own (True / False / None = not documented), before the IgE < 30 policy rule:
     # a sensitised patient whose IgE is below the tables is out of the table, not silently "non-allergic"
     sensitised: bool | None = None
+    # cyclosporine safety: why renal/BP risk is critical at order-sign, in words, and the one line saying
+    # where a coded CKD stage and the newest eGFR disagree
+    renal_critical_why: str = ""
+    renal_disagreement: str = ""
+    bp_uncontrolled_on_treatment: bool = False
 
     def status(self, key: str) -> str:
         f = self.findings.get(key)
@@ -315,18 +320,73 @@ def _too_old(when, facts: PatientFacts) -> bool:
     return when is None or (when.date() if hasattr(when, "date") else when) < limit
 
 
+STAGE_WORDS = {"ckd-g1": "CKD stage 1", "ckd-g2": "CKD stage 2", "ckd-g3": "CKD stage 3", "ckd-g3a": "CKD stage 3a",
+               "ckd-g3b": "CKD stage 3b", "ckd-g4": "CKD stage 4", "ckd-g5": "CKD stage 5",
+               "esrd": "end-stage renal disease", "dialysis": "dialysis", "kidney-transplant": "a kidney transplant"}
+STAGE_ORDER = ("esrd", "ckd-g5", "ckd-g4", "ckd-g3b", "ckd-g3a", "ckd-g3", "ckd-g2", "ckd-g1")  # most severe first
+
+
+def _egfr_range_text(lo, hi) -> str:
+    if lo is None:
+        return f"below {fmt_num(hi)}"
+    if hi is None:
+        return f"{fmt_num(lo)} or more"
+    return f"{fmt_num(lo)}-{fmt_num(hi - 1)}" if float(lo).is_integer() and float(hi).is_integer() else \
+        f"{fmt_num(lo)} to below {fmt_num(hi)}"
+
+
+def _coded_stage_vs_egfr(f: PatientFacts, severe) -> str:
+    """One line where the coded CKD stage and the newest eGFR disagree (KDIGO ranges, policy.json), else ''."""
+    egfr = f.egfr
+    if egfr is None or egfr.comparator is not None:
+        return ""
+    ranges = policy_value("ckd_stage_egfr_ranges")
+    crit = policy_value("egfr_critical_below")
+    value = fmt_num(egfr.value)
+    when = ev.day(egfr.when)
+    measured = f"the newest eGFR {value} mL/min/1.73 m²" + (f" ({when.isoformat()}, {egfr.source.reference})"
+                                                            if when else f" ({egfr.source.reference})")
+    staged = [c for k in STAGE_ORDER for c in f.conditions_of(k)]
+    if staged:
+        c = staged[0]
+        lo, hi = ranges[c.concept]
+        if (lo is None or egfr.value >= lo) and (hi is None or egfr.value < hi):
+            return ""
+        rule = (" The coded stage counts for cyclosporine at order-sign (policy)." if c.concept in
+                policy_value("renal_critical_conditions") and egfr.value >= crit else "")
+        return (f"Coded {STAGE_WORDS[c.concept]} ({c.source.reference}; eGFR {_egfr_range_text(lo, hi)}) and "
+                f"{measured} disagree: re-check renal function.{rule}")
+    if severe and egfr.value >= crit:
+        c = severe[0]
+        return (f"{STAGE_WORDS[c.concept][0].upper()}{STAGE_WORDS[c.concept][1:]} on record ({c.source.reference}) "
+                f"with {measured}: counts as eGFR below {fmt_num(crit)} for cyclosporine at order-sign (policy).")
+    return ""
+
+
 def _cyclosporine_risks(p: Profile) -> None:
     f = p.facts
     warn, crit = policy_value("egfr_warn_below"), policy_value("egfr_critical_below")
     ckd = f.conditions_of("ckd")
-    evid = [ev.condition(c) for c in ckd]
+    severe = f.conditions_of(*policy_value("renal_critical_conditions"))
+    evid = [ev.condition(c) for c in ckd + tuple(c for c in severe if c not in ckd)]
     if f.egfr is not None:
         evid.append(ev.measurement("eGFR", f.egfr))
     low = below(f.egfr, warn)
-    p.renal_critical = bool(below(f.egfr, crit))
-    if low or ckd:
-        note = (f"eGFR below {fmt_num(crit)} (policy: critical at order-sign)" if p.renal_critical
-                else f"eGFR below {fmt_num(warn)} (policy)" if low else "chronic kidney disease on the problem list")
+    egfr_critical = bool(below(f.egfr, crit))
+    p.renal_critical = egfr_critical or bool(severe)
+    p.renal_disagreement = _coded_stage_vs_egfr(f, severe)
+    if severe:
+        words = ", ".join(dict.fromkeys(STAGE_WORDS[c.concept] for c in severe))
+        p.renal_critical_why = f"{words} on record"
+    elif egfr_critical:
+        p.renal_critical_why = f"eGFR below {fmt_num(crit)}"
+    if low or ckd or severe:
+        if severe:
+            note = (f"{p.renal_critical_why} (policy: counts as eGFR below {fmt_num(crit)}, critical at order-sign)")
+        elif p.renal_critical:
+            note = f"eGFR below {fmt_num(crit)} (policy: critical at order-sign)"
+        else:
+            note = f"eGFR below {fmt_num(warn)} (policy)" if low else "chronic kidney disease on the problem list"
         _add(p, "cyclosporine-renal-risk", "present", evid, note=note)
     elif f.egfr is None:
         _add(p, "cyclosporine-renal-risk", "unknown", evid, (MISSING_EGFR,))
@@ -348,11 +408,20 @@ def _cyclosporine_risks(p: Profile) -> None:
     latest_high = latest is not None and bp_high(latest, sys_w, dia_w)
     n_high = sum(bp_high(r, sys_w, dia_w) for r in readings)
     persistent = n_high >= need
-    p.bp_critical = latest is not None and bp_high(latest, sys_c, dia_c)
+    treated = f.medications_of(drug_class="antihypertensive", active_only=True)
+    severe_bp = latest is not None and bp_high(latest, sys_c, dia_c)
+    p.bp_uncontrolled_on_treatment = bool(treated) and latest_high and not severe_bp and bool(
+        policy_value("bp_uncontrolled_on_treatment_critical"))
+    p.bp_critical = severe_bp or p.bp_uncontrolled_on_treatment
+    evid += [ev.medication(m) for m in treated] if latest_high else []
     if latest_high or persistent or htn:
         parts = []
-        if p.bp_critical:
+        if severe_bp:
             parts.append(f"newest reading >= {fmt_num(sys_c)}/{fmt_num(dia_c)} (policy: critical at order-sign)")
+        elif p.bp_uncontrolled_on_treatment:
+            parts.append(f"newest reading >= {fmt_num(sys_w)}/{fmt_num(dia_w)} mmHg on an antihypertensive: "
+                         "uncontrolled hypertension, a cyclosporine label contraindication (policy: critical at "
+                         "order-sign)")
         elif latest_high:
             parts.append(f"newest reading >= {fmt_num(sys_w)}/{fmt_num(dia_w)} mmHg (policy)")
         if persistent:

@@ -47,9 +47,10 @@ def lte4_policy_note() -> str:
 
 
 def cyclosporine_policy_note() -> str:
-    return (f"eGFR < {_p('egfr_warn_below')} (critical < {_p('egfr_critical_below')}) and BP >= "
-            f"{_p('bp_warn_systolic')}/{_p('bp_warn_diastolic')} (critical >= {_p('bp_critical_systolic')}/"
-            f"{_p('bp_critical_diastolic')}) are product policy from common practice, not label text.")
+    return (f"eGFR < {_p('egfr_warn_below')} (critical < {_p('egfr_critical_below')}, or CKD stage 4-5, dialysis or a "
+            f"kidney transplant on record) and BP >= {_p('bp_warn_systolic')}/{_p('bp_warn_diastolic')} (critical >= "
+            f"{_p('bp_critical_systolic')}/{_p('bp_critical_diastolic')}, or >= {_p('bp_warn_systolic')}/"
+            f"{_p('bp_warn_diastolic')} on an antihypertensive) are product policy, not label text.")
 
 
 def check_region(region: str) -> str:
@@ -632,14 +633,17 @@ def _risk_words(p: Profile) -> str:
     f = p.facts
     words = []
     if p.present("cyclosporine-renal-risk"):
-        words.append(f"eGFR {fmt_num(f.egfr.value)}" if f.egfr is not None and p.findings[
-            "cyclosporine-renal-risk"].note.startswith("eGFR") else "CKD")
+        note = p.findings["cyclosporine-renal-risk"].note
+        if p.renal_critical_why and not p.renal_critical_why.startswith("eGFR"):
+            words.append(p.renal_critical_why.removesuffix(" on record"))
+        else:
+            words.append(f"eGFR {fmt_num(f.egfr.value)}" if f.egfr is not None and note.startswith("eGFR") else "CKD")
     if p.present("cyclosporine-bp-risk"):
         bp = f.bp_latest or (f.bp_recent[0] if f.bp_recent else None)
         note = p.findings["cyclosporine-bp-risk"].note
         sys_w, dia_w = policy_value("bp_warn_systolic"), policy_value("bp_warn_diastolic")
         if bp is not None and bp_high(bp, sys_w, dia_w):
-            words.append(f"BP {_bp_text(bp)}")
+            words.append(f"BP {_bp_text(bp)}" + (" on treatment" if p.bp_uncontrolled_on_treatment else ""))
         elif "persistently" in note:
             # the newest reading is normal: quote the high readings, never the normal one as the risk
             window = int(policy_value("bp_persistent_window"))
@@ -685,9 +689,19 @@ def cyclosporine_decision(p: Profile, *, hook: str | None = None, order_referenc
                       "off-label omalizumab up-dosing when 300 mg every 4 weeks is not enough (check EAACI 2022).")
     rule_parts = [p.findings[k].note for k in ("cyclosporine-renal-risk", "cyclosporine-bp-risk") if p.present(k)]
     cautions = [cyclosporine_policy_note()]
+    if p.renal_disagreement:
+        cautions.append(p.renal_disagreement)
     if critical:
-        cautions.append(f"Critical at order-sign: eGFR below {_p('egfr_critical_below')} or BP at or above "
-                        f"{_p('bp_critical_systolic')}/{_p('bp_critical_diastolic')}.")
+        why = [w for w in (p.renal_critical and p.renal_critical_why,
+                           p.bp_critical and ("uncontrolled hypertension on an antihypertensive (newest reading at or "
+                                              f"above {_p('bp_warn_systolic')}/{_p('bp_warn_diastolic')})"
+                                              if p.bp_uncontrolled_on_treatment else
+                                              f"BP at or above {_p('bp_critical_systolic')}/"
+                                              f"{_p('bp_critical_diastolic')}")) if w]
+        cautions.append(f"Critical at order-sign: {'; '.join(why)} (policy.json, with sources).")
+    if p.bp_uncontrolled_on_treatment:
+        cautions.append("Confirm the blood pressure on a second reading: the cyclosporine label asks for BP on at least "
+                        "two occasions before starting.")
     return Decision(
         topic="cyclosporine-unsafe", indicator="critical" if critical else "warning", headline=clip(head),
         rationale=rationale.strip(), citation=citation("neoral"), evidence=evid, rule="; ".join(rule_parts),

@@ -123,7 +123,7 @@ def snomed_index() -> dict[str, ConditionCode]:
     out = {}
     for e in load_json("codesets/snomed.json")["codes"]:
         if e.get("use") and e.get("confidence") in USABLE_CONFIDENCE:
-            out[e["code"]] = ConditionCode(SNOMED, e["code"], e["display"], (e["concept"],))
+            out[e["code"]] = ConditionCode(SNOMED, e["code"], e["display"], (e["concept"], *e.get("also", ())))
     return out
 
 

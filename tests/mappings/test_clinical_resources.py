@@ -50,7 +50,7 @@ def test_condition_codes_map_to_concepts():
             condition("c5", "N18.4", system=ICD10CM), condition("c6", "I10", system=ICD10CM),
             condition("c7", "L12.0", system=ICD10CM))
     concepts = {c.concept for c in f.conditions}
-    assert concepts == {"allergic-asthma", "severe-asthma", "csu", "nasal-polyps", "ckd", "hypertension",
+    assert concepts == {"allergic-asthma", "severe-asthma", "csu", "nasal-polyps", "ckd", "ckd-g4", "hypertension",
                         "bullous-pemphigoid"}
     c = next(c for c in f.conditions if c.concept == "severe-asthma")
     assert c.source.reference == "Condition/c2" and c.source.code == f"{ICD10CM}|J45.50"
