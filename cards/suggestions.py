@@ -86,6 +86,21 @@ def coded_regimen(option: TherapyOption, rxnorm: RxNormLookup) -> tuple[dict, di
     return medication, dosage
 
 
+def _maintenance_phase(option: TherapyOption, dosage: dict) -> list[dict]:
+    """A regimen with a loading phase (benralizumab: every 4 weeks for 3 doses, then every 8 weeks) as two
+    dosage instructions in sequence: the first limited by timing.repeat.count, the second at the later
+    interval. A single-phase regimen gets none (its one instruction is the whole regimen)."""
+    if not option.initial_doses or not option.then_period:
+        return []
+    dosage["sequence"] = 1
+    dosage["timing"]["repeat"]["count"] = int(option.initial_doses)
+    later = copy.deepcopy(dosage)
+    later["sequence"] = 2
+    later["timing"]["repeat"] = {"frequency": option.frequency, "period": _num(option.then_period),
+                                 "periodUnit": option.period_unit}
+    return [later]
+
+
 def new_medication_request(option: TherapyOption, *, patient_id: str, intent: str,
                            rxnorm: RxNormLookup, draft: Mapping[str, Any] | None = None) -> dict | None:
     regimen = coded_regimen(option, rxnorm)
@@ -99,7 +114,7 @@ def new_medication_request(option: TherapyOption, *, patient_id: str, intent: st
         "medicationCodeableConcept": medication,
         "subject": {"reference": f"Patient/{patient_id}"},
     }
-    resource["dosageInstruction"] = [dosage]
+    resource["dosageInstruction"] = [dosage] + _maintenance_phase(option, dosage)
     if option.note.strip():  # loading doses, age limits, boxed warnings the prescriber must see
         resource["note"] = [{"text": option.note.strip()}]
     if draft:  # keep the ordering context (encounter, prescriber) of the draft being replaced

@@ -67,6 +67,10 @@ class TherapyOption:
     route: str | None = None  # "subcutaneous", "intravenous", "oral"
     note: str = ""  # age limits, boxed warnings, loading doses the clinician must add
     verified: bool = True  # False: the regimen was not verified from a label here, so no order is coded from it
+    # a loading phase: the first `initial_doses` doses every `period`, then every `then_period` (benralizumab:
+    # 30 mg every 4 weeks x3, then every 8 weeks); coded as two dosage instructions in sequence
+    initial_doses: int | None = None
+    then_period: float | None = None
 
 
 @fast_init

@@ -11,7 +11,8 @@ from .decisions import Citation, DoseRecommendation, TherapyOption
 from .knowledge import csu_fixed, label_age_limits, policy_value, table_meta, therapies
 
 ANTI_IL5_REGIMENS = (
-    "mepolizumab-asthma-12plus", "mepolizumab-asthma-6to11", "benralizumab-asthma-12plus", "reslizumab-asthma-18plus",
+    "mepolizumab-asthma-12plus", "mepolizumab-asthma-6to11", "benralizumab-asthma-12plus", "benralizumab-asthma-6to11",
+    "reslizumab-asthma-18plus",
 )
 LTM_REGIMENS = ("montelukast-15plus", "zileuton-er-12plus")
 CHECK_LABEL = "check the label: this regimen is not verified in this service"
@@ -40,6 +41,7 @@ def option(regimen_id: str) -> TherapyOption:
         agent=reg["agent"], display=reg["display"], dose_value=reg.get("dose_value"), dose_unit=reg.get("dose_unit"),
         frequency=reg.get("frequency"), period=reg.get("period"), period_unit=reg.get("period_unit"),
         route=reg.get("route"), note=note, verified=bool(reg.get("verified")),
+        initial_doses=reg.get("initial_doses"), then_period=reg.get("then_period"),
     )
 
 

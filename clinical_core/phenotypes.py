@@ -210,7 +210,11 @@ def _eosinophilic(p: Profile) -> None:
     if peak is not None and peak != latest:
         evid.append(ev.measurement("Blood eosinophils (highest, 12 months)", peak))
     dx = f.conditions_of("eosinophilic-asthma")
-    now_hit, yr_hit = at_or_above(latest, now_t), at_or_above(peak, yr_t)
+    months = int(policy_value("eosinophils_current_max_age_months"))
+    newest_day = ev.day(latest.when) if latest is not None else None
+    stale = latest is not None and (newest_day is None or newest_day < months_before(f.evaluation_date, months))
+    now_hit = None if stale else at_or_above(latest, now_t)  # an old 'newest' count is not 'now' (policy)
+    yr_hit = at_or_above(peak, yr_t)
     p.eos_high = bool(at_or_above(latest, high_t) or at_or_above(peak, high_t))
     if now_hit or yr_hit or dx:
         why = []
@@ -223,6 +227,11 @@ def _eosinophilic(p: Profile) -> None:
         _add(p, "eosinophilic-asthma", "present", evid, note="; ".join(why) + " (policy thresholds)")
     elif latest is None and peak is None:
         _add(p, "eosinophilic-asthma", "unknown", evid, (MISSING_EOS,))
+    elif stale and peak is None:
+        when = f"dated {newest_day.isoformat()}" if newest_day else "undated"
+        _add(p, "eosinophilic-asthma", "unknown", evid,
+             (f"{MISSING_EOS}: the newest is {when}, older than {months} months (policy); measure a current count",),
+             note=f"no eosinophil count in the last {months} months (policy)")
     else:
         _add(p, "eosinophilic-asthma", "absent", evid,
              note=f"below {fmt_num(now_t)}/µL now and {fmt_num(yr_t)}/µL in 12 months (policy thresholds)")
