@@ -5,6 +5,12 @@ OperationOutcome, is fetched from fhirServer; `null` means "queried, no data" an
 a Bundle with a `next` link is paged.  Tokens are `{{context.<primitive field>}}` and the user tokens
 derived from context.userId (`userPractitionerId`, ...).  A template whose token cannot be filled is
 not fetched (the key stays unavailable).
+
+When the service runs a search itself, a bare patient id in a `patient` or `subject` parameter is
+sent as `Patient/<id>` (`qualify_patient_references`). FHIR R4 allows both spellings, but not every
+server matches the bare one: Medplum's in-memory engine answers `patient=<id>` with an empty
+searchset, 200 OK, which would read as "no IgE, no weight, no conditions" and give no card at all.
+`Patient/<id>` is the reference's own spelling and every server tried matches it (tests/integration).
 """
 from __future__ import annotations
 
@@ -23,6 +29,27 @@ USER_TOKENS = {
     "userPatientId": "Patient",
     "userRelatedPersonId": "RelatedPerson",
 }
+
+
+PATIENT_REFERENCE_PARAMS = frozenset({"patient", "subject"})
+
+
+def qualify_patient_references(query: str) -> str:
+    """`Type?patient=<id>` -> `Type?patient=Patient/<id>` (also `subject`, each comma alternative);
+    values that already name a type (`Patient/1`, an absolute URL) and every other parameter are
+    left exactly as rendered."""
+    path, sep, qs = query.partition("?")
+    if not sep or not qs:
+        return query
+    parts = []
+    for part in qs.split("&"):
+        name, eq, value = part.partition("=")
+        if eq and name in PATIENT_REFERENCE_PARAMS and value:
+            value = ",".join(v if (not v or "/" in v or "%2F" in v.upper()) else f"Patient/{v}"
+                             for v in value.split(","))
+            part = f"{name}={value}"
+        parts.append(part)
+    return f"{path}?{'&'.join(parts)}"
 
 
 def render_template(template: str, context: Mapping[str, Any]) -> str | None:
@@ -83,7 +110,7 @@ def complete_prefetch(templates: Mapping[str, str], prefetch: Mapping[str, Any] 
             outcome.unavailable.append(key)
             outcome.reasons[key] = "template token could not be filled from the context"
             continue
-        queries[key] = query
+        queries[key] = qualify_patient_references(query)
     if queries or continuations:
         results = client.fetch_many(queries, deadline=deadline, continuations=continuations)
         for key, result in results.items():
