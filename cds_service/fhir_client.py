@@ -244,6 +244,7 @@ class FhirClient:
                 if is_search:
                     raise FhirFetchError(f"HTTP {status} for a search")
                 result.value, result.ok = None, True  # read of a resource that does not exist
+                result.notes.append(f"HTTP {status}: no such resource on fhirServer")
             elif body.get("resourceType") == "Bundle":
                 result.value = self._follow_pages(body, result, deadline=deadline,
                                                   first_url=f"{self.base_url}/{query.lstrip('/')}",

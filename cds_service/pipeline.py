@@ -162,6 +162,13 @@ def evaluate(request_json: dict, *, settings: Settings, fhir_client=None, now=No
                              "reasons": outcome.reasons}, sort_keys=True))
 
     missing_required = [k for k in fhir_mappings.REQUIRED_PREFETCH_KEYS if k in outcome.unavailable]
+    for key in fhir_mappings.REQUIRED_PREFETCH_KEYS:
+        # the server read it and says it does not exist (404/410): the context names a Patient the
+        # server does not have, which is "not obtainable" too, not a patient without data
+        fetched = outcome.fetched.get(key)
+        if key not in missing_required and fetched is not None and fetched.ok and outcome.data.get(key) is None:
+            missing_required.append(key)
+            outcome.reasons[key] = "; ".join(fetched.notes) or "not found on fhirServer"
     if missing_required:
         raise PrefetchUnavailable(missing_required,
                                   [f"{k}: {outcome.reasons.get(k, 'unavailable')}" for k in missing_required])

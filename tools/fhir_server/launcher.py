@@ -48,15 +48,28 @@ def _node_version(node: str) -> tuple[int, ...] | None:
     return (int(match.group(1)), int(match.group(2))) if match else None
 
 
-def runtime_problem() -> str | None:
-    """Why the server cannot start here, or None when it can."""
+def node_problem() -> str | None:
+    """Why Node.js cannot run the server here, or None when it can."""
     node = shutil.which("node")
     if not node:
         return "Node.js is not installed (need node >= 20.19 and npm; Debian: apt-get install nodejs npm)"
     version = _node_version(node)
     if version is None or version < MIN_NODE:
-        return f"node {version} is too old (need >= {MIN_NODE[0]}.{MIN_NODE[1]})"
-    if not ROUTER_PACKAGE.exists():
+        shown = ".".join(map(str, version)) if version else "of unknown version"
+        return f"node {shown} is too old (need >= {MIN_NODE[0]}.{MIN_NODE[1]})"
+    return None
+
+
+def dependencies_installed() -> bool:
+    return ROUTER_PACKAGE.exists()
+
+
+def runtime_problem() -> str | None:
+    """Why the server cannot start here, or None when it can."""
+    problem = node_problem()
+    if problem:
+        return problem
+    if not dependencies_installed():
         return ("the server's npm packages are not installed: run `make fhir-server-deps` "
                 "(npm ci in tools/fhir_server)")
     return None
