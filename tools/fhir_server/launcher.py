@@ -226,6 +226,13 @@ def main(argv: list[str] | None = None) -> int:
                         help="server page size cap (a small value forces paging with next links)")
     parser.add_argument("--clock", help="'today' for the demo dates (default: CDS_CLOCK, else today UTC)")
     args = parser.parse_args(argv)
+
+    def stop_on_term(signum, frame):  # `kill <pid>` stops the Node process too, as Ctrl-C does
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, stop_on_term)
+    if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:  # started in the background by a shell
+        signal.signal(signal.SIGINT, stop_on_term)
     try:
         install_dependencies(quiet=False)
         server = start(port=args.port, max_count=args.max_count)

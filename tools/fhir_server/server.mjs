@@ -234,6 +234,14 @@ server.listen(Number.parseInt(opts.port, 10) || 0, opts.host, () => {
   console.log(JSON.stringify({ event: 'ready', base: publicBase, port, maxCount }));
 });
 
+// Exit with the process that started it (a test run or the launcher killed without cleanup).
+const parent = process.ppid;
+setInterval(() => {
+  if (process.ppid !== parent) {
+    process.exit(0);
+  }
+}, 1000).unref();
+
 for (const signal of ['SIGINT', 'SIGTERM']) {
   process.on(signal, () => server.close(() => process.exit(0)));
 }
