@@ -293,3 +293,31 @@ def test_drafted_interval_is_shown_in_a_prescriber_unit():
     assert interval_text(3 / 7) == "every 3 days"
     assert interval_text(2) == "every 2 weeks"
     assert interval_text(4) == "every 4 weeks"
+
+
+# --- the whole answer: patient-level conclusion + draft checks, nothing ordered twice (issue 15) -------
+
+def test_order_answers_keep_the_patient_level_conclusion():
+    f = csu(egfr=meas("egfr", 45))
+    assessment, out = answer(f, [draft("cyclosporine", 150, weeks=0.5 / 7, route="oral", rid="cyc")])
+    topics = [d.topic for d in out]
+    # the CSU dose conclusion of patient-view stays; "avoid cyclosporine" is now the warning on the draft
+    assert topics.count("omalizumab-dose") == 1 and topics.count("cyclosporine-unsafe") == 1
+    cyc = next(d for d in out if d.topic == "cyclosporine-unsafe")
+    assert cyc.order_reference == "MedicationRequest/cyc"
+    view_cyc = next(d for d in assessment.decisions if d.topic == "cyclosporine-unsafe")
+    assert set(view_cyc.evidence) <= set(cyc.evidence)
+    # the cyclosporine card's replacement orders omalizumab: the dose card does not order it a second time
+    dose = next(d for d in out if d.topic == "omalizumab-dose")
+    assert dose.order_reference is None and not dose.suggest_order
+    assert "ordered by the card for MedicationRequest/cyc" in dose.no_order_note
+
+
+def test_a_replacement_already_drafted_is_not_offered_again():
+    f = csu(egfr=meas("egfr", 45))
+    drafts = [draft("cyclosporine", 150, weeks=0.5 / 7, route="oral", rid="cyc"), draft("omalizumab", 300, weeks=4)]
+    out = check(f, drafts)
+    cyc = next(d for d in out if d.topic == "cyclosporine-unsafe")
+    assert cyc.alternatives == ()  # no "replace with omalizumab": omalizumab is already drafted
+    assert any("already drafted (MedicationRequest/draft-1)" in c for c in cyc.cautions)
+    assert matched(tuple(d for d in out if d.topic.startswith("omalizumab")))
