@@ -703,7 +703,9 @@ def _condition_concepts(concept: Any) -> list[tuple[str, str | None, str]]:
         return []
     for pat in cs.condition_text_patterns():
         if any(w in text for w in pat["any"]) and not any(w in text for w in pat.get("none", ())):
-            found.append((pat["concept"], None, concept_text(concept)))
+            for key in (pat["concept"], *pat.get("also", ())):
+                if key not in {f[0] for f in found}:
+                    found.append((key, None, concept_text(concept)))
     return found
 
 

@@ -56,6 +56,36 @@ def test_condition_codes_map_to_concepts():
     assert c.source.reference == "Condition/c2" and c.source.code == f"{ICD10CM}|J45.50"
 
 
+@pytest.mark.parametrize("code,system,concepts", [
+    ("N18.4", ICD10CM, {"ckd", "ckd-g4"}), ("N18.5", ICD10CM, {"ckd", "ckd-g5"}), ("N18.6", ICD10CM, {"ckd", "esrd"}),
+    ("N18.32", ICD10CM, {"ckd", "ckd-g3b"}), ("N18.30", ICD10CM, {"ckd", "ckd-g3"}), ("N18.9", ICD10CM, {"ckd"}),
+    ("Z99.2", ICD10CM, {"ckd", "dialysis"}), ("Z49.31", ICD10CM, {"ckd", "dialysis"}), ("Z49.01", ICD10CM, set()),
+    ("Z94.0", ICD10CM, {"kidney-transplant"}), ("I12.0", ICD10CM, {"hypertension", "ckd", "ckd-g5"}),
+    ("I12.9", ICD10CM, {"hypertension", "ckd"}),
+    ("431857002", SNOMED, {"ckd", "ckd-g4"}), ("433146000", SNOMED, {"ckd", "ckd-g5"}),
+    ("714152005", SNOMED, {"ckd", "ckd-g5", "dialysis"}), ("46177005", SNOMED, {"ckd", "esrd"}),
+    ("236436003", SNOMED, {"ckd", "esrd", "kidney-transplant"}), ("105502003", SNOMED, {"ckd", "dialysis"}),
+    ("737295003", SNOMED, {"kidney-transplant"}), ("161665007", SNOMED, {"kidney-transplant"}),
+    ("700379002", SNOMED, {"ckd", "ckd-g3b"}),
+])
+def test_kidney_stage_dialysis_and_transplant_codes(code, system, concepts):
+    """Issue 15: the coded CKD stage, dialysis and kidney transplant are facts (codes verified, see the code-set
+    sources); Z49.0x (dialysis catheter fitting, which may precede dialysis) is deliberately not mapped."""
+    f = run(condition("k1", code, system=system))
+    assert {c.concept for c in f.conditions} == concepts
+
+
+@pytest.mark.parametrize("text,concepts", [
+    ("CKD stage 4", {"ckd", "ckd-g4"}), ("Chronic kidney disease, stage 5", {"ckd", "ckd-g5"}),
+    ("End-stage renal disease on hemodialysis", {"ckd", "esrd", "dialysis"}),
+    ("Kidney transplant recipient", {"kidney-transplant"}), ("Kidney transplant candidate", set()),
+    ("Pre-dialysis CKD clinic", set()),
+])
+def test_kidney_conditions_sent_as_text_only(text, concepts):
+    res = condition("k1", "unknown-local-code", system="http://example.org/local", display=text)
+    assert {c.concept for c in run(res).conditions} == concepts
+
+
 @pytest.mark.parametrize("kwargs", [
     {"verification": "refuted"}, {"verification": "entered-in-error"}, {"clinical": "resolved"},
     {"clinical": "inactive"}, {"clinical": "remission"},
