@@ -3,7 +3,7 @@
 Every discovery, service and feedback call carries `Authorization: Bearer <JWT>`.  Checked, in order:
 asymmetric `alg` on the allowlist (never `none` or HMAC), `kid` present; `iss` is a trusted issuer;
 `jku`, if sent, is on that issuer's allowlist; the signature verifies with that issuer's JWKS (or the
-allowlisted jku's); `aud` is exactly the called URL built from CDS_PUBLIC_BASE_URL (not from the
+allowlisted jku's; a pinned jku is read from its local file, never fetched); `aud` is exactly the called URL built from CDS_PUBLIC_BASE_URL (not from the
 request, which a proxy rewrites); `exp`, `iat`, `nbf` within a small leeway and a bounded lifetime;
 `jti` not seen before.  Any failure is 401 with the same body, so a caller learns nothing about
 why; the reason is logged (with iss and kid, never the token).
@@ -88,7 +88,8 @@ class Authenticator:
             raise AuthFailed("jku not on the issuer's allowlist")
         key = issuer.keys.key_for(kid)
         if key is None and jku is not None:
-            key = self._jku_source(jku).key_for(kid)
+            pinned = issuer.pinned_jku(jku)  # a pinned jku is read from its local file, never fetched
+            key = (pinned if pinned is not None else self._jku_source(jku)).key_for(kid)
         if key is None:
             raise AuthFailed("unknown kid")
         jwk_alg = (getattr(key, "_jwk_data", None) or {}).get("alg")

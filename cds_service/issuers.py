@@ -7,16 +7,22 @@ File format (JSON; relative paths are relative to the file):
        "jwks_file": "sandbox-jwks.json",            # or "jwks_url": "https://.../jwks.json",
                                                     # or "jwks": {"keys": [...]} inline
        "jku": ["https://sandbox.cds-hooks.org/.well-known/jwks.json"],   # jku values honoured
+                                                    # (fetched for a kid the keys above lack), or
+                                                    # pinned: {"<jku URL>": "<local JWKS file>"},
+                                                    # accepted but never fetched
        "algorithms": ["ES384"],                     # optional subset of the service's allowlist
        "fhir_servers": ["http://127.0.0.1:8080/demo/fhir"]}             # fhirServer bases allowed
     ]}
 
-Keys are cached for CDS_JWKS_CACHE_SECONDS; an unknown `kid` triggers at most one early refresh per
+A pinned jku is for a client whose `jku` names a JWKS the service must not (or cannot) fetch, such as
+the CDS Hooks Sandbox's internet URL in an offline set-up: tokens carrying it are checked against the
+local file only.  Keys are cached for CDS_JWKS_CACHE_SECONDS; an unknown `kid` triggers at most one early refresh per
 30 s (key rotation without a restart, without letting a stranger make us hammer the JWKS URL).
 """
 from __future__ import annotations
 
 import json
+import logging
 import os
 import threading
 import time
@@ -28,6 +34,7 @@ import jwt
 from .settings import JWT_ALGORITHMS, SettingsError, normalize_base_url
 
 MIN_REFRESH_SECONDS = 30.0
+log = logging.getLogger("cds_service.issuers")
 
 
 def _fetch_jwks(url: str) -> Any:
@@ -60,6 +67,7 @@ class JwksSource:
             with open(self.file, encoding="utf-8") as fh:
                 data = json.load(fh)
         else:
+            log.info(json.dumps({"event": "jwks_fetch", "url": self.url}))
             data = _fetch_jwks(self.url)  # type: ignore[arg-type]
         keys: dict[str, jwt.PyJWK] = {}
         for jwk in (data.get("keys") if isinstance(data, dict) else None) or ():
@@ -94,6 +102,13 @@ class TrustedIssuer:
     jku: tuple[str, ...] = ()
     algorithms: tuple[str, ...] = JWT_ALGORITHMS
     fhir_servers: tuple[str, ...] = ()
+    jku_pins: tuple[tuple[str, JwksSource], ...] = ()  # (jku URL, its local JWKS): never fetched
+
+    def pinned_jku(self, jku: str) -> JwksSource | None:
+        for url, source in self.jku_pins:
+            if url == jku:
+                return source
+        return None
 
 
 def load_issuers(path: str, *, ttl: float) -> dict[str, TrustedIssuer]:
@@ -134,8 +149,18 @@ def load_issuers(path: str, *, ttl: float) -> dict[str, TrustedIssuer]:
             raise SettingsError(f"{where}: algorithms not allowed (asymmetric only): {bad}")
         jku = entry.get("jku") or []
         fhir = entry.get("fhir_servers") or []
+        pins: list[tuple[str, JwksSource]] = []
+        if isinstance(jku, dict):  # pinned: each jku URL names a local JWKS file, never fetched
+            for url, pin in jku.items():
+                if not isinstance(pin, str) or not pin:
+                    raise SettingsError(f"{where}: jku {url}: a pinned jku needs a local JWKS file name")
+                pin = pin if os.path.isabs(pin) else os.path.join(base_dir, pin)
+                if not os.path.isfile(pin):
+                    raise SettingsError(f"{where}: jku {url}: pinned JWKS file {pin} does not exist")
+                pins.append((url, JwksSource(file=pin, ttl=ttl)))
+            jku = list(jku)
         if not isinstance(jku, list) or not all(isinstance(u, str) for u in jku):
-            raise SettingsError(f"{where}: jku must be a list of URLs")
+            raise SettingsError(f"{where}: jku must be a list of URLs or an object of URL -> JWKS file")
         if not isinstance(fhir, list) or not all(isinstance(u, str) for u in fhir):
             raise SettingsError(f"{where}: fhir_servers must be a list of URLs")
         issuers[entry["iss"]] = TrustedIssuer(
@@ -144,6 +169,7 @@ def load_issuers(path: str, *, ttl: float) -> dict[str, TrustedIssuer]:
             jku=tuple(jku),
             algorithms=algorithms,
             fhir_servers=tuple(normalize_base_url(u) for u in fhir),
+            jku_pins=tuple(pins),
         )
     return issuers
 

@@ -1,7 +1,11 @@
 """The CDS services this project offers, as discovery describes them.
 
-One id serves both order hooks (`order-select` and `order-sign`), so a client replaces the cards it
-got at select time with the sign-time ones (CDS Hooks 2.0, "Update stale guidance").  Prefetch
+Discovery lists one id per hook: `omalizumab-order-select` (order-select) and
+`omalizumab-order-review` (order-sign).  Clients that read discovery key a service by its URL
+(`{baseUrl}/cds-services/{id}`): the CDS Hooks Sandbox keeps one entry per URL, so when both order
+hooks shared `omalizumab-order-review` the order-sign entry replaced the order-select one and Rx View
+never called the service.  `omalizumab-order-review` still accepts order-select too (`also_accepts`),
+so a client registered for both hooks at that URL keeps working.  Prefetch
 templates come from `fhir_mappings.prefetch_templates()`, which builds them from the same code-set
 files the mappings read, so discovery never asks for codes the mappings would not understand.
 """
@@ -10,7 +14,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 PATIENT_VIEW_ID = "omalizumab-patient-view"
-ORDER_REVIEW_ID = "omalizumab-order-review"
+ORDER_REVIEW_ID = "omalizumab-order-review"  # order-sign (and order-select, for earlier registrations)
+ORDER_SELECT_ID = "omalizumab-order-select"
 
 HOOKS = ("patient-view", "order-select", "order-sign")
 
@@ -22,6 +27,7 @@ class ServiceDefinition:
     title: str
     description: str
     usage_requirements: str
+    also_accepts: tuple[str, ...] = ()  # further hooks this URL answers, not listed in discovery
 
 
 _USAGE = (
@@ -45,7 +51,7 @@ SERVICES: tuple[ServiceDefinition, ...] = (
         usage_requirements=_USAGE,
     ),
     ServiceDefinition(
-        id=ORDER_REVIEW_ID,
+        id=ORDER_SELECT_ID,
         hook="order-select",
         title="Omalizumab and cyclosporine order check",
         description=(
@@ -64,12 +70,14 @@ SERVICES: tuple[ServiceDefinition, ...] = (
             "pressure safety. Replaces the cards given at order-select."
         ),
         usage_requirements=_USAGE,
+        also_accepts=("order-select",),
     ),
 )
 
 
 _SERVICE_IDS = frozenset(s.id for s in SERVICES)
-_HOOKS_BY_SERVICE = {sid: tuple(s.hook for s in SERVICES if s.id == sid) for sid in _SERVICE_IDS}
+_HOOKS_BY_SERVICE = {sid: tuple(dict.fromkeys(h for s in SERVICES if s.id == sid for h in (s.hook, *s.also_accepts)))
+                     for sid in _SERVICE_IDS}
 
 
 def service_ids() -> frozenset[str]:

@@ -19,8 +19,18 @@ def test_discovery_lists_three_hooks_with_required_fields(client):
         for field in ("hook", "title", "description", "id", "usageRequirements", "prefetch"):
             assert isinstance(s[field], (str, dict)) and s[field], field
     ids = {s["hook"]: s["id"] for s in services}
-    assert ids["order-select"] == ids["order-sign"] == ORDER.rsplit("/", 1)[1]
+    assert ids["order-sign"] == ORDER.rsplit("/", 1)[1]
+    assert ids["order-select"] == "omalizumab-order-select"
     assert ids["patient-view"] == PV.rsplit("/", 1)[1]
+    # one id per entry: clients such as the CDS Hooks Sandbox keep one service per URL
+    assert len({s["id"] for s in services}) == len(services)
+
+
+def test_order_review_still_answers_order_select_for_earlier_registrations(client):
+    from cds_service import services
+
+    assert services.hooks_for("omalizumab-order-review") == ("order-sign", "order-select")
+    assert services.hooks_for("omalizumab-order-select") == ("order-select",)
 
 
 def test_prefetch_comes_from_the_mappings_code_sets(client):

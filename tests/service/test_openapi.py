@@ -36,7 +36,7 @@ def test_every_cds_route_is_documented(app):
         path = _flask_path(rule.rule)
         if path.startswith("/cds-services") or path in ("/healthz", "/readyz", "/metrics"):
             if "{service_id}" in path:
-                for sid in ("omalizumab-patient-view", "omalizumab-order-review"):
+                for sid in ("omalizumab-patient-view", "omalizumab-order-select", "omalizumab-order-review"):
                     assert path.replace("{service_id}", sid) in documented, path
             else:
                 assert path in documented, path
