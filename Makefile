@@ -1,11 +1,14 @@
 # Quick start: `make run` (demo service on http://127.0.0.1:8080) and `make test` (whole suite).
+# `make sandbox`: the real CDS Hooks Sandbox (../shared/tools/cds-hooks-sandbox) against the demo, auth ON.
 PY ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 8080
+SANDBOX_DIR ?= ../shared/tools/cds-hooks-sandbox
+SANDBOX_PORT ?= 8081
 
-.PHONY: venv install install-test browser fhir-server-deps fhir-server run test test-long bench clean
+.PHONY: venv install install-test browser fhir-server-deps fhir-server run sandbox test test-long bench clean
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -45,6 +48,10 @@ fhir-server: install fhir-server-deps
 
 run: install
 	CDS_DEMO=1 CDS_AUTH=off $(BIN)/omalizumab-cds serve --host $(HOST) --port $(PORT)
+
+# Serves the Sandbox on $(SANDBOX_PORT), the demo service with CDS_AUTH=jwt on $(PORT); prints the URLs to open.
+sandbox: install
+	$(BIN)/python -m demo.sandbox --sandbox-dir $(SANDBOX_DIR) --host $(HOST) --port $(PORT) --sandbox-port $(SANDBOX_PORT)
 
 test: install-test browser fhir-server-deps
 	$(BIN)/python -m pytest

@@ -162,5 +162,7 @@ def serve(host: str = "127.0.0.1", port: int = 8080, workers: int = 2, threads: 
     if settings.demo:
         from demo import startup_banner
 
-        print(startup_banner(settings.public_base_url), flush=True)
+        sandbox = os.environ.get("CDS_SANDBOX_URL") or "http://localhost:8081"  # set by `make sandbox`
+        print(startup_banner(settings.public_base_url, sandbox_url=sandbox, auth_enabled=settings.auth_enabled),
+              flush=True)
     CdsGunicorn(gunicorn_options(host, port, workers, threads, timeout)).run()

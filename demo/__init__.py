@@ -17,7 +17,7 @@ def init_app(app: Flask) -> None:
     app.register_blueprint(page_bp)
 
 
-def startup_banner(base_url: str, *, sandbox_url: str = "http://localhost:8081") -> str:
+def startup_banner(base_url: str, *, sandbox_url: str = "http://localhost:8081", auth_enabled: bool = False) -> str:
     """The URLs to open after `omalizumab-cds serve` in demo mode (printed by the serve command).
 
     `sandbox_url` is where a locally built CDS Hooks Sandbox is served (not on the service's port);
@@ -30,7 +30,8 @@ def startup_banner(base_url: str, *, sandbox_url: str = "http://localhost:8081")
     sandbox = (f"{sandbox_url.rstrip('/')}/?fhirServiceUrl={quote(fhir, safe='')}"
                f"&serviceDiscoveryURL={quote(discovery, safe='')}&patientId=demo-allergic-asthma-adult")
     return "\n".join([
-        "omalizumab-cds demo (synthetic patients; EHR authentication OFF, loopback only):",
+        "omalizumab-cds demo (synthetic patients; " + ("EHR authentication ON (CDS_AUTH=jwt)):" if auth_enabled
+                                                       else "EHR authentication OFF, loopback only):"),
         f"  EHR sidebar demo page : {base}/",
         f"  CDS Hooks discovery   : {discovery}",
         f"  demo FHIR server (R4) : {fhir}",
