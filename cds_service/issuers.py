@@ -151,13 +151,13 @@ def load_issuers(path: str, *, ttl: float) -> dict[str, TrustedIssuer]:
         fhir = entry.get("fhir_servers") or []
         pins: list[tuple[str, JwksSource]] = []
         if isinstance(jku, dict):  # pinned: each jku URL names a local JWKS file, never fetched
-            for url, pin in jku.items():
+            for jku_url, pin in jku.items():
                 if not isinstance(pin, str) or not pin:
-                    raise SettingsError(f"{where}: jku {url}: a pinned jku needs a local JWKS file name")
+                    raise SettingsError(f"{where}: jku {jku_url}: a pinned jku needs a local JWKS file name")
                 pin = pin if os.path.isabs(pin) else os.path.join(base_dir, pin)
                 if not os.path.isfile(pin):
-                    raise SettingsError(f"{where}: jku {url}: pinned JWKS file {pin} does not exist")
-                pins.append((url, JwksSource(file=pin, ttl=ttl)))
+                    raise SettingsError(f"{where}: jku {jku_url}: pinned JWKS file {pin} does not exist")
+                pins.append((jku_url, JwksSource(file=pin, ttl=ttl)))
             jku = list(jku)
         if not isinstance(jku, list) or not all(isinstance(u, str) for u in jku):
             raise SettingsError(f"{where}: jku must be a list of URLs or an object of URL -> JWKS file")

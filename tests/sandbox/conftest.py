@@ -65,6 +65,11 @@ class Stack:
     def log(self) -> str:
         return self.log_path.read_text(errors="replace")
 
+    def events(self, name: str, since: int = 0) -> list[str]:
+        """The service's JSON log lines with "event": name (from character offset `since`)."""
+        pattern = re.compile(r'"event":\s*"' + re.escape(name) + '"')
+        return [line for line in self.log()[since:].splitlines() if pattern.search(line)]
+
     def log_tail(self, lines: int = 60) -> str:
         return "\n".join(self.log().splitlines()[-lines:])
 

@@ -127,8 +127,8 @@ def card_mismatches(returned: list[dict], rendered: list[dict[str, Any]]) -> lis
         tables, texts = markdown_parts(card.get("detail") or "")
         if seen["tables"] != tables:
             problems.append(f"{where}: detail tables rendered {seen['tables']!r} != markdown {tables!r}")
-        if re.search(r"\|\s*:?-{3,}", seen["detailText"]):
-            problems.append(f"{where}: a markdown table is shown as raw text")
+        if re.search(r"\|\s*:?-{3,}", seen["detailText"]) or re.search(r"\|[^|]+\|[^|]+\|", seen["detailText"]):
+            problems.append(f"{where}: pipe-delimited rows shown as raw text (a broken markdown table)")
         if "<script" in seen["detailHtml"].lower():
             problems.append(f"{where}: a script element in the rendered detail")
         for text in texts:
