@@ -97,7 +97,7 @@ def test_a_broken_cors_answer_leaves_the_sandbox_without_cards(context, sandbox_
         assert "Access-Control-Allow-Origin" not in preflight.headers
         tab = SandboxTab(context, broken.base)
         with pytest.raises(SandboxFailed):
-            tab.service_call(lambda: tab.page.goto(sandbox_url(broken.sandbox, broken.base, CKD)), PV, timeout=8_000)
+            tab.service_call(lambda: tab.page.goto(sandbox_url(broken.sandbox, broken.base, CKD)), PV, timeout=6_000)
         assert tab.rendered() == []
         assert any(f.startswith(f"GET {broken.base}/cds-services") for f in tab.failed), tab.failed
         assert any("CORS" in e or "Access-Control" in e for e in tab.console_errors), tab.console_errors
