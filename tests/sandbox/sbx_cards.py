@@ -13,6 +13,8 @@ import re
 from typing import Any
 
 SEVERITY = {"info": 0, "warning": 1, "critical": 2}
+# the Sandbox's summary colours per indicator (card-list: info #0079be, warning #ffae42, critical #c00)
+SUMMARY_COLORS = {"info": "rgb(0, 121, 190)", "warning": "rgb(255, 174, 66)", "critical": "rgb(204, 0, 0)"}
 
 # The rendered cards, read from the Sandbox's DOM (its MUI card-list component).  A card's content
 # is: summary, source, the markdown detail elements, then three divs: suggestions, links, dismiss.
@@ -119,6 +121,8 @@ def card_mismatches(returned: list[dict], rendered: list[dict[str, Any]]) -> lis
             problems.append(f"{where}: summary {seen['summary']!r} != returned {card['summary']!r}")
         if seen["indicator"] != card["indicator"]:
             problems.append(f"{where}: indicator {seen['indicator']!r} != returned {card['indicator']!r}")
+        elif seen.get("summaryColor") not in (None, SUMMARY_COLORS.get(card["indicator"])):
+            problems.append(f"{where}: summary colour {seen['summaryColor']} is not the {card['indicator']} colour")
         source = card.get("source") or {}
         if source.get("label"):
             want = {"label": re.sub(r"\s+", " ", source["label"]).strip(), "url": source.get("url") or "#"}

@@ -9,7 +9,7 @@ import re
 import pytest
 import requests
 
-from conftest import ARTIFACTS, start_stack, stop_stack
+from sbx_stack import ARTIFACTS, start_stack, stop_stack
 from demo.sandbox import sandbox_url
 from sbx_bundle import bundle_with_key, new_p384_pem_js
 from sbx_cards import _SEPARATOR, card_mismatches

@@ -124,7 +124,7 @@ def test_a_pinned_jku_needs_an_existing_file(tmp_path):
 
 
 def test_make_sandbox_is_one_command_running_the_launcher():
-    from conftest import REPO
+    from sbx_stack import REPO
 
     makefile = (REPO / "Makefile").read_text()
     assert "\nsandbox: install\n\t$(BIN)/python -m demo.sandbox " in makefile
