@@ -40,7 +40,7 @@ def stack(tmp_path_factory, sandbox_dir) -> Stack:
     stop_stack(started.proc)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")  # module: only one Playwright sync loop may run at a time (tests/demo has its own)
 def browser():
     require(Path(CHROMIUM).exists(), "Debian's chromium is not installed (make browser, or apt-get install chromium)")
     from playwright.sync_api import sync_playwright

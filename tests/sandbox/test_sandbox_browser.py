@@ -153,7 +153,7 @@ def test_rx_view_order_select_cyclosporine_and_accept_its_suggestion(context, st
     assert len(unsafe) == 1, [_topic(c) for c in cards]
     card = unsafe[0]
     index = sandbox_order(cards).index(card)
-    assert card["indicator"] in ("warning", "critical") and card["indicator"] == expected_severity(stack)
+    assert card["indicator"] in ("warning", "critical") and card["indicator"] == expected_severity(stack, "order-select")
     assert rendered[index]["indicator"] == card["indicator"]  # and the Sandbox shows that severity
     assert card["suggestions"], "the cyclosporine-unsafe card offers no suggestion"
     suggestion = card["suggestions"][0]
@@ -186,7 +186,7 @@ def test_rx_sign_order_sign_cyclosporine_and_dismiss_with_an_override_reason(con
     card = next(c for c in ordered if _topic(c) == "cyclosporine-unsafe")
     index = ordered.index(card)
     assert card["indicator"] in ("warning", "critical") and rendered[index]["indicator"] == card["indicator"]
-    assert card["indicator"] == expected_severity(stack)
+    assert card["indicator"] == expected_severity(stack, "order-sign")
     reason = card["overrideReasons"][0]
     tab.card(index).get_by_role("button", name="select dismiss reason").click()
     item = tab.page.get_by_role("menuitem", name=f"Override: {reason['display']}")
@@ -203,33 +203,79 @@ def test_rx_sign_order_sign_cyclosporine_and_dismiss_with_an_override_reason(con
     _check_stack_log(stack, mark)
 
 
-def expected_severity(stack) -> str:
-    """The cyclosporine-unsafe indicator the policy gives this patient: from the newest eGFR and blood
-    pressure on the demo FHIR server and clinical_core/data/policy.json's thresholds."""
+def _search(stack, resource_type: str) -> list[dict]:
     import requests
 
+    bundle = requests.get(f"{stack.base}/demo/fhir/{resource_type}", params={"patient": CKD, "_count": "200"},
+                          timeout=10).json()
+    return [e["resource"] for e in bundle.get("entry") or ()]
+
+
+def _codesets(name: str) -> dict:
+    from sbx_stack import REPO
+
+    return json.loads((REPO / "fhir_mappings" / "data" / "codesets" / name).read_text())
+
+
+def expected_severity(stack, hook: str) -> str:
+    """The cyclosporine-unsafe indicator the policy gives this patient, from the patient's own data on
+    the demo FHIR server and the knowledge files (read, never hard-coded here): newest eGFR and blood
+    pressure against clinical_core/data/policy.json's thresholds; at order-sign also a coded renal
+    condition in renal_critical_conditions, and BP at or above the warning level on an antihypertensive
+    (bp_uncontrolled_on_treatment_critical; agents from fhir_mappings' RxNorm code set)."""
     from sbx_stack import REPO
 
     policy = {k: v["value"] for k, v in json.loads(
         (REPO / "clinical_core" / "data" / "policy.json").read_text())["values"].items()}
-    bundle = requests.get(f"{stack.base}/demo/fhir/Observation", params={"patient": CKD, "_count": "200"},
-                          timeout=10).json()
+    loinc = {}
+    for c in _codesets("loinc.json")["codes"]:
+        loinc.setdefault(c["concept"], set()).add(c["code"])
     egfr, bp = [], []
-    for entry in bundle.get("entry") or ():
-        obs = entry["resource"]
+    for obs in _search(stack, "Observation"):
         codes = {c.get("code") for c in obs.get("code", {}).get("coding", ())}
         when = obs.get("effectiveDateTime", "")
-        if "85354-9" in codes:  # blood pressure panel
-            comp = {c["code"]["coding"][0]["code"]: c["valueQuantity"]["value"] for c in obs.get("component", ())}
-            bp.append((when, comp.get("8480-6"), comp.get("8462-4")))
-        elif codes & {"33914-3", "48642-3", "48643-1", "62238-1", "77147-7", "88293-6", "88294-4", "98979-8", "98980-6"}:
+        if codes & loinc["bp-panel"]:
+            comp = {}
+            for c in obs.get("component", ()):
+                kind = {cd.get("code") for cd in c["code"]["coding"]}
+                for concept in ("bp-systolic", "bp-diastolic"):
+                    if kind & loinc[concept]:
+                        comp[concept] = c["valueQuantity"]["value"]
+            bp.append((when, comp.get("bp-systolic"), comp.get("bp-diastolic")))
+        elif codes & loinc["egfr"]:
             egfr.append((when, obs["valueQuantity"]["value"]))
     assert egfr and bp, "the CKD/hypertension demo patient has no eGFR or blood pressure"
     gfr = max(egfr)[1]
     _, systolic, diastolic = max(bp)
+    bp_high = systolic >= policy["bp_warn_systolic"] or diastolic >= policy["bp_warn_diastolic"]
     if (gfr < policy["egfr_critical_below"] or systolic >= policy["bp_critical_systolic"]
             or diastolic >= policy["bp_critical_diastolic"]):
         return "critical"
-    assert (gfr < policy["egfr_warn_below"] or systolic >= policy["bp_warn_systolic"]
-            or diastolic >= policy["bp_warn_diastolic"]), (gfr, systolic, diastolic)
+    assert gfr < policy["egfr_warn_below"] or bp_high, (gfr, systolic, diastolic)
+    if hook != "order-sign":
+        return "warning"
+    renal = set(policy.get("renal_critical_conditions") or ())
+    renal_codes = [(c["code"], c.get("match") == "prefix") for f in ("snomed.json", "icd10cm.json")
+                   for c in _codesets(f)["codes"] if c.get("use", True) and c.get("concept") in renal]
+
+    def renal_code(code: str) -> bool:
+        return any(code == want or (prefix and code.startswith(want)) for want, prefix in renal_codes)
+
+    conditions = [c for c in _search(stack, "Condition")
+                  if (c.get("clinicalStatus", {}).get("coding") or [{}])[0].get("code", "active") == "active"]
+    if any(renal_code(cd.get("code", "")) for c in conditions for cd in c.get("code", {}).get("coding", ())):
+        return "critical"
+    agents = [a for a in _codesets("rxnorm.json")["agents"] if a["drug_class"] == "antihypertensive"]
+    names = {n.lower() for a in agents for n in (a.get("names") or []) + (a.get("brands") or [])}
+    rxcuis = {r for a in agents for r in [a.get("rxcui"), *(a.get("product_rxcuis") or [])] if r}
+    on_treatment = False
+    for med in _search(stack, "MedicationRequest") + _search(stack, "MedicationStatement"):
+        if med.get("status") not in ("active", None):
+            continue
+        concept = med.get("medicationCodeableConcept") or {}
+        words = json.dumps(concept).lower()
+        if {c.get("code") for c in concept.get("coding", ())} & rxcuis or any(n in words for n in names):
+            on_treatment = True
+    if policy.get("bp_uncontrolled_on_treatment_critical") and bp_high and on_treatment:
+        return "critical"
     return "warning"
