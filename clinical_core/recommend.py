@@ -702,6 +702,9 @@ def cyclosporine_decision(p: Profile, *, hook: str | None = None, order_referenc
     if p.bp_uncontrolled_on_treatment:
         cautions.append("Confirm the blood pressure on a second reading: the cyclosporine label asks for BP on at least "
                         "two occasions before starting.")
+    if p.facts.has_condition("kidney-transplant"):
+        cautions.append("A kidney transplant is on record: if this cyclosporine is transplant immunosuppression, the "
+                        "transplant team decides; this warning is about cyclosporine for urticaria.")
     return Decision(
         topic="cyclosporine-unsafe", indicator="critical" if critical else "warning", headline=clip(head),
         rationale=rationale.strip(), citation=citation("neoral"), evidence=evid, rule="; ".join(rule_parts),

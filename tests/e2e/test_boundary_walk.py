@@ -325,3 +325,4 @@ def test_coded_kidney_stage(e2e_client, code, egfr, severity, disagree):
     assert bool(said) == disagree, said
     if disagree:
         assert len(said) == 1 and str(egfr) in said[0]
+    assert ("transplant team decides" in card["detail"]) == (code[0] == "Z94.0")
