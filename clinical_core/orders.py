@@ -18,7 +18,7 @@ from .knowledge import citation, csu_fixed
 from .options import ANTI_IL5_REGIMENS, min_age, options, unverified
 from .phenotypes import Profile, build_profile
 from .recommend import (below_csu_trials_dose, check_region, clip, cyclosporine_data_needed, cyclosporine_decision,
-                        not_preferred_decision)
+                        mark_partial, not_preferred_decision)
 
 ORDER_HOOKS = ("order-select", "order-sign")
 ANTI_IL5_AGENTS = ("mepolizumab", "benralizumab", "reslizumab")
@@ -280,7 +280,7 @@ def check_orders(facts: PatientFacts, drafts: Sequence[DraftOrder], *, hook: str
     for d in drafts:
         if d.agent:
             ordered.setdefault(d.agent, f"already drafted as {d.reference}")
-    checks = [_replacement_not_drafted_twice(dec, drafts) for dec in checks]
+    checks = mark_partial([_replacement_not_drafted_twice(dec, drafts) for dec in checks], facts)
     for dec in checks:
         for agent in _ordered_agents(dec):
             ordered.setdefault(agent, f"ordered by the card for {dec.order_reference}")

@@ -885,10 +885,15 @@ def assess(facts, *, region: str = "US") -> Assessment:
     else:
         out.append(need)
     out.append(no_type2_decision(p, oma))
-    decisions = [d for d in out if d is not None]
-    if facts.unavailable:
-        names = ", ".join(UNAVAILABLE_NAMES.get(k, k) for k in facts.unavailable)
-        note = f"Partial data: {names} could not be read from the FHIR server; this answer may change."
-        decisions = [d if d.topic == "data-unavailable" else replace(d, cautions=d.cautions + (note,))
-                     for d in decisions]
+    decisions = mark_partial([d for d in out if d is not None], facts)
     return Assessment(phenotypes=tuple(p.findings.values()), decisions=tuple(decisions), profile=p)
+
+
+def mark_partial(decisions: list[Decision], facts) -> list[Decision]:
+    """Every decision of a partial answer says which data could not be read (once), so none reads as complete."""
+    if not facts.unavailable:
+        return decisions
+    names = ", ".join(UNAVAILABLE_NAMES.get(k, k) for k in facts.unavailable)
+    note = f"Partial data: {names} could not be read from the FHIR server; this answer may change."
+    return [d if d.topic == "data-unavailable" or note in d.cautions else replace(d, cautions=d.cautions + (note,))
+            for d in decisions]

@@ -321,3 +321,11 @@ def test_a_replacement_already_drafted_is_not_offered_again():
     assert cyc.alternatives == ()  # no "replace with omalizumab": omalizumab is already drafted
     assert any("already drafted (MedicationRequest/draft-1)" in c for c in cyc.cautions)
     assert matched(tuple(d for d in out if d.topic.startswith("omalizumab")))
+
+
+def test_every_card_of_a_partial_order_answer_says_it_is_partial():
+    f = csu(egfr=meas("egfr", 45), unavailable=("bloodPressure",))
+    _, out = answer(f, [draft("cyclosporine", 150, weeks=0.5 / 7, route="oral", rid="cyc")])
+    for d in out:
+        if d.topic != "data-unavailable":
+            assert sum("Partial data: blood pressure" in c for c in d.cautions) == 1, (d.topic, d.cautions)
