@@ -21,6 +21,7 @@ from urllib.parse import urlsplit
 
 HERE = Path(__file__).resolve().parent
 WRK_SCRIPT = HERE / "wrk_post.lua"
+WRK_MULTI_SCRIPT = HERE / "wrk_multi.lua"
 
 WRK_MISSING = (
     "wrk not found. It is Debian's `wrk` package: `sudo apt-get install -y wrk`. "
@@ -49,15 +50,29 @@ def _result(tool: str, connections: int, requests: int, duration_s: float, laten
 
 
 def run_wrk(url: str, body: bytes, *, connections: int, duration_s: float, body_dir: Path,
-            timeout_s: float = 5.0) -> dict:
-    """Run wrk for `duration_s` with `connections` connections (threads = min(2, connections))."""
+            timeout_s: float = 5.0, requests: list[tuple[str, bytes]] | None = None) -> dict:
+    """Run wrk for `duration_s` with `connections` connections (threads = min(2, connections)).
+
+    `requests`: (path, body) pairs sent round-robin instead of `body` to `url` (a workload family);
+    `url` then gives only the server."""
     body_dir.mkdir(parents=True, exist_ok=True)
     body_file = body_dir / f"body-{os.getpid()}-{threading.get_ident()}.json"
     body_file.write_bytes(body)
     threads = max(1, min(2, connections))
-    cmd = [wrk_path() or "wrk", f"-t{threads}", f"-c{connections}", f"-d{max(1, round(duration_s))}s",
-           f"--timeout={max(1, round(timeout_s))}s", "-s", str(WRK_SCRIPT), url]
+    script = WRK_SCRIPT
     env = dict(os.environ, BENCH_BODY=str(body_file))
+    if requests:
+        manifest = body_dir / f"manifest-{os.getpid()}-{threading.get_ident()}.tsv"
+        lines = []
+        for i, (path, data) in enumerate(requests):
+            f = body_dir / f"multi-{os.getpid()}-{i}.json"
+            f.write_bytes(data)
+            lines.append(f"{path}\t{f}")
+        manifest.write_text("\n".join(lines) + "\n")
+        script = WRK_MULTI_SCRIPT
+        env["BENCH_MANIFEST"] = str(manifest)
+    cmd = [wrk_path() or "wrk", f"-t{threads}", f"-c{connections}", f"-d{max(1, round(duration_s))}s",
+           f"--timeout={max(1, round(timeout_s))}s", "-s", str(script), url]
     proc = subprocess.run(cmd, env=env, capture_output=True, text=True,
                           timeout=duration_s + timeout_s + 30)
     line = next((ln for ln in proc.stdout.splitlines() if ln.startswith("BENCH_JSON ")), None)
@@ -81,7 +96,8 @@ def _percentile(sorted_values: list[float], pct: float) -> float:
 
 
 def run_python(url: str, body: bytes, *, connections: int, duration_s: float | None = None,
-               total_requests: int | None = None, timeout_s: float = 5.0, close_each: bool = False) -> dict:
+               total_requests: int | None = None, timeout_s: float = 5.0, close_each: bool = False,
+               requests: list[tuple[str, bytes]] | None = None) -> dict:
     """Threaded keep-alive HTTP/1.1 client: stops after `total_requests` or `duration_s`.
 
     `close_each`: a new connection per request, so the kernel spreads the requests over all gunicorn
@@ -92,24 +108,29 @@ def run_python(url: str, body: bytes, *, connections: int, duration_s: float | N
     if close_each:
         headers["Connection"] = "close"
     lock = threading.Lock()
+    plan = requests or [(path, body)]
     latencies: list[float] = []
     counters = {"issued": 0, "non2xx": 0, "socket": 0, "timeout": 0}
     deadline = time.perf_counter() + duration_s if duration_s else None
 
-    def take_ticket() -> bool:
+    def take_ticket() -> int | None:
         with lock:
             if total_requests is not None and counters["issued"] >= total_requests:
-                return False
+                return None
             counters["issued"] += 1
-            return True
+            return counters["issued"]
 
     def worker() -> None:
         conn = http.client.HTTPConnection(host, port, timeout=timeout_s)
         local: list[float] = []
-        while (deadline is None or time.perf_counter() < deadline) and take_ticket():
+        while deadline is None or time.perf_counter() < deadline:
+            ticket = take_ticket()
+            if ticket is None:
+                break
+            req_path, req_body = plan[ticket % len(plan)]
             t0 = time.perf_counter()
             try:
-                conn.request("POST", path, body=body, headers=headers)
+                conn.request("POST", req_path, body=req_body, headers=headers)
                 resp = conn.getresponse()
                 resp.read()
                 local.append((time.perf_counter() - t0) * 1000.0)

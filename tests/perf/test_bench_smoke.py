@@ -24,10 +24,11 @@ def test_bench_script_smoke(tmp_path):
 
     assert result["mode"] == "smoke" and result["workers"] == 2
     assert result["connections"] == [1, 16]
-    assert set(result["scenarios"]) == {"patient-view", "order-sign", "feedback"}
+    assert set(result["scenarios"]) == {"patient-view", "order-sign", "feedback", "family-demo", "family-random",
+                                        "fetch"}
     for hook, by in result["scenarios"].items():
         for who in ("service", "floor"):
-            for conn in ("1", "16"):
+            for conn in ("1", "16") if "family" not in by else ("16",):
                 r = by[who][conn]
                 assert r["requests"] > 0, (hook, who, conn)
                 assert r["errors"] == 0 and r["non2xx"] == 0, (hook, who, conn, r)
@@ -44,7 +45,13 @@ def test_bench_script_smoke(tmp_path):
     assert len(workers) == 2
     assert all(w["rss_after_100_mb"] > 0 and w["rss_after_10000_mb"] > 0 for w in workers.values())
     names = {c["target"] for c in result["targets"]}
-    assert any("p99" in n for n in names) and any("35% of floor" in n for n in names)
+    assert any("p99 <= 30 ms" in n for n in names) and any("50% of floor" in n for n in names)
+    for scenario in ("patient-view", "order-sign", "fetch", "family-demo"):
+        assert f"{scenario} c16: req/s >= 50% of floor" in names, scenario
+    fams = result["families"]
+    assert set(fams) == {"family-demo", "family-random", "fetch"}
+    assert fams["fetch"]["observations_in_prefetch"] == [0, 0]
+    assert result["scenarios"]["fetch"]["service"]["16"]["fhir_server_cpu_us_per_request"] >= 0
 
 
 def test_cpu_seconds_reads_proc_stat():
