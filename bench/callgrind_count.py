@@ -101,11 +101,14 @@ def inner(args: argparse.Namespace) -> int:
         from cds_service.server import freeze_heap
         from cds_service.warmup import warm_up
         from cds_service.db import make_engine, upgrade
+        from cds_service.metrics import prepare_multiprocess_dir
         upgrade(make_engine(os.environ["CDS_DATABASE_URL"]))
+        prepare_multiprocess_dir(str(tmp / "metrics"))  # as `serve` does: mmap-backed Prometheus values
         app = create_app()
         warm_up(app)
         freeze_heap()
         path, bodies = _requests(args.hook, args.observations, args.family)
+        _ablate(app, os.environ.get("CG_ABLATE", ""))
     logging.getLogger("cds_service").handlers[:] = [logging.StreamHandler(open(os.devnull, "w"))] \
         if args.hook != "floor" else []
     statuses: list[str] = []
@@ -118,9 +121,13 @@ def inner(args: argparse.Namespace) -> int:
         for chunk in app.wsgi_app(_environ(path, body), start_response):
             pass
 
+    if args.stage != "request":
+        one = _stage_runner(app, args.stage, path, bodies, args.n)
     for i in range(max(20, len(bodies))):
         one(i)
     gc.collect()
+    if os.environ.get("CG_GC_THRESHOLD"):  # experiments: e.g. CG_GC_THRESHOLD=50000,10,10
+        gc.set_threshold(*(int(x) for x in os.environ["CG_GC_THRESHOLD"].split(",")))
     helper = _helper() if args.inner_measure else None
     if helper:
         helper.cg_start()
@@ -135,7 +142,92 @@ def inner(args: argparse.Namespace) -> int:
     return 0
 
 
-def count(hook: str, n: int, observations: int = 0, family: str | None = None, keep: str | None = None) -> int:
+def _ablate(app, what: str) -> None:
+    """Experiments only (CG_ABLATE=log,metrics,cardlog,depth,validate,headers): switch a part of the
+    service layer off to see what it costs. The answers are then not what the service sends."""
+    from flask import Flask
+
+    parts = {w for w in what.split(",") if w}
+    after = app.after_request_funcs.get(None, [])
+    before = app.before_request_funcs.get(None, [])
+    if "log" in parts:
+        import logging
+        logging.getLogger("cds_service.requests").setLevel(logging.WARNING)
+    if "logfn" in parts:
+        after[:] = [f for f in after if f.__name__ != "_finish"]
+        before[:] = [f for f in before if f.__name__ != "_start"]
+        from flask import g
+        before.insert(0, lambda: setattr(g, "cds_log", {}))
+    if "metrics" in parts:
+        after[:] = [f for f in after if f.__name__ != "_observe_http"]
+        before[:] = [f for f in before if f.__name__ != "_start_timer"]
+        from cds_service import api
+        api.send_safely = lambda *a, **k: None
+    if "cardlog" in parts:
+        app.extensions.pop("cds_card_log", None)
+    if "depth" in parts:
+        from cds_service import validation
+        validation.valid_json_depth_exceeds = lambda raw, limit: False
+    if "validate" in parts:
+        from cds_service import api
+        api.hook_request_problems = lambda body, hooks: []
+    if "headers" in parts:
+        after[:] = [f for f in after if f.__name__ not in ("_headers", "cors_if_origin")]
+    assert isinstance(app, Flask)
+
+
+def _stage_runner(app, stage: str, path: str, bodies: list[bytes], n: int):
+    """One stage of the request alone, on inputs prepared before the measured region."""
+    import orjson
+
+    import cards as cards_layer
+    import clinical_core
+    import fhir_mappings
+    from cds_service.fhir_client import NoFhirAccess
+    from cds_service.pipeline import _drafts_by_reference, _resolver, evaluate
+
+    settings = app.extensions["cds_settings"]
+    no_fhir = NoFhirAccess("callgrind stage")
+    parsed = [orjson.loads(bodies[i % len(bodies)]) for i in range(n + 40)]
+    ctx = app.app_context()
+    ctx.push()
+    if stage == "parse":
+        return lambda i: orjson.loads(bodies[i % len(bodies)])
+    if stage == "evaluate":
+        return lambda i: evaluate(parsed[i], settings=settings, fhir_client=no_fhir)
+    ev = settings.evaluation_date(None)
+
+    def facts_of(body):
+        c = body["context"]
+        resolve = _resolver(body["prefetch"], c.get("draftOrders"), no_fhir, 1e18, None)
+        return fhir_mappings.extract_facts(body["prefetch"], patient_id=c["patientId"], evaluation_date=ev,
+                                           unavailable=(), resolve_reference=resolve)
+    if stage == "extract":
+        return lambda i: facts_of(parsed[i])
+    facts = [facts_of(b) for b in parsed]
+    if stage == "assess":
+        return lambda i: clinical_core.assess(facts[i], region=settings.region)
+    if stage == "cards":
+        body = parsed[0]
+        hook = body["hook"]
+        assessment = clinical_core.assess(facts[0], region=settings.region)
+        decisions = list(assessment.decisions)
+        drafts_json = None
+        if hook != "patient-view":
+            c = body["context"]
+            resolve = _resolver(body["prefetch"], c.get("draftOrders"), no_fhir, 1e18, None)
+            drafts = fhir_mappings.extract_draft_orders(c.get("draftOrders"), c.get("selections"), hook=hook,
+                                                        resolve_reference=resolve)
+            decisions = list(clinical_core.check_orders(facts[0], drafts, hook=hook, assessment=assessment,
+                                                        region=settings.region))
+            drafts_json = _drafts_by_reference(c.get("draftOrders"))
+        return lambda i: cards_layer.build_cards(decisions, hook=hook, patient_id=body["context"]["patientId"],
+                                                 drafts=drafts_json)
+    raise SystemExit(f"unknown stage {stage}")
+
+
+def count(hook: str, n: int, observations: int = 0, family: str | None = None, keep: str | None = None,
+          stage: str = "request") -> int:
     """Instructions per request (callgrind, measured region only)."""
     out = keep or tempfile.mktemp(prefix="cg-", suffix=".out")
     cmd = ["valgrind", "--tool=callgrind", "--instr-atstart=no", f"--callgrind-out-file={out}",
@@ -143,6 +235,7 @@ def count(hook: str, n: int, observations: int = 0, family: str | None = None, k
            "--observations", str(observations)]
     if family:
         cmd += ["--family", family]
+    cmd += ["--stage", stage]
     env = dict(os.environ, PYTHONHASHSEED="0")
     proc = subprocess.run(cmd, capture_output=True, text=True, env=env)
     if proc.returncode != 0:
@@ -165,6 +258,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--observations", type=int, default=0)
     ap.add_argument("--family", default=None, help="a workload family of bench/families.py (demo, random)")
     ap.add_argument("--keep", default=None, help="keep the callgrind output at this path")
+    ap.add_argument("--stage", default="request",
+                    help="request (the whole WSGI request), or one stage alone: parse, evaluate, extract, "
+                         "assess, cards")
     ap.add_argument("--inner", action="store_true", help=argparse.SUPPRESS)
     ap.add_argument("--inner-measure", action="store_true", help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
@@ -172,8 +268,10 @@ def main(argv: list[str] | None = None) -> int:
         return inner(args)
     hooks = ("patient-view", "order-sign", "floor") if args.hook == "all" else (args.hook,)
     for hook in hooks:
-        per = count(hook, args.n, args.observations, args.family, args.keep)
-        print(f"{hook:<14} {per / 1e6:7.3f} M instructions per request (n={args.n}"
+        if hook == "floor" and args.stage != "request":
+            continue
+        per = count(hook, args.n, args.observations, args.family, args.keep, args.stage)
+        print(f"{hook:<14} {args.stage:<9} {per / 1e6:7.3f} M instructions per request (n={args.n}"
               f"{', observations=' + str(args.observations) if args.observations else ''}"
               f"{', family=' + args.family if args.family else ''})", flush=True)
     return 0
