@@ -68,7 +68,8 @@ def _draft_bundle(drafts: list[dict]) -> dict:
 
 
 def _entry(hook: str, body: dict, family: str, label: str) -> dict:
-    service = workload.PATIENT_VIEW_SERVICE if hook == "patient-view" else workload.ORDER_SERVICE
+    service = {"patient-view": workload.PATIENT_VIEW_SERVICE,
+               "order-select": workload.ORDER_SELECT_SERVICE}.get(hook, workload.ORDER_SERVICE)
     return {"family": family, "label": label, "hook": hook, "path": f"/cds-services/{service}", "body": body}
 
 

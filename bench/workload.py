@@ -27,7 +27,8 @@ DEMO_DIR = REPO / "demo" / "patients"
 USER_ID = "Practitioner/bench-clinician"
 
 PATIENT_VIEW_SERVICE = "omalizumab-patient-view"
-ORDER_SERVICE = "omalizumab-order-review"
+ORDER_SERVICE = "omalizumab-order-review"  # order-sign
+ORDER_SELECT_SERVICE = "omalizumab-order-select"  # order-select (discovery lists one id per hook)
 
 
 # -- demo patient ---------------------------------------------------------------------------------
