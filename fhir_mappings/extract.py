@@ -180,23 +180,6 @@ def _collect(data: Any, ctx: _Ctx, unavailable_keys: list[str]):
             ctx.issue(str(key), "prefetch value has no resourceType; ignored")
             continue
         skey = str(key)
-        entries = value.get("entry") if rtype == "Bundle" else None
-        if type(entries) is list:
-            # the usual searchset, in one loop: what bundle_entries yields, with the fullUrl read only
-            # for a Medication (the only type _add keeps it for)
-            for e in entries:
-                if not isinstance(e, dict):
-                    continue
-                res = e.get("resource")
-                if not isinstance(res, dict):
-                    continue
-                if res.get("resourceType") == "Bundle":
-                    for fu2, r2 in bundle_entries(res):
-                        _add(r2, fu2, by_type, med_index, seen, ctx, skey)
-                    continue
-                _add(res, as_str(e.get("fullUrl")) if res.get("resourceType") == "Medication" else None,
-                     by_type, med_index, seen, ctx, skey)
-            continue
         for full_url, res in bundle_entries(value):
             if res.get("resourceType") == "Bundle":
                 for fu2, r2 in bundle_entries(res):
