@@ -379,9 +379,10 @@ def _quantity_fast(res: dict, kind: str, loinc, coding: dict | None, rid: str | 
     """read_quantity(res, kind, RawObservation(...), issues) for the common, valid Observation, or
     None whenever that call could do anything else (add an issue, raise): the caller then runs it.
 
-    A plain int/float value, no or a known comparator, and a value `units.convert` accepts: then the
+    A plain int/float value, no or a known comparator, and a unit spelling `units.convert` accepts
+    (looked up once per spelling: units.quantity_spelling) with a plausible converted value: then the
     Measurement equals read_quantity's, built without the RawObservation and without the helper calls.
-    tests/mappings/test_fast_paths.py compares the two on varied and malformed input.
+    tests/mappings/test_quantity_fast_path.py compares the two on varied and malformed input.
     """
     q = res.get("valueQuantity")
     if type(q) is not dict:
@@ -393,27 +394,31 @@ def _quantity_fast(res: dict, kind: str, loinc, coding: dict | None, rid: str | 
     comparator = q.get("comparator")
     if comparator is not None and comparator not in COMPARATORS:
         return None
-    code = q.get("code")
-    if not (isinstance(code, str) and code.strip()):
-        code = None
-    system = q.get("system")
-    if not (isinstance(system, str) and system.strip()):
-        system = None
-    unit_text = q.get("unit")
-    if not (isinstance(unit_text, str) and unit_text.strip()):
-        unit_text = None
-    ucum_code = code if (system is None or system.rstrip("/") == cs.UCUM) else None
     try:
+        spelling = units.quantity_spelling(kind, q.get("code"), q.get("system"), q.get("unit"))
+        if spelling is None:
+            return None
         v = float(value)
-        converted, _ = units.convert(kind, v, ucum_code, unit_text)
-    except (OverflowError, units.UnitError):
+    except (TypeError, OverflowError):  # an unhashable unit, an integer beyond the float range
+        return None
+    factor, canonical, lo, hi, original_unit = spelling
+    x = v * factor
+    # = units.ten_significant_digits(x); NaN and infinities fail the bounds, as convert refuses them
+    converted = x if x.is_integer() and -1e10 < x < 1e10 else float(f"{x:.10g}")
+    if not lo <= converted <= hi:
         return None
     display = coding.get("display") if coding else None
     if not (isinstance(display, str) and display.strip()):
         display = loinc.display
-    return Measurement(kind, converted, units.canonical_unit(kind), when,
-                       SourceRef("Observation", rid, f"{cs.LOINC}|{loinc.code}", display),
-                       comparator, v, unit_text or code, status)
+    return Measurement(kind, converted, canonical, when,
+                       SourceRef("Observation", rid, _loinc_ref(loinc.code), display),
+                       comparator, v, original_unit, status)
+
+
+@cache
+def _loinc_ref(code: str) -> str:
+    """'http://loinc.org|<code>' (one string per usable code, not one f-string per result)."""
+    return f"{cs.LOINC}|{code}"
 
 
 _KIND_LABELS = {"bp": "blood-pressure", "eosinophils-percent": "eosinophils"}

@@ -8,9 +8,11 @@ A unit that the table does not list for a kind is never guessed: ``convert`` rai
 from __future__ import annotations
 
 import math
+import sys
 from functools import cache
+from typing import Any
 
-from .codesets import load_json
+from .codesets import UCUM, load_json
 
 
 class UnitError(ValueError):
@@ -138,6 +140,39 @@ def _accepted_unit(kind: str, code: str | None, unit: str | None) -> tuple[float
     if len(_ACCEPTED) < _ACCEPTED_LIMIT:
         _ACCEPTED[key] = hit
     return hit
+
+
+_SPELLINGS: dict[tuple, tuple[float, str, float, float, str | None] | bool] = {}
+_FLOAT_MAX = sys.float_info.max
+
+
+def quantity_spelling(kind: str, code: Any, system: Any, unit: Any) -> tuple[float, str, float, float, str | None] | None:
+    """For a Quantity's raw code/system/unit as sent: (factor, canonical unit, lowest and highest plausible
+    value in it, the unit shown as the original one) when `convert` accepts that spelling for `kind`, else
+    None.  Remembered per spelling (a lab's vocabulary: a handful per patient), so a result costs one
+    dict lookup instead of the as_str / system / alias / factor / bounds steps.  The bounds are +-max
+    float where units.json gives none: then only a non-finite value fails them, as in `convert`.
+    Raises TypeError for an unhashable code/system/unit (the caller's general path reports those)."""
+    key = (kind, code, system, unit)
+    hit = _SPELLINGS.get(key)
+    if hit is None:
+        hit = _spelling(kind, code, system, unit)
+        if len(_SPELLINGS) < _ACCEPTED_LIMIT:
+            _SPELLINGS[key] = hit
+    return hit or None
+
+
+def _spelling(kind: str, code: Any, system: Any, unit: Any) -> tuple[float, str, float, float, str | None] | bool:
+    # as read_quantity reads them: as_str, and the code only when the system is UCUM or absent
+    code = code if isinstance(code, str) and code.strip() else None
+    system = system if isinstance(system, str) and system.strip() else None
+    unit = unit if isinstance(unit, str) and unit.strip() else None
+    ucum_code = code if (system is None or system.rstrip("/") == UCUM) else None
+    accepted = _accepted_unit(kind, ucum_code, unit)
+    if accepted is None:
+        return False
+    bounds = _plausible_bounds(kind) or (-_FLOAT_MAX, _FLOAT_MAX)
+    return accepted[0], canonical_unit(kind), float(bounds[0]), float(bounds[1]), unit or code
 
 
 def _raise_unit_error(kind: str, code: str | None, unit: str | None) -> None:
