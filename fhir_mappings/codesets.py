@@ -11,7 +11,6 @@ import json
 import re
 from dataclasses import dataclass
 from functools import cache
-from itertools import compress
 from pathlib import Path
 from typing import Any
 
@@ -221,12 +220,6 @@ def _name_table() -> tuple[tuple[str, re.Pattern, str], ...]:
     return tuple((n, _whole_word(n), agent) for n, agent in pairs)
 
 
-@cache
-def _name_list() -> tuple[str, ...]:
-    """The names of `_name_table`, in its order: `map(text.__contains__, ...)` tests them all in C."""
-    return tuple(n for n, _, _ in _name_table())
-
-
 def agents_in_text(text: str) -> list[str]:
     """Agents named in a free text (generic or brand), in order of first appearance, each once."""
     if not isinstance(text, str) or not text:
@@ -234,8 +227,7 @@ def agents_in_text(text: str) -> list[str]:
     low = text.lower()
     found: list[tuple[int, str]] = []
     taken: list[tuple[int, int]] = []
-    # the names that occur, in table order (compress/map: the ~60 substring tests without a Python loop)
-    for name, pat, agent in list(compress(_name_table(), map(low.__contains__, _name_list()))):
+    for name, pat, agent in [t for t in _name_table() if t[0] in low]:  # the names that occur, in table order
         for m in pat.finditer(low):
             if any(s <= m.start() < e or s < m.end() <= e for s, e in taken):
                 continue  # 'cetirizine' inside an already matched 'levocetirizine'

@@ -16,7 +16,6 @@ Keep `SCHEMAS` in step with the mappings: an element a mapping starts reading is
 from __future__ import annotations
 
 import math
-import operator
 import re
 from datetime import date
 from functools import cache
@@ -289,20 +288,6 @@ def _choices_exact(value: dict, choices: tuple[str, ...]) -> bool:
     return True
 
 
-def _choice_check(choices: tuple[str, ...]) -> Callable[[dict], bool]:
-    """`_choices_exact(value, choices)`, with the keys that start like each choice counted in C (filter with
-    a bound startswith): a resource has ~12 keys and usually one per choice group, and a group with fewer
-    than two such keys can never break the rule, so the Python loop runs only when one has two or more."""
-    starters = tuple(operator.methodcaller("startswith", c) for c in choices)
-
-    def check(value: dict) -> bool:
-        for starts in starters:
-            if len(list(filter(starts, value))) > 1:
-                return _choices_exact(value, choices)
-        return True
-    return check
-
-
 def _flat(spec: Any) -> bool:
     """A Struct of primitive elements only, with no required or choice elements (Coding): its checks can
     be written inline in the loop over a list of it."""
@@ -376,9 +361,7 @@ class _Compiler:
             else:  # a missing or null primitive
                 lines += [f"    if get({field!r}) is None:", "        return False"]
         if spec.choices:
-            check_name = f"_choices{name}"
-            self.ns[check_name] = _choice_check(spec.choices)
-            lines += [f"    if not {check_name}(value):", "        return False"]
+            lines += [f"    if not _choices_exact(value, {spec.choices!r}):", "        return False"]
         lines.append("    return True")
         self.defs.append("\n".join(lines))
         return name
