@@ -247,15 +247,26 @@ _MEDICATION_REQUIRED = ("MedicationRequest", "MedicationStatement")
 # -- compiled predicates: the fast path for valid input -------------------------------------------
 # The interpreter above walks the schema generically (a call, a dict lookup and a list build per
 # element) and costs ~10 us per resource, although nearly every resource is valid.  `compile_valid`
-# turns a Struct into one generated Python function per complex type that only answers "valid?"
-# (no problem texts), with the cheap primitive checks inlined.  When it says "invalid", the
+# turns a Struct into one generated Python function that only answers "valid?" (no problem texts):
+# the checks of nested complex types are written inline (a Python call costs about as much as twenty
+# simple bytecodes here), and so are the cheap primitive checks.  When it says "invalid", the
 # interpreter runs to produce the exact problem texts, so the texts cannot drift; the predicate
 # equals `spec(value) is None` (tests/mappings/test_used_elements_compiled.py checks that on
 # valid, mutated and junk input).
 
-# primitive check -> expression template over a variable, True when the check returns None
-_TEMPORAL_OK = ("((_{k}_fullmatch({{x}}) is not None and _real_date({{x}})) "
-                "if type({{x}}) is str else {K}({{x}}) is None)")
+# The usual full date / dateTime / instant shapes, as patterns whose every match the fhir_core pattern
+# also matches (a year 1000-9999, no fraction, seconds below 60): about half the matching cost of the
+# general patterns (their year alternation backtracks).  A string they refuse takes the general pattern.
+_YMD = r"[1-9][0-9]{3}-(?:0[1-9]|1[0-2])-(?:0[1-9]|[12][0-9]|3[01])"
+_HMS_TZ = r"T(?:[01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](?:Z|[+\-](?:0[0-9]|1[0-3]):[0-5][0-9])"
+_USUAL = {"date": re.compile(_YMD), "datetime": re.compile(f"{_YMD}(?:{_HMS_TZ})?"),
+          "instant": re.compile(_YMD + _HMS_TZ)}
+
+# primitive check -> expression template over a variable, True when the check returns None.
+# The real-date test is _real_date's own first test inline (a day 01-28, or a partial date), the call
+# only for days 29-31.
+_TEMPORAL_OK = ("(((_{k}_usual({{x}}) is not None or _{k}_fullmatch({{x}}) is not None) "
+                "and ({{x}}[8:10] <= '28' or _real_date({{x}}))) if type({{x}}) is str else {K}({{x}}) is None)")
 _INLINE = {
     STRING: "(type({x}) is str and {x} != '')",
     URI: "(type({x}) is str)",
@@ -271,7 +282,11 @@ _INLINE = {
 }
 _INLINE_NS = {"_code_fullmatch": _CODE.fullmatch, "_id_fullmatch": _ID.fullmatch, "_date_fullmatch": _DATE.fullmatch,
               "_datetime_fullmatch": _DATETIME.fullmatch, "_instant_fullmatch": _INSTANT.fullmatch,
+              "_date_usual": _USUAL["date"].fullmatch, "_datetime_usual": _USUAL["datetime"].fullmatch,
+              "_instant_usual": _USUAL["instant"].fullmatch,
               "_real_date": _real_date, "DATE": DATE, "DATETIME": DATETIME, "INSTANT": INSTANT}
+_INLINE_DEPTH = 8  # nested types deeper than this are called, not inlined (the schemas are 5 deep)
+_SHAPES_LIMIT = 4096  # key tuples remembered per choice rule: the shapes EHRs send; the bound stops junk
 
 
 def _choices_exact(value: dict, choices: tuple[str, ...]) -> bool:
@@ -288,87 +303,108 @@ def _choices_exact(value: dict, choices: tuple[str, ...]) -> bool:
     return True
 
 
+def _choice_groups(keys: tuple, choices: tuple[str, ...]) -> tuple[tuple[str, ...], ...]:
+    """The keys that name an element of each choice group (`_choices_exact`'s key test), for the groups
+    with two or more: only those can break the rule, and only when two of their values are not null."""
+    out = []
+    for choice in choices:
+        n = len(choice)
+        group = tuple(k for k in keys if k.startswith(choice) and k[n:n + 1].isupper())
+        if len(group) > 1:
+            out.append(group)
+    return tuple(out)
+
+
+def _choice_rule(choices: tuple[str, ...]) -> Callable[[dict], bool]:
+    """`_choices_exact(value, choices)` by the shape of `value` (its tuple of keys): which keys fall in
+    which choice group depends on the key names only, and is worked out once per shape (a resource
+    type's shapes are few: the elements an EHR fills), so the usual call is a tuple, one dict lookup,
+    and nothing to count.  A key that is not a string raises AttributeError, as in the interpreter."""
+    shapes: dict[tuple, tuple[tuple[str, ...], ...]] = {}
+
+    def rule(value: dict) -> bool:
+        keys = tuple(value)
+        groups = shapes.get(keys)
+        if groups is None:
+            groups = _choice_groups(keys, choices)
+            if len(shapes) < _SHAPES_LIMIT:
+                shapes[keys] = groups
+        for group in groups:
+            if sum(value[k] is not None for k in group) > 1:
+                return False
+        return True
+    return rule
+
+
 def _flat(spec: Any) -> bool:
-    """A Struct of primitive elements only, with no required or choice elements (Coding): its checks can
-    be written inline in the loop over a list of it."""
+    """A Struct of primitive elements only, with no required or choice elements (Coding)."""
     return (isinstance(spec, Struct) and not spec.required and not spec.choices
             and not any(isinstance(c, (Struct, ListOf)) for c in spec.fields.values()))
 
 
 class _Compiler:
-    """Generates the source of one `def` per Struct reachable from a spec, and executes it once."""
+    """Generates the source of one `def` for a spec (nested types inline), and executes it once."""
 
     def __init__(self) -> None:
-        self.ns: dict[str, Any] = {**_INLINE_NS, "_choices_exact": _choices_exact}
-        self.names: dict[int, str] = {}
+        self.ns: dict[str, Any] = dict(_INLINE_NS)
+        self.consts: dict[int, str] = {}
         self.defs: list[str] = []
 
-    def _const(self, obj: Any) -> str:
-        if id(obj) not in self.names:
-            name = self.names[id(obj)] = f"_check{len(self.names)}_{obj.__name__.strip('_')}"
+    def _const(self, obj: Any, prefix: str = "_check") -> str:
+        if id(obj) not in self.consts:
+            name = self.consts[id(obj)] = f"{prefix}{len(self.consts)}_{getattr(obj, '__name__', '').strip('_')}"
             self.ns[name] = obj
-        return self.names[id(obj)]
+        return self.consts[id(obj)]
 
-    def _ok(self, spec: Any, x: str) -> str:
-        """An expression that is True when `spec` accepts the (non-None) value in variable `x`."""
-        if isinstance(spec, Struct):
-            return f"{self.struct(spec)}({x})"
-        if isinstance(spec, ListOf):
-            return f"{self._list(spec)}({x})"
+    def _primitive(self, spec: Any, x: str) -> str:
+        """An expression that is True when the primitive check `spec` accepts the (non-None) value in `x`."""
         if spec in _INLINE:
             return _INLINE[spec].format(x=x)
-        return f"({self._const(spec)}({x}) is None)"  # dates, decimal, ...: the check itself
+        return f"({self._const(spec)}({x}) is None)"  # decimal, boolean, positiveInt: the check itself
 
-    def _list(self, spec: ListOf) -> str:
-        if id(spec) not in self.names:
-            name = self.names[id(spec)] = f"_list{len(self.names)}"
-            self.defs.append("\n".join([
-                f"def {name}(value):",
-                "    if type(value) is not list:",
-                "        return False",
-                "    for e in value:",
-                f"        if e is not None and not {self._ok(spec.spec, 'e')}:",
-                "            return False",
-                "    return True",
-            ]))
-        return self.names[id(spec)]
+    def check(self, spec: Any, x: str, depth: int, pad: str) -> list[str]:
+        """Lines that `return False` unless `spec` accepts the (non-None) value in variable `x`."""
+        if isinstance(spec, Struct):
+            if depth > _INLINE_DEPTH:
+                return [f"{pad}if not {self._const(compile_valid(spec), '_struct')}({x}):", f"{pad}    return False"]
+            return self.struct_lines(spec, x, depth, pad)
+        if isinstance(spec, ListOf):
+            e = f"e{depth}"
+            return [f"{pad}if type({x}) is not list:", f"{pad}    return False",
+                    f"{pad}for {e} in {x}:", f"{pad}    if {e} is not None:",
+                    *self.check(spec.spec, e, depth + 1, pad + "        ")]
+        return [f"{pad}if not {self._primitive(spec, x)}:", f"{pad}    return False"]
 
-    def struct(self, spec: Struct) -> str:
-        if id(spec) in self.names:
-            return self.names[id(spec)]
-        name = self.names[id(spec)] = f"_v{len(self.names)}_{spec.name}"
-        lines = [f"def {name}(value):", "    if type(value) is not dict:", "        return False",
-                 "    get = value.get"]
-        for field, check in spec.fields.items():
-            lines.append(f"    x = get({field!r})")
-            if isinstance(check, ListOf) and _flat(check.spec):  # list loop and element checks inline
-                lines += ["    if x is not None:", "        if type(x) is not list:", "            return False",
-                          "        for e in x:", "            if e is None:", "                continue",
-                          "            if type(e) is not dict:", "                return False",
-                          "            g = e.get"]
-                for f2, c2 in check.spec.fields.items():
-                    lines += [f"            y = g({f2!r})", f"            if y is not None and not {self._ok(c2, 'y')}:",
-                              "                return False"]
-            elif isinstance(check, ListOf):  # the list function's loop inline (one call less per list)
-                lines += ["    if x is not None:", "        if type(x) is not list:", "            return False",
-                          "        for e in x:", f"            if e is not None and not {self._ok(check.spec, 'e')}:",
-                          "                return False"]
-            else:
-                lines += [f"    if x is not None and not {self._ok(check, 'x')}:", "        return False"]
+    def struct_lines(self, spec: Struct, v: str, depth: int, pad: str, extra: dict | None = None) -> list[str]:
+        get = f"get{depth}"
+        lines = [f"{pad}if type({v}) is not dict:", f"{pad}    return False", f"{pad}{get} = {v}.get"]
+        fields = {**spec.fields, **(extra or {})}
+        for field, check in fields.items():
+            x = f"x{depth}"
+            lines.append(f"{pad}{x} = {get}({field!r})")
+            lines.append(f"{pad}if {x} is not None:")
+            lines += self.check(check, x, depth + 1, pad + "    ")
         for field in spec.required:
             if field in spec._complex:  # a missing complex element; an explicit null one is accepted
-                lines += [f"    if {field!r} not in value:", "        return False"]
+                lines += [f"{pad}if {field!r} not in {v}:", f"{pad}    return False"]
             else:  # a missing or null primitive
-                lines += [f"    if get({field!r}) is None:", "        return False"]
+                lines += [f"{pad}if {get}({field!r}) is None:", f"{pad}    return False"]
         if spec.choices:
-            lines += [f"    if not _choices_exact(value, {spec.choices!r}):", "        return False"]
-        lines.append("    return True")
-        self.defs.append("\n".join(lines))
-        return name
+            rule = self._const(_choice_rule(spec.choices), "_choices")
+            lines += [f"{pad}if not {rule}({v}):", f"{pad}    return False"]
+        return lines
 
-    def build(self, spec: Struct) -> Callable[[Any], bool]:
-        name = self.struct(spec)
-        source = "\n\n".join(self.defs)
+    def build(self, spec: Struct, *, meta: bool = False, medication_required: bool = False) -> Callable[[Any], bool]:
+        """The predicate for `spec`; with `meta`, also META's for a non-null meta element (a resource's
+        whole used_element_problem test), with `medication_required`, also the medication[x] rule."""
+        name = f"_valid_{spec.name}"
+        lines = [f"def {name}(value):"]
+        lines += self.struct_lines(spec, "value", 0, "    ", {"meta": META} if meta else None)
+        if medication_required:
+            lines += ["    if 'medicationCodeableConcept' not in value and 'medicationReference' not in value:",
+                      "        return False"]
+        lines.append("    return True")
+        source = "\n".join(lines)
         exec(compile(source, f"<used_elements compiled {spec.name}>", "exec"), self.ns)  # noqa: S102
         fn = self.ns[name]
         fn.source = source  # for reading and debugging
@@ -387,16 +423,26 @@ def _valid_for(rtype: str) -> Callable[[Any], bool] | None:
     return compile_valid(schema) if schema is not None else None
 
 
+_RESOURCE_VALID: dict[str, Callable[[Any], bool]] = {}
+
+
+def _resource_valid(rtype: str) -> Callable[[Any], bool]:
+    """A resource type's whole test (its schema, its meta, the medication[x] rule) as one function, built
+    on first use: `used_element_problem` is None exactly when it says True."""
+    fn = _RESOURCE_VALID.get(rtype)
+    if fn is None:
+        fn = _RESOURCE_VALID[rtype] = _Compiler().build(
+            SCHEMAS[rtype], meta="meta" not in SCHEMAS[rtype].fields,
+            medication_required=rtype in _MEDICATION_REQUIRED)
+    return fn
+
+
 def used_element_problem(resource: dict) -> str | None:
     """None when every element the mappings read is valid FHIR R4, else a short description."""
     rtype = resource.get("resourceType")
-    valid = _valid_for(rtype) if rtype in SCHEMAS else None
-    if valid is None:
+    if rtype not in SCHEMAS:
         return None
-    meta = resource.get("meta")
-    if valid(resource) and (meta is None or _valid_for("Meta")(meta)) and not (
-            rtype in _MEDICATION_REQUIRED and "medicationCodeableConcept" not in resource
-            and "medicationReference" not in resource):
+    if (_RESOURCE_VALID.get(rtype) or _resource_valid(rtype))(resource):
         return None
     return _problem_text(resource, SCHEMAS[rtype])
 

@@ -211,3 +211,36 @@ def test_compiled_code_check_matches_the_fhir_pattern(code):
 
     spec = Struct("T", {"c": CODE})
     assert compile_valid(spec)({"c": code}) is (spec({"c": code}) is None), repr(code)
+
+
+# -- the compiled predicates' shortcuts ----------------------------------------------------------------
+@settings(max_examples=500, deadline=None)
+@given(kind=st.sampled_from(["date", "datetime", "instant"]), data=st.data())
+def test_the_usual_temporal_shapes_are_a_subset_of_the_fhir_patterns(kind, data):
+    """A string the fast shape accepts skips the general pattern: the general pattern must accept it too."""
+    general = {"date": ue._DATE, "datetime": ue._DATETIME, "instant": ue._INSTANT}[kind]
+    value = data.draw(st.from_regex(ue._USUAL[kind], fullmatch=True))
+    assert general.fullmatch(value), value
+
+
+_CHOICE_LIKE = ["valueQuantity", "valueString", "value", "valuex", "valueX", "effectiveDateTime", "effectivePeriod",
+                "effective", "effectiveinstant", "status", "code", "dose", "doseQuantity", "doseRange", "value_Q"]
+
+
+@settings(max_examples=600, deadline=None)
+@given(shapes=st.lists(st.dictionaries(st.sampled_from(_CHOICE_LIKE), st.sampled_from([None, 1, "x", {}]),
+                                       max_size=6), min_size=1, max_size=6),
+       choices=st.sampled_from([("effective", "value"), ("value",), ("dose",), ("medication",)]))
+def test_the_choice_rule_by_shape_equals_the_key_loop(shapes, choices):
+    """The same key tuples come back with other null values: the remembered groups must still decide right."""
+    rule = ue._choice_rule(choices)
+    for value in shapes + [{k: None for k in v} for v in shapes] + shapes:
+        assert rule(value) == ue._choices_exact(value, choices), value
+
+
+def test_resource_predicates_equal_the_schema_meta_and_medication_rules():
+    for rtype in SCHEMAS:
+        for resource in [r for r in RESOURCES if r["resourceType"] == rtype] + [{"resourceType": rtype}]:
+            expected = ue._problem_text(resource, SCHEMAS[rtype]) is None
+            assert ue._resource_valid(rtype)(resource) is expected, resource
+            assert ue._resource_valid(rtype)({**resource, "meta": {"lastUpdated": "x"}}) is False
