@@ -180,13 +180,41 @@ def _collect(data: Any, ctx: _Ctx, unavailable_keys: list[str]):
             ctx.issue(str(key), "prefetch value has no resourceType; ignored")
             continue
         skey = str(key)
-        for full_url, res in bundle_entries(value):
-            if res.get("resourceType") == "Bundle":
-                for fu2, r2 in bundle_entries(res):
-                    _add(r2, fu2, by_type, med_index, seen, ctx, skey)
+        if rtype == "Bundle" or ("entry" in value and "resourceType" not in value):  # bundle_entries' test
+            entries = value.get("entry")
+            if not isinstance(entries, list):
                 continue
-            _add(res, full_url, by_type, med_index, seen, ctx, skey)
+            for e in entries:
+                if not isinstance(e, dict):
+                    continue
+                res = e.get("resource")
+                if not isinstance(res, dict):
+                    continue
+                rt = res.get("resourceType")
+                if type(rt) is str and rt in _PLAIN_TYPES:  # = _add for the usual entry: no fullUrl needed
+                    rid = res.get("id")
+                    if isinstance(rid, str) and rid:
+                        k = (rt, rid)
+                        if k in seen:
+                            continue
+                        seen.add(k)
+                    group = by_type.get(rt)
+                    if group is None:
+                        by_type[rt] = [res]
+                    else:
+                        group.append(res)
+                elif rt == "Bundle":
+                    for fu2, r2 in bundle_entries(res):
+                        _add(r2, fu2, by_type, med_index, seen, ctx, skey)
+                else:
+                    _add(res, as_str(e.get("fullUrl")), by_type, med_index, seen, ctx, skey)
+            continue
+        _add(value, None, by_type, med_index, seen, ctx, skey)  # a bare resource (bundle_entries: (None, it))
     return by_type, med_index
+
+
+# the types _add files under by_type with no other step (not Medication, Bundle or OperationOutcome)
+_PLAIN_TYPES = READ_TYPES | {"DiagnosticReport"}
 
 
 def _add(res: dict, full_url: str | None, by_type, med_index: MedicationIndex, seen, ctx: _Ctx, key: str) -> None:

@@ -83,6 +83,14 @@ def parse_datetime(value: Any) -> tuple[datetime | None, str]:
 
 
 def parse_date(value: Any) -> date | None:
+    """The date of parse_datetime(value).  The usual full date 'YYYY-MM-DD' (ASCII) is read by
+    date.fromisoformat, in C: the same date where that succeeds (anything it refuses takes the
+    general reading; tests/mappings/test_fast_paths.py compares the two)."""
+    if type(value) is str and len(value) == 10 and value[4] == "-" and value[7] == "-" and value.isascii():
+        try:
+            return date.fromisoformat(value)
+        except ValueError:
+            pass
     dt, _ = parse_datetime(value)
     return dt.date() if dt else None
 
@@ -133,7 +141,18 @@ def all_text(concept: Any) -> str:
 
 
 def status_code(concept: Any) -> str | None:
-    """The code of a CodeableConcept status (clinicalStatus/verificationStatus), lower-cased."""
+    """The code of a CodeableConcept status (clinicalStatus/verificationStatus), lower-cased.
+    The usual first coding with a code answers without building the codings list."""
+    if type(concept) is dict:
+        first = concept.get("coding")
+        if type(first) is list and first:
+            first = first[0]
+            if type(first) is dict:
+                code = first.get("code")
+                if type(code) is str:
+                    code = code.strip()
+                    if code:
+                        return code.lower()
     for c in codings(concept):
         code = as_str(c.get("code"))
         if code:

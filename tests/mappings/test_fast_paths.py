@@ -184,3 +184,50 @@ def test_ten_significant_digits_is_the_text_round_trip(value, factor):
 
     x = value * factor
     assert repr(ten_significant_digits(x)) == repr(float(f"{x:.10g}"))
+
+
+# -- parse_date and status_code: their usual-shape shortcuts against the general readings -------------
+def _parse_date_general(value):
+    dt, _ = parse_datetime(value)
+    return dt.date() if dt else None
+
+
+def _status_code_general(concept):
+    from fhir_mappings.fhirutil import as_str, codings
+
+    for c in codings(concept):
+        code = as_str(c.get("code"))
+        if code:
+            return code.strip().lower()
+    t = as_str(as_dict(concept).get("text"))
+    return t.strip().lower() if t else None
+
+
+_DATE_SAMPLES = ["2009-03-01", "2009-02-30", "2009-13-01", "0000-01-01", "0001-01-01", "9999-12-31", "2009-W01-1",
+                 "２００９-03-01", "2009-03-0１", " 2009-03-0", "2009-03-1 ", "+009-03-01", "2009-3-011", "2009/03/01",
+                 "2009-03-01T10:00:00Z", "2009", "2009-03", None, 5, "", "   "]
+
+
+@settings(max_examples=800, deadline=None)
+@given(value=st.one_of(st.sampled_from(_DATE_SAMPLES), st.text(alphabet="0123456789-W: T+２", min_size=8, max_size=12),
+                       st.dates().map(str)))
+def test_parse_date_equals_the_general_reading(value):
+    from fhir_mappings.fhirutil import parse_date
+
+    assert parse_date(value) == _parse_date_general(value)
+
+
+_code = st.one_of(st.none(), st.integers(), st.sampled_from(["active", " Active ", "", "  ", "REFUTED", "x"]))
+_coding = st.one_of(st.none(), st.integers(), st.lists(st.none(), max_size=1),
+                    st.fixed_dictionaries({}, optional={"code": _code, "system": st.just("s")}))
+
+
+@settings(max_examples=800, deadline=None)
+@given(concept=st.one_of(st.none(), st.text(max_size=3),
+                         st.fixed_dictionaries({}, optional={"coding": st.one_of(st.lists(_coding, max_size=3),
+                                                                                   _coding),
+                                                             "text": _code})))
+def test_status_code_equals_the_general_reading(concept):
+    from fhir_mappings.fhirutil import status_code
+
+    assert status_code(concept) == _status_code_general(concept)
