@@ -40,13 +40,22 @@ def value_text(m: Measurement, *, decimals: int | None = None) -> str:
 
 
 def measurement(label: str, m: Measurement, *, decimals: int | None = None, note: str = "") -> Evidence:
+    # value_text, unit_text and day written out: the profile builds several of these per patient
+    comparator = m.comparator or ""
+    unit, value, original_value = m.unit, m.value, m.original_value
     original = None
-    if m.original_value is not None and (m.original_unit != m.unit or m.original_value != m.value):
-        original = f"{m.comparator or ''}{fmt_num(m.original_value)} {m.original_unit or ''}".strip()
+    if original_value is not None and (m.original_unit != unit or original_value != value):
+        original = f"{comparator}{fmt_num(original_value)} {m.original_unit or ''}".strip()
     elif m.derived_from:
-        original = "computed from " + ", ".join(r.reference for r in m.derived_from)
-    value = value_text(m, decimals=decimals) + (f" ({note})" if note else "")
-    return Evidence(label, value, day(m.when), m.source.reference, original)
+        original = "computed from " + ", ".join([r.reference for r in m.derived_from])
+    text = f"{comparator}{fmt_num(value if decimals is None else round(value, decimals))} " \
+           f"{DISPLAY_UNITS.get(unit or '', unit or '')}".strip()
+    if note:
+        text = f"{text} ({note})"
+    when = m.when
+    if when is not None and isinstance(when, datetime):
+        when = when.date()
+    return Evidence(label, text, when, m.source.reference, original)
 
 
 def blood_pressure(label: str, bp: BloodPressure) -> Evidence:

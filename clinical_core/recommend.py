@@ -12,9 +12,9 @@ from dataclasses import replace
 from . import evidence as ev
 from .decisions import Assessment, Citation, Decision, DoseRecommendation, Evidence, TherapyOption
 from .dosing import Lookup, band_of, fmt_num, lookup, outside_limits
-from .knowledge import citation, csu_fixed, policy_value, table_meta, therapies
+from .knowledge import citation, csu_fixed, table_meta, therapies
 from .options import ANTI_IL5_REGIMENS, LTM_REGIMENS, csu_dose, min_age, option, options, unverified
-from .phenotypes import (MISSING_AGE, MISSING_SENSITISATION, MISSING_TOTAL_IGE, MISSING_WEIGHT, Profile, below,
+from .phenotypes import (MISSING_AGE, MISSING_SENSITISATION, MISSING_TOTAL_IGE, MISSING_WEIGHT, P, Profile, below,
                          bp_high, build_profile)
 
 REGIONS = ("US", "EU")
@@ -31,26 +31,37 @@ COVER_WORDS = {"allergic-asthma": "allergic asthma", "csu-refractory": "CSU", "c
 
 
 
-def _p(key: str) -> str:
-    """A policy threshold as written on a card, read from data/policy.json (never restated in code)."""
-    return fmt_num(policy_value(key))
+def policy_text(values: dict) -> dict[str, str]:
+    """Each numeric policy threshold as written on a card (fmt_num)."""
+    return {k: fmt_num(v) for k, v in values.items() if isinstance(v, (int, float))}
 
 
-def eosinophil_policy_note() -> str:
-    return (f"Eosinophil thresholds ({_p('eosinophils_current_min')}/µL now, {_p('eosinophils_12m_min')}/µL in "
+# data/policy.json's thresholds as cards write them, formatted once (the file stays their only source)
+_P_TEXT = policy_text(vars(P))
+_p = _P_TEXT.__getitem__  # _p("egfr_warn_below") -> "60"
+
+
+def eosinophil_policy_note(t: dict[str, str] = _P_TEXT) -> str:
+    return (f"Eosinophil thresholds ({t['eosinophils_current_min']}/µL now, {t['eosinophils_12m_min']}/µL in "
             "12 months) are product policy from GINA and the trials, not label text.")
 
 
-def lte4_policy_note() -> str:
-    return (f"LTE4 thresholds ({_p('lte4_elevated_above')} elevated, {_p('lte4_aerd_min')} supports AERD, pg/mg "
+def lte4_policy_note(t: dict[str, str] = _P_TEXT) -> str:
+    return (f"LTE4 thresholds ({t['lte4_elevated_above']} elevated, {t['lte4_aerd_min']} supports AERD, pg/mg "
             "creatinine) are product policy from the Mayo test comment, not label text.")
 
 
-def cyclosporine_policy_note() -> str:
-    return (f"eGFR < {_p('egfr_warn_below')} (critical < {_p('egfr_critical_below')}, or CKD stage 4-5, dialysis or a "
-            f"kidney transplant on record) and BP >= {_p('bp_warn_systolic')}/{_p('bp_warn_diastolic')} (critical >= "
-            f"{_p('bp_critical_systolic')}/{_p('bp_critical_diastolic')}, or >= {_p('bp_warn_systolic')}/"
-            f"{_p('bp_warn_diastolic')} on an antihypertensive) are product policy, not label text.")
+def cyclosporine_policy_note(t: dict[str, str] = _P_TEXT) -> str:
+    return (f"eGFR < {t['egfr_warn_below']} (critical < {t['egfr_critical_below']}, or CKD stage 4-5, dialysis or a "
+            f"kidney transplant on record) and BP >= {t['bp_warn_systolic']}/{t['bp_warn_diastolic']} (critical >= "
+            f"{t['bp_critical_systolic']}/{t['bp_critical_diastolic']}, or >= {t['bp_warn_systolic']}/"
+            f"{t['bp_warn_diastolic']} on an antihypertensive) are product policy, not label text.")
+
+
+# the notes as the cards carry them, built once from the policy file (the functions above, for other values)
+EOSINOPHIL_POLICY_NOTE = eosinophil_policy_note()
+LTE4_POLICY_NOTE = lte4_policy_note()
+CYCLOSPORINE_POLICY_NOTE = cyclosporine_policy_note()
 
 
 def check_region(region: str) -> str:
@@ -147,7 +158,7 @@ def _common_cautions(p: Profile, region: str) -> list[str]:
     f = p.facts
     if f.weight is not None and p.weight_stale:
         d = ev.day(f.weight.when)
-        out.append(f"Weight dated {d.isoformat()} is older than {fmt_num(policy_value('weight_stale_months'))} "
+        out.append(f"Weight dated {d.isoformat()} is older than {_p('weight_stale_months')} "
                    "months (policy): confirm the weight before dosing." if d else
                    "The weight has no date: confirm the weight before dosing.")
     if region == "EU" and p.ige is not None:
@@ -158,7 +169,7 @@ def _common_cautions(p: Profile, region: str) -> list[str]:
             out.append(f"EU SmPC: with IgE below {rast_below} IU/mL ensure unequivocal in vitro reactivity (RAST) to "
                        "a perennial allergen before starting.")
     if p.present("allergic-asthma") and any(e.label.startswith("Specific IgE") for e in p.ev("allergic-asthma")):
-        out.append(f"Sensitisation cut-off {fmt_num(policy_value('sensitisation_sige_min'))} kU/L is product policy, "
+        out.append(f"Sensitisation cut-off {_p('sensitisation_sige_min')} kU/L is product policy, "
                    "not label text.")
     return out
 
@@ -209,12 +220,12 @@ def per_4_weeks(dose: DoseRecommendation) -> float:
 
 def below_csu_trials_dose(dose: DoseRecommendation) -> bool:
     """An asthma table dose lower than the CSU trials' 300 mg q4w: giving that instead is the clinician's choice."""
-    return per_4_weeks(dose) < policy_value("csu_dose_per_4_weeks_note")
+    return per_4_weeks(dose) < P.csu_dose_per_4_weeks_note
 
 
 def _csu_note(dose: DoseRecommendation) -> str:
     per4 = per_4_weeks(dose)
-    target = policy_value("csu_dose_per_4_weeks_note")
+    target = P.csu_dose_per_4_weeks_note
     if below_csu_trials_dose(dose):
         return (f"CSU trials used a fixed {fmt_num(target)} mg every 4 weeks; this asthma dose gives {fmt_num(per4)} mg "
                 f"per 4 weeks. Whether to give {fmt_num(target)} mg every 4 weeks for the urticaria is the clinician's "
@@ -290,7 +301,7 @@ def _oma_sensitised_below_table(p: Profile, region: str) -> Decision | None:
     """Brief 10: a sensitised asthmatic whose baseline IgE is below the tables' lower limit is out of the table:
     the card names the limit (and anti-IL-5/5R where eosinophilic) instead of saying nothing. By policy
     (ige_non_allergic_below) the asthma then counts as non-allergic for ranking and order checks."""
-    if not (p.asthma and p.sensitised and p.ige is not None and below(p.ige, policy_value("ige_non_allergic_below"))):
+    if not (p.asthma and p.sensitised and p.ige is not None and below(p.ige, P.ige_non_allergic_below)):
         return None
     if p.present("aerd"):
         return None  # AERD without an allergic phenotype: the leukotriene card answers, omalizumab is not first
@@ -450,7 +461,7 @@ def anti_il5_decision(p: Profile) -> Decision | None:
             rationale=(f"Eosinophilic asthma ({p.findings['eosinophilic-asthma'].note}), but no anti-IL-5/5R biologic "
                        f"in this service is labelled below {youngest} years; refer to a paediatric asthma specialist."),
             citation=citation("gina-severe"), evidence=evid, rule=p.findings["eosinophilic-asthma"].note,
-            cautions=(eosinophil_policy_note(),), covers=("eosinophilic-asthma",),
+            cautions=(EOSINOPHIL_POLICY_NOTE,), covers=("eosinophilic-asthma",),
             links=(citation("nucala"),))
     resli = min_age("reslizumab")
     age_note = f"reslizumab only from {resli} years" if p.age is None or p.age >= resli else (
@@ -459,7 +470,7 @@ def anti_il5_decision(p: Profile) -> Decision | None:
                  f"fit ({age_note}).")
     if p.status("allergic-asthma") == "absent":
         rationale += " No allergic phenotype: omalizumab is not the right tool."
-    cautions = [eosinophil_policy_note()] + list(unverified(alts))
+    cautions = [EOSINOPHIL_POLICY_NOTE] + list(unverified(alts))
     if p.age is None:
         cautions.append("Age unknown: check the label's age limits before ordering.")
     return Decision(
@@ -477,7 +488,7 @@ def rank_biologics(p: Profile, oma: Decision | None, il5: Decision | None) -> li
         return [d for d in (oma, il5) if d is not None]
     if oma.topic != "omalizumab-dose":  # no omalizumab dose to rank: its card already points to anti-IL-5/5R
         return [oma, il5]
-    t = fmt_num(policy_value("eosinophils_anti_il5_favoured"))
+    t = _p("eosinophils_anti_il5_favoured")
     for_il5 = [w for w, on in ((f"eosinophils >= {t}/µL", p.eos_high), ("nasal polyps", p.present("crswnp"))) if on]
     for_oma = [w for w, on in ((f"eosinophils < {t}/µL", not p.eos_high), ("comorbid CSU", p.present("csu-refractory")),
                                ("comorbid food allergy", p.present("food-allergy"))) if on]
@@ -513,7 +524,7 @@ def not_preferred_reason(p: Profile) -> str | None:
         parts.append("AERD without a documented allergic phenotype (leukotriene driven; sensitisation not tested)"
                      if undocumented else "AERD without an allergic phenotype (leukotriene driven)")
     if not parts and p.asthma and p.status("allergic-asthma") == "absent":
-        cut = policy_value("ige_non_allergic_below")
+        cut = P.ige_non_allergic_below
         if p.ige is not None and below(p.ige, cut):
             parts.append(f"asthma with total IgE {ev.value_text(p.ige)} (below {fmt_num(cut)} IU/mL, the lower limit "
                          "of the omalizumab dose tables; non-allergic by policy)")
@@ -583,7 +594,7 @@ def leukotriene_decision(p: Profile) -> Decision | None:
                       "total IgE): without one omalizumab is not the first choice.")
     else:
         rationale += " Without an allergic phenotype omalizumab is not the first choice."
-    cautions = [lte4_policy_note()]
+    cautions = [LTE4_POLICY_NOTE]
     if active_ltm:
         cautions.append(f"Already on {', '.join(active_ltm)}.")
     cautions += [f"{o.display}: {o.note}." for o in alts if o.note]
@@ -602,7 +613,7 @@ def aerd_possible_decision(p: Profile) -> Decision | None:
     if finding is None or finding.status != "possible":
         return None
     f = p.facts
-    elev_t, aerd_t = policy_value("lte4_elevated_above"), policy_value("lte4_aerd_min")
+    elev_t, aerd_t = P.lte4_elevated_above, P.lte4_aerd_min
     nsaid = any(a.category == "aspirin-nsaid" and a.respiratory_reaction for a in f.allergies)
     missing = list(finding.missing)
     if not nsaid:
@@ -625,7 +636,7 @@ def aerd_possible_decision(p: Profile) -> Decision | None:
         headline=clip(f"Possible AERD ({what}): check " + ", ".join(checks)),
         rationale=rationale, citation=citation("lte4-mayo"), evidence=_uniq(p.age_ev + finding.evidence),
         rule=finding.note, missing=tuple(missing),
-        cautions=(lte4_policy_note(),),
+        cautions=(LTE4_POLICY_NOTE,),
         covers=("aerd",))
 
 
@@ -641,12 +652,12 @@ def _risk_words(p: Profile) -> str:
     if p.present("cyclosporine-bp-risk"):
         bp = f.bp_latest or (f.bp_recent[0] if f.bp_recent else None)
         note = p.findings["cyclosporine-bp-risk"].note
-        sys_w, dia_w = policy_value("bp_warn_systolic"), policy_value("bp_warn_diastolic")
+        sys_w, dia_w = P.bp_warn_systolic, P.bp_warn_diastolic
         if bp is not None and bp_high(bp, sys_w, dia_w):
             words.append(f"BP {_bp_text(bp)}" + (" on treatment" if p.bp_uncontrolled_on_treatment else ""))
         elif "persistently" in note:
             # the newest reading is normal: quote the high readings, never the normal one as the risk
-            window = int(policy_value("bp_persistent_window"))
+            window = int(P.bp_persistent_window)
             readings = ([bp] if bp is not None and bp not in f.bp_recent[:window] else []) + list(f.bp_recent[:window])
             readings = readings[:window]
             high = [r for r in readings if bp_high(r, sys_w, dia_w)]
@@ -688,7 +699,7 @@ def cyclosporine_decision(p: Profile, *, hook: str | None = None, order_referenc
                       "cyclosporine, weigh the renal and blood-pressure risk; the urticaria guideline also describes "
                       "off-label omalizumab up-dosing when 300 mg every 4 weeks is not enough (check EAACI 2022).")
     rule_parts = [p.findings[k].note for k in ("cyclosporine-renal-risk", "cyclosporine-bp-risk") if p.present(k)]
-    cautions = [cyclosporine_policy_note()]
+    cautions = [CYCLOSPORINE_POLICY_NOTE]
     if p.renal_disagreement:
         cautions.append(p.renal_disagreement)
     if critical:
@@ -702,7 +713,7 @@ def cyclosporine_decision(p: Profile, *, hook: str | None = None, order_referenc
     if p.bp_uncontrolled_on_treatment:
         cautions.append("Confirm the blood pressure on a second reading: the cyclosporine label asks for BP on at least "
                         "two occasions before starting.")
-    if p.facts.has_condition("kidney-transplant"):
+    if p.groups.get("kidney-transplant"):  # facts.has_condition("kidney-transplant"), from the index
         cautions.append("A kidney transplant is on record: if this cyclosporine is transplant immunosuppression, the "
                         "transplant team decides; this warning is about cyclosporine for urticaria.")
     return Decision(
@@ -829,7 +840,7 @@ def no_type2_decision(p: Profile, oma: Decision | None) -> Decision | None:
         rule=f"allergic asthma absent: {allergic or 'no sensitisation'}; eosinophilic asthma absent: {eos}",
         missing=("repeat blood eosinophil count (cells/µL), ideally before or on the lowest dose of oral "
                  "corticosteroids",),
-        cautions=(eosinophil_policy_note(),),
+        cautions=(EOSINOPHIL_POLICY_NOTE,),
         covers=("allergic-asthma", "eosinophilic-asthma"))
 
 
