@@ -5,7 +5,9 @@ same whatever rule produced it.
 """
 from __future__ import annotations
 
+import dataclasses
 from datetime import date, datetime
+from operator import attrgetter
 
 from .dosing import fmt_num
 from .facts import AllergyFact, BloodPressure, ConditionFact, Measurement, MedicationFact, SpecificIge
@@ -22,6 +24,23 @@ DISPLAY_UNITS: dict[str, str] = {
     "mL/min/{1.73_m2}": "mL/min/1.73 m²",
     "mm[Hg]": "mmHg",
 }
+
+
+# An Evidence's field values, as one tuple: exactly what its dataclass __eq__ and __hash__ compare.
+_FIELDS = attrgetter(*(f.name for f in dataclasses.fields(Evidence) if f.compare))
+assert Evidence.__dataclass_params__.eq and all(f.compare for f in dataclasses.fields(Evidence))
+
+
+def unique(rows: list[Evidence] | tuple[Evidence, ...]) -> tuple[Evidence, ...]:
+    """`tuple(dict.fromkeys(rows))` for Evidence rows: one of each set of equal rows, in first-seen order.
+
+    Keyed on the field tuple, which C hashes and compares, instead of the rows themselves, whose
+    dataclass `__hash__` is a Python call per row (and rows are de-duplicated a dozen times per patient).
+    Equal rows are indistinguishable (every field is equal), so that the last of them is kept, where
+    dict.fromkeys keeps the first, does not matter."""
+    if type(rows) is not tuple and type(rows) is not list:
+        rows = list(rows)  # zip below reads the rows twice
+    return tuple(dict(zip(map(_FIELDS, rows), rows)).values())
 
 
 def unit_text(unit: str | None) -> str:

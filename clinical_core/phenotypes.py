@@ -15,8 +15,17 @@ from .dosing import fmt_num
 from .facts import BloodPressure, ConditionFact, Measurement, PatientFacts
 from .knowledge import policy_values
 
-# policy.json's thresholds as attributes, resolved once at import (the file stays their only source)
+
+
+def policy_text(values: dict) -> dict[str, str]:
+    """Each numeric policy threshold as written on a card (fmt_num)."""
+    return {k: fmt_num(v) for k, v in values.items() if isinstance(v, (int, float))}
+
+
+# policy.json's thresholds as attributes, and as the notes write them, resolved once at import (the file
+# stays their only source)
 P = policy_values()
+T = policy_text(vars(P))
 
 ASTHMA_CONCEPTS = ("asthma", "allergic-asthma", "eosinophilic-asthma", "severe-asthma", "aerd")
 CSU_CONCEPTS = ("csu", "chronic-urticaria", "chronic-idiopathic-urticaria")
@@ -123,12 +132,12 @@ class Profile:
         if len(keys) == 1:  # one finding: its evidence is already de-duplicated (`_add`), no hashing
             f = self.findings.get(keys[0])
             return f.evidence if f else ()
-        out: dict[Evidence, None] = {}  # ordered set: `e not in list` was quadratic in the evidence
+        rows: list[Evidence] = []
         for k in keys:
             f = self.findings.get(k)
             if f:
-                out.update(dict.fromkeys(f.evidence))
-        return tuple(out)
+                rows += f.evidence
+        return ev.unique(rows)  # an ordered set: `e not in list` was quadratic in the evidence
 
     def conditions(self, group: str) -> tuple[ConditionFact, ...]:
         """`facts.conditions_of(*CONDITION_GROUPS[group])`, from the one-pass index."""
@@ -168,7 +177,7 @@ def _condition_groups(conditions) -> dict[str, list[ConditionFact]]:
 
 def _add(p: Profile, key: str, status: str, evidence=(), missing=(), note: str = "") -> None:
     # one row or none cannot repeat: only longer evidence is de-duplicated (hashing every row)
-    p.findings[key] = PhenotypeFinding(key, status, tuple(dict.fromkeys(evidence)) if len(evidence) > 1  # type: ignore[arg-type]
+    p.findings[key] = PhenotypeFinding(key, status, ev.unique(evidence) if len(evidence) > 1  # type: ignore[arg-type]
                                        else tuple(evidence), tuple(missing), note)
 
 
@@ -245,7 +254,7 @@ def _sensitisation(p: Profile) -> tuple[bool | None, list[Evidence], str]:
                 and at_or_above(s.measurement, cut)]
     if negative:
         evid.extend(ev.specific_ige(s) for s in negative + seasonal)
-        note = (f"specific IgE to perennial aeroallergens below {fmt_num(cut)} kU/L"
+        note = (f"specific IgE to perennial aeroallergens below {T['sensitisation_sige_min']} kU/L"
                 + ("; sensitised only to seasonal allergens (the label asks for a perennial aeroallergen)"
                    if seasonal else ""))
         return False, evid, note
@@ -265,7 +274,7 @@ def _allergic(p: Profile) -> None:
     low_cut = P.ige_non_allergic_below
     if p.ige is not None and below(p.ige, low_cut):
         _add(p, "allergic-asthma", "absent", evid + list(p.ige_ev),
-             note=f"baseline total IgE below {fmt_num(low_cut)} IU/mL: non-allergic (policy)")
+             note=f"baseline total IgE below {T['ige_non_allergic_below']} IU/mL: non-allergic (policy)")
         return
     if sens is True:
         _add(p, "allergic-asthma", "present", evid + list(p.ige_ev), note=note)
@@ -298,9 +307,9 @@ def _eosinophilic(p: Profile) -> None:
     if now_hit or yr_hit or dx:
         why = []
         if now_hit:
-            why.append(f"newest count >= {fmt_num(now_t)}/µL")
+            why.append(f"newest count >= {T['eosinophils_current_min']}/µL")
         if yr_hit:
-            why.append(f"highest count in 12 months >= {fmt_num(yr_t)}/µL")
+            why.append(f"highest count in 12 months >= {T['eosinophils_12m_min']}/µL")
         if dx and not why:
             why.append("eosinophilic asthma diagnosis recorded")
         _add(p, "eosinophilic-asthma", "present", evid, note="; ".join(why) + " (policy thresholds)")
@@ -313,7 +322,7 @@ def _eosinophilic(p: Profile) -> None:
              note=f"no eosinophil count in the last {months} months (policy)")
     else:
         _add(p, "eosinophilic-asthma", "absent", evid,
-             note=f"below {fmt_num(now_t)}/µL now and {fmt_num(yr_t)}/µL in 12 months (policy thresholds)")
+             note=f"below {T['eosinophils_current_min']}/µL now and {T['eosinophils_12m_min']}/µL in 12 months (policy thresholds)")
 
 
 def _csu(p: Profile) -> None:
@@ -348,8 +357,8 @@ def _aerd(p: Profile, on_zileuton: bool) -> None:
     lte4_elev = (lte4 is not None and lte4_high is False and lte4.comparator in (None, ">", ">=")
                  and (lte4.value > elev_t or (lte4.comparator == ">" and lte4.value >= elev_t)))
     if lte4 is not None:
-        tier = ("supports AERD (>= %s, policy)" % fmt_num(aerd_t) if lte4_high else
-                "elevated, nonspecific (>%s to <%s, policy)" % (fmt_num(elev_t), fmt_num(aerd_t)) if lte4_elev
+        tier = ("supports AERD (>= %s, policy)" % T['lte4_aerd_min'] if lte4_high else
+                "elevated, nonspecific (>%s to <%s, policy)" % (T['lte4_elevated_above'], T['lte4_aerd_min']) if lte4_elev
                 else "not elevated")
         evid.append(ev.measurement("Urinary LTE4", lte4, note=tier))
     triad = p.asthma and bool(polyps) and bool(nsaid)
@@ -360,7 +369,7 @@ def _aerd(p: Profile, on_zileuton: bool) -> None:
     note = "; ".join(cautions)
     if dx or triad or (p.asthma and lte4_high):
         why = ("AERD diagnosis recorded" if dx else "asthma + nasal polyps + respiratory reaction to aspirin/NSAID"
-               if triad else f"urinary LTE4 >= {fmt_num(aerd_t)} pg/mg creatinine with asthma (policy)")
+               if triad else f"urinary LTE4 >= {T['lte4_aerd_min']} pg/mg creatinine with asthma (policy)")
         _add(p, "aerd", "present", evid, note="; ".join(x for x in (why, note) if x))
         return
     partial = p.asthma and (bool(nsaid) or lte4_elev)
@@ -399,7 +408,7 @@ def _simple(p: Profile) -> None:
 
 def _re_measure(missing: str) -> str:
     """The missing item for a safety result older than the policy window (built only in that case)."""
-    months = fmt_num(P.cyclosporine_safety_data_max_age_months)
+    months = T['cyclosporine_safety_data_max_age_months']
     return f"{missing}: the newest is older than {months} months (policy); re-measure before cyclosporine"
 
 
@@ -442,7 +451,7 @@ def _coded_stage_vs_egfr(f: PatientFacts, severe, groups: dict[str, list[Conditi
     if severe and egfr.value >= crit:
         c = severe[0]
         return (f"{STAGE_WORDS[c.concept][0].upper()}{STAGE_WORDS[c.concept][1:]} on record ({c.source.reference}) "
-                f"with {measured}: counts as eGFR below {fmt_num(crit)} for cyclosporine at order-sign (policy).")
+                f"with {measured}: counts as eGFR below {T['egfr_critical_below']} for cyclosporine at order-sign (policy).")
     return ""
 
 
@@ -464,14 +473,14 @@ def _cyclosporine_risks(p: Profile, treated: tuple) -> None:
         words = ", ".join(dict.fromkeys(STAGE_WORDS[c.concept] for c in severe))
         p.renal_critical_why = f"{words} on record"
     elif egfr_critical:
-        p.renal_critical_why = f"eGFR below {fmt_num(crit)}"
+        p.renal_critical_why = f"eGFR below {T['egfr_critical_below']}"
     if low or ckd or severe:
         if severe:
-            note = (f"{p.renal_critical_why} (policy: counts as eGFR below {fmt_num(crit)}, critical at order-sign)")
+            note = (f"{p.renal_critical_why} (policy: counts as eGFR below {T['egfr_critical_below']}, critical at order-sign)")
         elif p.renal_critical:
-            note = f"eGFR below {fmt_num(crit)} (policy: critical at order-sign)"
+            note = f"eGFR below {T['egfr_critical_below']} (policy: critical at order-sign)"
         else:
-            note = f"eGFR below {fmt_num(warn)} (policy)" if low else "chronic kidney disease on the problem list"
+            note = f"eGFR below {T['egfr_warn_below']} (policy)" if low else "chronic kidney disease on the problem list"
         _add(p, "cyclosporine-renal-risk", "present", evid, note=note)
     elif f.egfr is None:
         _add(p, "cyclosporine-renal-risk", "unknown", evid, (MISSING_EGFR,))
@@ -501,13 +510,13 @@ def _cyclosporine_risks(p: Profile, treated: tuple) -> None:
     if latest_high or persistent or htn:
         parts = []
         if severe_bp:
-            parts.append(f"newest reading >= {fmt_num(sys_c)}/{fmt_num(dia_c)} (policy: critical at order-sign)")
+            parts.append(f"newest reading >= {T['bp_critical_systolic']}/{T['bp_critical_diastolic']} (policy: critical at order-sign)")
         elif p.bp_uncontrolled_on_treatment:
-            parts.append(f"newest reading >= {fmt_num(sys_w)}/{fmt_num(dia_w)} mmHg on an antihypertensive: "
+            parts.append(f"newest reading >= {T['bp_warn_systolic']}/{T['bp_warn_diastolic']} mmHg on an antihypertensive: "
                          "uncontrolled hypertension, a cyclosporine label contraindication (policy: critical at "
                          "order-sign)")
         elif latest_high:
-            parts.append(f"newest reading >= {fmt_num(sys_w)}/{fmt_num(dia_w)} mmHg (policy)")
+            parts.append(f"newest reading >= {T['bp_warn_systolic']}/{T['bp_warn_diastolic']} mmHg (policy)")
         if persistent:
             parts.append(f"{n_high} of the last {len(readings)} readings high (policy: persistently high)")
         if htn:

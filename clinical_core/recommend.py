@@ -14,8 +14,8 @@ from .decisions import Assessment, Citation, Decision, DoseRecommendation, Evide
 from .dosing import Lookup, band_of, fmt_num, lookup, outside_limits
 from .knowledge import citation, csu_fixed, table_meta, therapies
 from .options import ANTI_IL5_REGIMENS, LTM_REGIMENS, csu_dose, min_age, option, options, unverified
-from .phenotypes import (MISSING_AGE, MISSING_SENSITISATION, MISSING_TOTAL_IGE, MISSING_WEIGHT, P, Profile, below,
-                         bp_high, build_profile)
+from .phenotypes import (MISSING_AGE, MISSING_SENSITISATION, MISSING_TOTAL_IGE, MISSING_WEIGHT, P, Profile, T, below,
+                         bp_high, build_profile, policy_text)
 
 REGIONS = ("US", "EU")
 UNAVAILABLE_NAMES = {
@@ -31,13 +31,8 @@ COVER_WORDS = {"allergic-asthma": "allergic asthma", "csu-refractory": "CSU", "c
 
 
 
-def policy_text(values: dict) -> dict[str, str]:
-    """Each numeric policy threshold as written on a card (fmt_num)."""
-    return {k: fmt_num(v) for k, v in values.items() if isinstance(v, (int, float))}
-
-
 # data/policy.json's thresholds as cards write them, formatted once (the file stays their only source)
-_P_TEXT = policy_text(vars(P))
+_P_TEXT = T
 _p = _P_TEXT.__getitem__  # _p("egfr_warn_below") -> "60"
 
 
@@ -81,6 +76,9 @@ def label_citation(region: str) -> Citation:
 
 def _uniq(items) -> tuple:
     return tuple(dict.fromkeys([i for i in items if i]))  # a list comprehension: cheaper than a generator
+
+
+_uniq_ev = ev.unique  # `_uniq` for evidence rows (an Evidence is never falsy), hashed in C
 
 
 # ---------------------------------------------------------------------------------------------
@@ -306,7 +304,7 @@ def _oma_sensitised_below_table(p: Profile, region: str) -> Decision | None:
     if p.present("aerd"):
         return None  # AERD without an allergic phenotype: the leukotriene card answers, omalizumab is not first
     covers = ("allergic-asthma",)
-    evid = _uniq(p.age_ev + p.ev("allergic-asthma") + p.weight_ev)
+    evid = _uniq_ev(p.age_ev + p.ev("allergic-asthma") + p.weight_ev)
     table_id, age_problem = asthma_table(region, p.age, age_at_first_omalizumab(p))
     cit = label_citation(region)
     if table_id is None:
@@ -335,7 +333,7 @@ def _oma_asthma(p: Profile, region: str) -> Decision:
         base_ev += tuple(e for e in p.ev("csu-refractory") if e not in base_ev)
     if polyps:
         base_ev += tuple(e for e in p.ev("crswnp") if e not in base_ev)
-    base_ev = _uniq(base_ev + p.ige_ev)
+    base_ev = _uniq_ev(base_ev + p.ige_ev)
     start_age = age_at_first_omalizumab(p)
     table_id, age_problem = asthma_table(region, p.age, start_age)
     cit = label_citation(region)
@@ -370,7 +368,7 @@ def _oma_asthma(p: Profile, region: str) -> Decision:
                         citation=lk.table.citation,
                         # base_ev is already de-duplicated (and Evidence is never falsy): hash only when
                         # the on-treatment rows are added
-                        evidence=_uniq(base_ev + tuple(on_ev)) if on_ev else base_ev, rule=lk.rule,
+                        evidence=_uniq_ev(base_ev + tuple(on_ev)) if on_ev else base_ev, rule=lk.rule,
                         cautions=_uniq(cautions), dose=dose, alternatives=alts, covers=covers,
                         links=(citation("gina-severe"),) if alts else (),
                         suggest_order=review or not p.on_omalizumab)
@@ -387,7 +385,7 @@ def _oma_asthma(p: Profile, region: str) -> Decision:
 def _oma_csu(p: Profile, region: str, *, covers: tuple[str, ...], extra_cautions: tuple[str, ...] = (),
              extra_missing: tuple[str, ...] = (), extra_ev: tuple[Evidence, ...] = ()) -> Decision:
     raw = csu_fixed()
-    evid = _uniq(p.age_ev + p.ev("csu-refractory") + extra_ev)
+    evid = _uniq_ev(p.age_ev + p.ev("csu-refractory") + extra_ev)
     cit = citation("xolair-us" if region == "US" else "xolair-eu")
     if p.age is None or p.age < int(raw["age_min"]):
         short = (f"no dose without the patient's age (CSU is labelled from {raw['age_min']} years)" if p.age is None
@@ -404,7 +402,7 @@ def _oma_csu(p: Profile, region: str, *, covers: tuple[str, ...], extra_cautions
     if p.on_omalizumab:
         cautions.append("Already on omalizumab: continue the fixed CSU dose; IgE and weight do not change it.")
         cautions.append(_active_order_note(p))
-        evid = _uniq(evid + tuple(ev.medication(m) for m in p.on_omalizumab))
+        evid = _uniq_ev(evid + tuple(ev.medication(m) for m in p.on_omalizumab))
     rule = (f"CSU refractory to H1 antihistamines, age >= {raw['age_min']}: fixed {dose.dose_mg} mg every "
             f"{dose.interval_weeks} weeks, independent of IgE and weight (label).")
     return Decision(
@@ -419,7 +417,7 @@ def _oma_csu(p: Profile, region: str, *, covers: tuple[str, ...], extra_cautions
 
 def _oma_crswnp(p: Profile, region: str) -> Decision:
     covers = ("crswnp",)
-    evid = _uniq(p.age_ev + p.ev("crswnp") + p.ige_ev + p.weight_ev)
+    evid = _uniq_ev(p.age_ev + p.ev("crswnp") + p.ige_ev + p.weight_ev)
     cit = label_citation(region)
     table_id = "us-crswnp" if region == "US" else "eu-q4w"
     meta = table_meta(table_id)
@@ -451,7 +449,7 @@ def anti_il5_decision(p: Profile) -> Decision | None:
     if not p.present("eosinophilic-asthma"):
         return None
     alts = options(ANTI_IL5_REGIMENS, p.age)
-    evid = _uniq(p.age_ev + p.ev("eosinophilic-asthma"))
+    evid = _uniq_ev(p.age_ev + p.ev("eosinophilic-asthma"))
     if not alts:  # too young for every anti-IL-5/5R regimen: say so, never nothing (brief 10)
         youngest = min(a for a in (min_age(r["agent"]) for r in (therapies()[k] for k in ANTI_IL5_REGIMENS))
                        if a is not None)
@@ -501,7 +499,7 @@ def rank_biologics(p: Profile, oma: Decision | None, il5: Decision | None) -> li
                              + "); omalizumab listed first, the choice is the clinician's")
     text += " (ranking thresholds are product policy)."
     oma = replace(oma, rationale=f"{oma.rationale} Allergic and eosinophilic phenotypes are both present. {text}",
-                  evidence=_uniq(oma.evidence + p.ev("eosinophilic-asthma")))
+                  evidence=_uniq_ev(oma.evidence + p.ev("eosinophilic-asthma")))
     il5 = replace(il5, rationale=f"{il5.rationale} Allergic and eosinophilic phenotypes are both present. {text}")
     return [il5, oma] if pref == "il5" else [oma, il5]
 
@@ -549,7 +547,7 @@ def not_preferred_decision(p: Profile, *, order_reference: str | None = None, dr
     if why is None:
         return None
     alts = not_preferred_alternatives(p)
-    evid = _uniq(p.age_ev + p.ev("allergic-asthma", "eosinophilic-asthma", "aerd")
+    evid = _uniq_ev(p.age_ev + p.ev("allergic-asthma", "eosinophilic-asthma", "aerd")
                  + tuple(ev.medication(m) for m in p.on_omalizumab))
     verb = "drafted" if drafted else "active"
     head = f"Omalizumab {verb}, but the phenotype is not IgE-driven: {why.split(' (')[0]}"
@@ -583,7 +581,7 @@ def leukotriene_decision(p: Profile) -> Decision | None:
         return None
     active_ltm = tuple(m.agent for m in p.facts.medications_of(drug_class="leukotriene-modifier", active_only=True))
     alts = options(LTM_REGIMENS, p.age, exclude_agents=active_ltm)
-    evid = _uniq(p.age_ev + p.ev("aerd"))
+    evid = _uniq_ev(p.age_ev + p.ev("aerd"))
     rationale = (f"Aspirin-exacerbated respiratory disease ({p.findings['aerd'].note}): leukotrienes drive it, so a "
                  "leukotriene modifier fits, with referral for aspirin desensitisation. Choose any biologic by the "
                  "asthma/CRSwNP phenotype.")
@@ -634,7 +632,7 @@ def aerd_possible_decision(p: Profile) -> Decision | None:
     return Decision(
         topic="data-needed", indicator="info",
         headline=clip(f"Possible AERD ({what}): check " + ", ".join(checks)),
-        rationale=rationale, citation=citation("lte4-mayo"), evidence=_uniq(p.age_ev + finding.evidence),
+        rationale=rationale, citation=citation("lte4-mayo"), evidence=_uniq_ev(p.age_ev + finding.evidence),
         rule=finding.note, missing=tuple(missing),
         cautions=(LTE4_POLICY_NOTE,),
         covers=("aerd",))
@@ -684,7 +682,7 @@ def cyclosporine_decision(p: Profile, *, hook: str | None = None, order_referenc
     if csu and (p.age is None or p.age >= int(csu_fixed()["age_min"])) and not p.on_omalizumab:
         alts = (option("omalizumab-csu"),)  # already on it: cyclosporine is the step after, not a swap
     missing = tuple(m for k in ("cyclosporine-renal-risk", "cyclosporine-bp-risk") for m in p.findings[k].missing)
-    evid = _uniq(p.ev("cyclosporine-renal-risk", "cyclosporine-bp-risk")
+    evid = _uniq_ev(p.ev("cyclosporine-renal-risk", "cyclosporine-bp-risk")
                  + tuple(ev.medication(m) for m in p.on_cyclosporine) + p.ev("csu-refractory"))
     target = "Cyclosporine drafted" if order_reference else "Avoid cyclosporine"
     head = f"{target} with {_risk_words(p)}: nephrotoxic and raises BP"
@@ -735,14 +733,14 @@ def cyclosporine_data_needed(p: Profile, *, order_reference: str | None = None) 
             "eGFR" if "eGFR" in m else "blood pressure" for m in missing)),
         rationale="Cyclosporine harms the kidneys and raises blood pressure; the service cannot judge its safety "
                   "without a recent eGFR and blood pressure.", citation=citation("neoral"),
-        evidence=_uniq(p.ev("cyclosporine-renal-risk", "cyclosporine-bp-risk")), missing=missing,
+        evidence=_uniq_ev(p.ev("cyclosporine-renal-risk", "cyclosporine-bp-risk")), missing=missing,
         order_reference=order_reference, covers=("cyclosporine-renal-risk", "cyclosporine-bp-risk"))
 
 
 def food_allergy_decision(p: Profile, region: str) -> Decision | None:
     if not p.present("food-allergy"):
         return None
-    evid = _uniq(p.age_ev + p.ev("food-allergy") + p.ige_ev + p.weight_ev)
+    evid = _uniq_ev(p.age_ev + p.ev("food-allergy") + p.ige_ev + p.weight_ev)
     off = "As an adjunct that makes oral immunotherapy safer, omalizumab is off-label."
     if region == "EU":
         return Decision(topic="food-allergy-omalizumab", indicator="info",
@@ -782,7 +780,7 @@ def pemphigoid_decision(p: Profile) -> Decision | None:
         rationale="Case series and retrospective cohorts report less itch (and blistering) with omalizumab in bullous "
                   "pemphigoid, mostly at 300 mg every 4 weeks; it is not labelled for it in the US or EU, so the "
                   "service proposes no dose.", citation=citation("xolair-us"),
-        evidence=_uniq(p.ev("bullous-pemphigoid")), covers=("bullous-pemphigoid",),
+        evidence=_uniq_ev(p.ev("bullous-pemphigoid")), covers=("bullous-pemphigoid",),
         cautions=("Off-label: dermatology/specialist decision.",
                   "Dupilumab now carries a US label for bullous pemphigoid (Dupixent PI): check it before an "
                   "off-label choice."),
@@ -814,7 +812,7 @@ def asthma_data_needed(p: Profile) -> Decision | None:
         rationale="Which biologic fits depends on the type-2 phenotype: allergic (sensitisation plus total IgE) "
                   "points to omalizumab, eosinophilic (blood eosinophils) to anti-IL-5/5R. The data to tell them "
                   "apart is missing.", citation=citation("gina-severe"),
-        evidence=_uniq(p.asthma_ev + p.ev("allergic-asthma", "eosinophilic-asthma")), missing=_uniq(missing),
+        evidence=_uniq_ev(p.asthma_ev + p.ev("allergic-asthma", "eosinophilic-asthma")), missing=_uniq(missing),
         covers=tuple(k for k in ("allergic-asthma", "eosinophilic-asthma") if p.status(k) == "unknown"))
 
 
@@ -836,7 +834,7 @@ def no_type2_decision(p: Profile, oma: Decision | None) -> Decision | None:
                    "corticosteroids: GINA advises repeating the count before concluding the asthma is not type-2. "
                    "Tezepelumab (anti-TSLP) does not depend on a type-2 marker."),
         citation=citation("gina-severe"),
-        evidence=_uniq(p.age_ev + p.ev("allergic-asthma", "eosinophilic-asthma")),
+        evidence=_uniq_ev(p.age_ev + p.ev("allergic-asthma", "eosinophilic-asthma")),
         rule=f"allergic asthma absent: {allergic or 'no sensitisation'}; eosinophilic asthma absent: {eos}",
         missing=("repeat blood eosinophil count (cells/µL), ideally before or on the lowest dose of oral "
                  "corticosteroids",),
@@ -889,7 +887,7 @@ def assess(facts, *, region: str = "US") -> Assessment:
     if need is not None and oma is not None and oma.topic == "data-needed":
         # one data-needed card for the asthma: fold the phenotype gaps into the omalizumab one
         merged = replace(oma, missing=_uniq(oma.missing + need.missing), covers=_uniq(oma.covers + need.covers),
-                         evidence=_uniq(oma.evidence + need.evidence),
+                         evidence=_uniq_ev(oma.evidence + need.evidence),
                          rationale=f"{oma.rationale} Also measure, to rank the biologics: "
                                    + "; ".join(m for m in need.missing if m not in oma.missing) + ".")
         out = [merged if d is oma else d for d in out]
