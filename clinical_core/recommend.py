@@ -7,9 +7,9 @@ what to measure when data is missing. Order checks (scenario 12) live in `orders
 """
 from __future__ import annotations
 
-from dataclasses import replace
 
 from . import evidence as ev
+from ._fast_init import replace  # dataclasses.replace, cheaper for the Decision class
 from .decisions import Assessment, Citation, Decision, DoseRecommendation, Evidence, TherapyOption
 from .dosing import Lookup, band_of, fmt_num, lookup, outside_limits
 from .knowledge import citation, csu_fixed, table_meta, therapies
