@@ -32,9 +32,22 @@ Outcome = Literal[
 Position = Literal["in", "below", "above", "indeterminate"]
 
 
+_TENTH = Decimal("0.1")
+
+
 def round_weight(kg: float) -> float:
-    """Round to 0.1 kg, half up (60.05 -> 60.1), as the band rule requires."""
-    return float(Decimal(str(kg)).quantize(Decimal("0.1"), rounding=ROUND_HALF_UP))
+    """Round to 0.1 kg, half up (60.05 -> 60.1), as the band rule requires.
+
+    The decimal rounding is of the float's shortest repr (`str(kg)`). A float whose repr has at most one
+    decimal ("72.4", "80.0") is already on the 0.1 grid: quantizing leaves its value, so it is returned
+    as it is (the Decimal round trip costs as much as a whole band lookup). tests/core/test_band_edges.py
+    checks this against the Decimal form."""
+    if type(kg) is float:
+        s = repr(kg)
+        dot = s.find(".")
+        if dot > 0 and len(s) - dot <= 2 and "e" not in s:
+            return kg
+    return float(Decimal(str(kg)).quantize(_TENTH, rounding=ROUND_HALF_UP))
 
 
 def fmt_num(x: float) -> str:
@@ -124,15 +137,18 @@ def lookup(table_id: str, ige: Measurement, weight: Measurement) -> Lookup:
     meta = table_meta(table_id)
     table = dose_table(table_id)
     kg = round_weight(weight.value)
-    outside = _limits(meta, ige, weight)
+    outside = _limits(meta, ige, weight, kg)
     if outside is not None:
         return outside
     return _cell(meta, table, ige, kg)
 
 
-def _limits(meta: TableMeta, ige: Measurement | None, weight: Measurement | None) -> Lookup | None:
-    """The table-limit problems of whichever inputs are given (None: none)."""
-    kg = round_weight(weight.value) if weight is not None else None
+def _limits(meta: TableMeta, ige: Measurement | None, weight: Measurement | None,
+            kg: float | None = None) -> Lookup | None:
+    """The table-limit problems of whichever inputs are given (None: none). `kg`: the weight already
+    rounded (round_weight(weight.value)), when the caller has it."""
+    if kg is None and weight is not None:
+        kg = round_weight(weight.value)
     ige_pos = position(ige.value, ige.comparator, meta.ige_min, meta.ige_max) if ige is not None else "in"
     w_pos = position(kg, weight.comparator, meta.weight_min, meta.weight_max) if weight is not None else "in"
 

@@ -5,7 +5,9 @@ same whatever rule produced it.
 """
 from __future__ import annotations
 
+import dataclasses
 from datetime import date, datetime
+from operator import attrgetter
 
 from .dosing import fmt_num
 from .facts import AllergyFact, BloodPressure, ConditionFact, Measurement, MedicationFact, SpecificIge
@@ -24,6 +26,23 @@ DISPLAY_UNITS: dict[str, str] = {
 }
 
 
+# An Evidence's field values, as one tuple: exactly what its dataclass __eq__ and __hash__ compare.
+_FIELDS = attrgetter(*(f.name for f in dataclasses.fields(Evidence) if f.compare))
+assert Evidence.__dataclass_params__.eq and all(f.compare for f in dataclasses.fields(Evidence))
+
+
+def unique(rows: list[Evidence] | tuple[Evidence, ...]) -> tuple[Evidence, ...]:
+    """`tuple(dict.fromkeys(rows))` for Evidence rows: one of each set of equal rows, in first-seen order.
+
+    Keyed on the field tuple, which C hashes and compares, instead of the rows themselves, whose
+    dataclass `__hash__` is a Python call per row (and rows are de-duplicated a dozen times per patient).
+    Equal rows are indistinguishable (every field is equal), so that the last of them is kept, where
+    dict.fromkeys keeps the first, does not matter."""
+    if type(rows) is not tuple and type(rows) is not list:
+        rows = list(rows)  # zip below reads the rows twice
+    return tuple(dict(zip(map(_FIELDS, rows), rows)).values())
+
+
 def unit_text(unit: str | None) -> str:
     return DISPLAY_UNITS.get(unit or "", unit or "")
 
@@ -40,13 +59,22 @@ def value_text(m: Measurement, *, decimals: int | None = None) -> str:
 
 
 def measurement(label: str, m: Measurement, *, decimals: int | None = None, note: str = "") -> Evidence:
+    # value_text, unit_text and day written out: the profile builds several of these per patient
+    comparator = m.comparator or ""
+    unit, value, original_value = m.unit, m.value, m.original_value
     original = None
-    if m.original_value is not None and (m.original_unit != m.unit or m.original_value != m.value):
-        original = f"{m.comparator or ''}{fmt_num(m.original_value)} {m.original_unit or ''}".strip()
+    if original_value is not None and (m.original_unit != unit or original_value != value):
+        original = f"{comparator}{fmt_num(original_value)} {m.original_unit or ''}".strip()
     elif m.derived_from:
-        original = "computed from " + ", ".join(r.reference for r in m.derived_from)
-    value = value_text(m, decimals=decimals) + (f" ({note})" if note else "")
-    return Evidence(label, value, day(m.when), m.source.reference, original)
+        original = "computed from " + ", ".join([r.reference for r in m.derived_from])
+    text = f"{comparator}{fmt_num(value if decimals is None else round(value, decimals))} " \
+           f"{DISPLAY_UNITS.get(unit or '', unit or '')}".strip()
+    if note:
+        text = f"{text} ({note})"
+    when = m.when
+    if when is not None and isinstance(when, datetime):
+        when = when.date()
+    return Evidence(label, text, when, m.source.reference, original)
 
 
 def blood_pressure(label: str, bp: BloodPressure) -> Evidence:

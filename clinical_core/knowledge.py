@@ -177,6 +177,24 @@ def policy_value(key: str) -> float:
     return policy()[key]["value"]
 
 
+class PolicyValues:
+    """policy.json's values as plain attributes (`POLICY.egfr_warn_below`), resolved once.
+
+    The rules read a dozen thresholds per patient; each `policy_value(key)` call was a function call,
+    a cache call and two dict look-ups. The file stays the single source: every attribute is the very
+    value object `policy_value(key)` returns, and a key the file lacks is an AttributeError, as it was
+    a KeyError."""
+
+    def __init__(self, values: dict[str, dict[str, Any]]) -> None:
+        for key, entry in values.items():
+            setattr(self, key, entry["value"])
+
+
+@cache
+def policy_values() -> PolicyValues:
+    return PolicyValues(policy())
+
+
 @cache
 def _therapies_file() -> dict[str, Any]:
     """therapies.json, read once for its regimens, citations and label age limits."""

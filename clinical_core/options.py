@@ -8,7 +8,7 @@ from __future__ import annotations
 from functools import cache
 
 from .decisions import Citation, DoseRecommendation, TherapyOption
-from .knowledge import csu_fixed, label_age_limits, policy_value, table_meta, therapies
+from .knowledge import csu_fixed, label_age_limits, policy_values, table_meta, therapies
 
 ANTI_IL5_REGIMENS = (
     "mepolizumab-asthma-12plus", "mepolizumab-asthma-6to11", "benralizumab-asthma-12plus", "benralizumab-asthma-6to11",
@@ -21,7 +21,7 @@ CHECK_LABEL = "check the label: this regimen is not verified in this service"
 def _fits(reg: dict, age: int | None) -> bool:
     if age is None:
         # unknown age: adolescent/adult regimens only (policy.json unknown_age_regimen_age_min)
-        return reg.get("age_min") is None or reg["age_min"] >= policy_value("unknown_age_regimen_age_min")
+        return reg.get("age_min") is None or reg["age_min"] >= policy_values().unknown_age_regimen_age_min
     lo, hi = reg.get("age_min"), reg.get("age_max")
     return (lo is None or age >= lo) and (hi is None or age <= hi)
 

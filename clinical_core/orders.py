@@ -8,9 +8,9 @@ incomplete: a draft without a dose is not a mismatch there.
 """
 from __future__ import annotations
 
-from dataclasses import replace
 from typing import Sequence
 
+from ._fast_init import replace  # dataclasses.replace, cheaper for the Decision class
 from .decisions import Assessment, Decision, DoseRecommendation, Evidence, TherapyOption
 from .dosing import fmt_num
 from .facts import DraftOrder, PatientFacts

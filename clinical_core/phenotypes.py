@@ -12,8 +12,20 @@ from datetime import date
 from . import evidence as ev
 from .decisions import Evidence, PhenotypeFinding
 from .dosing import fmt_num
-from .facts import BloodPressure, Measurement, PatientFacts
-from .knowledge import policy_value
+from .facts import BloodPressure, ConditionFact, Measurement, PatientFacts
+from .knowledge import policy_values
+
+
+
+def policy_text(values: dict) -> dict[str, str]:
+    """Each numeric policy threshold as written on a card (fmt_num)."""
+    return {k: fmt_num(v) for k, v in values.items() if isinstance(v, (int, float))}
+
+
+# policy.json's thresholds as attributes, and as the notes write them, resolved once at import (the file
+# stays their only source)
+P = policy_values()
+T = policy_text(vars(P))
 
 ASTHMA_CONCEPTS = ("asthma", "allergic-asthma", "eosinophilic-asthma", "severe-asthma", "aerd")
 CSU_CONCEPTS = ("csu", "chronic-urticaria", "chronic-idiopathic-urticaria")
@@ -27,6 +39,17 @@ MISSING_WEIGHT = "body weight (kg)"
 MISSING_EGFR = "eGFR (mL/min/1.73 m²)"
 MISSING_BP = "blood pressure (mmHg)"
 MISSING_AGE = "date of birth (age decides which label table applies)"
+
+STAGE_WORDS = {"ckd-g1": "CKD stage 1", "ckd-g2": "CKD stage 2", "ckd-g3": "CKD stage 3", "ckd-g3a": "CKD stage 3a",
+               "ckd-g3b": "CKD stage 3b", "ckd-g4": "CKD stage 4", "ckd-g5": "CKD stage 5",
+               "esrd": "end-stage renal disease", "dialysis": "dialysis", "kidney-transplant": "a kidney transplant"}
+STAGE_ORDER = ("esrd", "ckd-g5", "ckd-g4", "ckd-g3b", "ckd-g3a", "ckd-g3", "ckd-g2", "ckd-g1")  # most severe first
+
+# whole-month windows of policy.json, as the rules use them
+_WEIGHT_STALE_MONTHS = int(P.weight_stale_months)
+_EOS_CURRENT_MONTHS = int(P.eosinophils_current_max_age_months)
+_SAFETY_MONTHS = int(P.cyclosporine_safety_data_max_age_months)
+_BP_WINDOW, _BP_NEED = int(P.bp_persistent_window), int(P.bp_persistent_min_high)
 
 
 def months_before(d: date, months: int) -> date:
@@ -66,7 +89,7 @@ def bp_high(bp: BloodPressure, sys_t: float, dia_t: float) -> bool:
     return bool((bp.systolic and bp.systolic.value >= sys_t) or (bp.diastolic and bp.diastolic.value >= dia_t))
 
 
-@dataclass
+@dataclass(slots=True)
 class Profile:
     """Everything the decision rules need, computed once per assessment."""
 
@@ -93,65 +116,130 @@ class Profile:
     renal_critical_why: str = ""
     renal_disagreement: str = ""
     bp_uncontrolled_on_treatment: bool = False
+    # the facts' conditions by the groups the rules ask for (CONDITION_GROUPS), each in chart order: one
+    # pass over the conditions instead of one per question (see _condition_groups)
+    groups: dict[str, list[ConditionFact]] = field(default_factory=dict)
 
     def status(self, key: str) -> str:
         f = self.findings.get(key)
         return f.status if f else "absent"
 
     def present(self, key: str) -> bool:
-        return self.status(key) == "present"
+        f = self.findings.get(key)
+        return f is not None and f.status == "present"
 
     def ev(self, *keys: str) -> tuple[Evidence, ...]:
         if len(keys) == 1:  # one finding: its evidence is already de-duplicated (`_add`), no hashing
             f = self.findings.get(keys[0])
             return f.evidence if f else ()
-        out: dict[Evidence, None] = {}  # ordered set: `e not in list` was quadratic in the evidence
+        rows: list[Evidence] = []
         for k in keys:
             f = self.findings.get(k)
             if f:
-                out.update(dict.fromkeys(f.evidence))
-        return tuple(out)
+                rows += f.evidence
+        return ev.unique(rows)  # an ordered set: `e not in list` was quadratic in the evidence
+
+    def conditions(self, group: str) -> tuple[ConditionFact, ...]:
+        """`facts.conditions_of(*CONDITION_GROUPS[group])`, from the one-pass index."""
+        return tuple(self.groups.get(group, ()))
+
+
+# The condition questions the rules ask: group -> the concepts it holds. Multi-concept groups are named
+# with a leading "*" so they never collide with a single concept's own group (every concept a rule asks
+# about alone is its own group). Built once: the renal-critical list is policy.json's.
+CONDITION_GROUPS: dict[str, tuple[str, ...]] = {
+    "*asthma": ASTHMA_CONCEPTS, "*csu": CSU_CONCEPTS, "*polyps": POLYP_CONCEPTS,
+    "*renal-critical": tuple(P.renal_critical_conditions),
+    **{c: (c,) for c in ("allergic-asthma", "eosinophilic-asthma", "aerd", "food-allergy", "bullous-pemphigoid",
+                         "ckd", "hypertension", "kidney-transplant")},
+    **{c: (c,) for c in STAGE_WORDS},
+}
+_GROUPS_OF: dict[str, tuple[str, ...]] = {}
+for _g, _concepts in CONDITION_GROUPS.items():
+    for _c in dict.fromkeys(_concepts):  # a concept listed twice in a group is still one membership
+        _GROUPS_OF[_c] = _GROUPS_OF.get(_c, ()) + (_g,)
+del _g, _concepts, _c
+
+
+def _condition_groups(conditions) -> dict[str, list[ConditionFact]]:
+    """Each group's conditions in chart order, as `conditions_of(*concepts)` returns them, in one pass."""
+    groups: dict[str, list[ConditionFact]] = {}
+    get = _GROUPS_OF.get
+    for c in conditions:
+        for g in get(c.concept, ()):
+            hit = groups.get(g)
+            if hit is None:
+                groups[g] = [c]
+            else:
+                hit.append(c)
+    return groups
 
 
 def _add(p: Profile, key: str, status: str, evidence=(), missing=(), note: str = "") -> None:
-    p.findings[key] = PhenotypeFinding(key, status, tuple(dict.fromkeys(evidence)), tuple(missing), note)  # type: ignore[arg-type]
+    # one row or none cannot repeat: only longer evidence is de-duplicated (hashing every row)
+    p.findings[key] = PhenotypeFinding(key, status, ev.unique(evidence) if len(evidence) > 1  # type: ignore[arg-type]
+                                       else tuple(evidence), tuple(missing), note)
 
 
 def build_profile(facts: PatientFacts) -> Profile:
     age = facts.age_years
-    age_ev = (ev.age(age, facts.patient_id),) if age is not None else ()
-    asthma_conds = facts.conditions_of(*ASTHMA_CONCEPTS)
-    ige = facts.total_ige.measurement if facts.total_ige.status in USABLE_IGE else None
+    age_ev = (Evidence("Age", f"{age} years", None, f"Patient/{facts.patient_id}"),) if age is not None else ()
+    groups = _condition_groups(facts.conditions)
+    asthma_conds = groups.get("*asthma", ())
+    total = facts.total_ige
+    status = total.status
+    ige = total.measurement if status in USABLE_IGE else None
     ige_ev: tuple[Evidence, ...] = ()
-    if facts.total_ige.measurement is not None:
-        label = "Baseline total IgE" if ige is not None else "Total IgE (not usable for dosing)"
-        note = "" if ige is not None else facts.total_ige.status.replace("-", " ")
-        ige_ev = (ev.measurement(label, facts.total_ige.measurement, note=note),)
-    ige_ev += tuple(ev.measurement("Total IgE on omalizumab (never doses)", m) for m in facts.total_ige.excluded)
+    if total.measurement is not None:
+        if ige is not None:
+            ige_ev = (ev.measurement("Baseline total IgE", total.measurement),)
+        else:
+            ige_ev = (ev.measurement("Total IgE (not usable for dosing)", total.measurement,
+                                     note=status.replace("-", " ")),)
+    if total.excluded:
+        ige_ev += tuple([ev.measurement("Total IgE on omalizumab (never doses)", m) for m in total.excluded])
     weight_ev: tuple[Evidence, ...] = ()
     stale = False
-    if facts.weight is not None:
-        weight_ev = (ev.measurement("Body weight", facts.weight, decimals=1),)
-        when = ev.day(facts.weight.when)
-        stale = when is None or when < months_before(facts.evaluation_date, int(policy_value("weight_stale_months")))
+    weight = facts.weight
+    if weight is not None:
+        weight_ev = (ev.measurement("Body weight", weight, decimals=1),)
+        when = ev.day(weight.when)
+        stale = when is None or when < months_before(facts.evaluation_date, _WEIGHT_STALE_MONTHS)
     p = Profile(facts, age, age_ev, bool(asthma_conds), tuple([ev.condition(c) for c in asthma_conds]),
                 ige, ige_ev, weight_ev, stale)
-    p.on_omalizumab = facts.medications_of(agent="omalizumab", active_only=True)
-    p.on_cyclosporine = facts.medications_of(agent="cyclosporine", active_only=True)
+    p.groups = groups
+    # the active medications the rules ask about, in chart order, in one pass (as medications_of)
+    oma: list = []
+    cyc: list = []
+    treated: list = []
+    zileuton = False
+    for m in facts.medications:
+        if m.is_active:
+            agent = m.agent
+            if agent == "omalizumab":
+                oma.append(m)
+            elif agent == "cyclosporine":
+                cyc.append(m)
+            elif agent == "zileuton":
+                zileuton = True
+            if m.drug_class == "antihypertensive":
+                treated.append(m)
+    p.on_omalizumab = tuple(oma)
+    p.on_cyclosporine = tuple(cyc)
     _allergic(p)
     _eosinophilic(p)
     _csu(p)
-    _aerd(p)
+    _aerd(p, zileuton)
     _simple(p)
-    _cyclosporine_risks(p)
+    _cyclosporine_risks(p, tuple(treated))
     return p
 
 
 def _sensitisation(p: Profile) -> tuple[bool | None, list[Evidence], str]:
     facts = p.facts
-    cut = policy_value("sensitisation_sige_min")
+    cut = P.sensitisation_sige_min
     evid: list[Evidence] = []
-    dx = facts.conditions_of("allergic-asthma")
+    dx = p.groups.get("allergic-asthma")
     if dx:
         evid.extend([ev.condition(c) for c in dx])
     env = [a for a in facts.allergies if a.category == "environmental" and a.ige_mediated is not False]
@@ -166,7 +254,7 @@ def _sensitisation(p: Profile) -> tuple[bool | None, list[Evidence], str]:
                 and at_or_above(s.measurement, cut)]
     if negative:
         evid.extend(ev.specific_ige(s) for s in negative + seasonal)
-        note = (f"specific IgE to perennial aeroallergens below {fmt_num(cut)} kU/L"
+        note = (f"specific IgE to perennial aeroallergens below {T['sensitisation_sige_min']} kU/L"
                 + ("; sensitised only to seasonal allergens (the label asks for a perennial aeroallergen)"
                    if seasonal else ""))
         return False, evid, note
@@ -183,10 +271,10 @@ def _allergic(p: Profile) -> None:
     sens, sens_ev, note = _sensitisation(p)
     p.sensitised = sens
     evid = list(p.asthma_ev) + sens_ev
-    low_cut = policy_value("ige_non_allergic_below")
+    low_cut = P.ige_non_allergic_below
     if p.ige is not None and below(p.ige, low_cut):
         _add(p, "allergic-asthma", "absent", evid + list(p.ige_ev),
-             note=f"baseline total IgE below {fmt_num(low_cut)} IU/mL: non-allergic (policy)")
+             note=f"baseline total IgE below {T['ige_non_allergic_below']} IU/mL: non-allergic (policy)")
         return
     if sens is True:
         _add(p, "allergic-asthma", "present", evid + list(p.ige_ev), note=note)
@@ -201,16 +289,16 @@ def _eosinophilic(p: Profile) -> None:
     if not p.asthma:
         _add(p, "eosinophilic-asthma", "absent", note="no asthma recorded")
         return
-    now_t, yr_t = policy_value("eosinophils_current_min"), policy_value("eosinophils_12m_min")
-    high_t = policy_value("eosinophils_anti_il5_favoured")
+    now_t, yr_t = P.eosinophils_current_min, P.eosinophils_12m_min
+    high_t = P.eosinophils_anti_il5_favoured
     evid: list[Evidence] = list(p.asthma_ev)
     latest, peak = f.eosinophils_latest, f.eosinophils_max_12m
     if latest is not None:
         evid.append(ev.measurement("Blood eosinophils (newest)", latest))
     if peak is not None and peak != latest:
         evid.append(ev.measurement("Blood eosinophils (highest, 12 months)", peak))
-    dx = f.conditions_of("eosinophilic-asthma")
-    months = int(policy_value("eosinophils_current_max_age_months"))
+    dx = p.groups.get("eosinophilic-asthma")
+    months = _EOS_CURRENT_MONTHS
     newest_day = ev.day(latest.when) if latest is not None else None
     stale = latest is not None and (newest_day is None or newest_day < months_before(f.evaluation_date, months))
     now_hit = None if stale else at_or_above(latest, now_t)  # an old 'newest' count is not 'now' (policy)
@@ -219,9 +307,9 @@ def _eosinophilic(p: Profile) -> None:
     if now_hit or yr_hit or dx:
         why = []
         if now_hit:
-            why.append(f"newest count >= {fmt_num(now_t)}/µL")
+            why.append(f"newest count >= {T['eosinophils_current_min']}/µL")
         if yr_hit:
-            why.append(f"highest count in 12 months >= {fmt_num(yr_t)}/µL")
+            why.append(f"highest count in 12 months >= {T['eosinophils_12m_min']}/µL")
         if dx and not why:
             why.append("eosinophilic asthma diagnosis recorded")
         _add(p, "eosinophilic-asthma", "present", evid, note="; ".join(why) + " (policy thresholds)")
@@ -234,12 +322,12 @@ def _eosinophilic(p: Profile) -> None:
              note=f"no eosinophil count in the last {months} months (policy)")
     else:
         _add(p, "eosinophilic-asthma", "absent", evid,
-             note=f"below {fmt_num(now_t)}/µL now and {fmt_num(yr_t)}/µL in 12 months (policy thresholds)")
+             note=f"below {T['eosinophils_current_min']}/µL now and {T['eosinophils_12m_min']}/µL in 12 months (policy thresholds)")
 
 
 def _csu(p: Profile) -> None:
     f = p.facts
-    conds = f.conditions_of(*CSU_CONCEPTS)
+    conds = p.groups.get("*csu")
     if not conds:
         _add(p, "csu-refractory", "absent")
         return
@@ -254,23 +342,23 @@ def _csu(p: Profile) -> None:
              note="chronic urticaria without a recorded H1 antihistamine")
 
 
-def _aerd(p: Profile) -> None:
+def _aerd(p: Profile, on_zileuton: bool) -> None:
     f = p.facts
-    dx = f.conditions_of("aerd")
-    polyps = f.conditions_of(*POLYP_CONCEPTS)
+    dx = p.groups.get("aerd", ())
+    polyps = p.groups.get("*polyps", ())
     nsaid = [a for a in f.allergies if a.category == "aspirin-nsaid" and a.respiratory_reaction]
-    aerd_t, elev_t = policy_value("lte4_aerd_min"), policy_value("lte4_elevated_above")
+    aerd_t, elev_t = P.lte4_aerd_min, P.lte4_elevated_above
     evid: list[Evidence] = [ev.condition(c) for c in dx]
     lte4 = f.lte4
     cautions = []
-    if f.medications_of(agent="zileuton", active_only=True):
+    if on_zileuton:
         cautions.append("on zileuton, which lowers urinary LTE4 (stop 48 h before testing if possible)")
     lte4_high = at_or_above(lte4, aerd_t) if lte4 is not None else None
     lte4_elev = (lte4 is not None and lte4_high is False and lte4.comparator in (None, ">", ">=")
                  and (lte4.value > elev_t or (lte4.comparator == ">" and lte4.value >= elev_t)))
     if lte4 is not None:
-        tier = ("supports AERD (>= %s, policy)" % fmt_num(aerd_t) if lte4_high else
-                "elevated, nonspecific (>%s to <%s, policy)" % (fmt_num(elev_t), fmt_num(aerd_t)) if lte4_elev
+        tier = ("supports AERD (>= %s, policy)" % T['lte4_aerd_min'] if lte4_high else
+                "elevated, nonspecific (>%s to <%s, policy)" % (T['lte4_elevated_above'], T['lte4_aerd_min']) if lte4_elev
                 else "not elevated")
         evid.append(ev.measurement("Urinary LTE4", lte4, note=tier))
     triad = p.asthma and bool(polyps) and bool(nsaid)
@@ -281,7 +369,7 @@ def _aerd(p: Profile) -> None:
     note = "; ".join(cautions)
     if dx or triad or (p.asthma and lte4_high):
         why = ("AERD diagnosis recorded" if dx else "asthma + nasal polyps + respiratory reaction to aspirin/NSAID"
-               if triad else f"urinary LTE4 >= {fmt_num(aerd_t)} pg/mg creatinine with asthma (policy)")
+               if triad else f"urinary LTE4 >= {T['lte4_aerd_min']} pg/mg creatinine with asthma (policy)")
         _add(p, "aerd", "present", evid, note="; ".join(x for x in (why, note) if x))
         return
     partial = p.asthma and (bool(nsaid) or lte4_elev)
@@ -300,9 +388,10 @@ def _aerd(p: Profile) -> None:
 
 def _simple(p: Profile) -> None:
     f = p.facts
-    polyps = f.conditions_of(*POLYP_CONCEPTS)
+    groups = p.groups
+    polyps = groups.get("*polyps", ())
     _add(p, "crswnp", "present" if polyps else "absent", [ev.condition(c) for c in polyps])
-    food_dx = f.conditions_of("food-allergy")
+    food_dx = groups.get("food-allergy", ())
     food_ige = [a for a in f.allergies if a.category == "food" and a.ige_mediated]
     food_maybe = [a for a in f.allergies if a.category == "food" and a.ige_mediated is None]
     evid = [ev.condition(c) for c in food_dx] + [ev.allergy(a) for a in food_ige]
@@ -313,26 +402,20 @@ def _simple(p: Profile) -> None:
              ("whether the food reaction is IgE-mediated (allergy vs intolerance)",))
     else:
         _add(p, "food-allergy", "absent")
-    bp = f.conditions_of("bullous-pemphigoid")
+    bp = groups.get("bullous-pemphigoid", ())
     _add(p, "bullous-pemphigoid", "present" if bp else "absent", [ev.condition(c) for c in bp])
 
 
 def _re_measure(missing: str) -> str:
     """The missing item for a safety result older than the policy window (built only in that case)."""
-    months = fmt_num(policy_value("cyclosporine_safety_data_max_age_months"))
+    months = T['cyclosporine_safety_data_max_age_months']
     return f"{missing}: the newest is older than {months} months (policy); re-measure before cyclosporine"
 
 
 def _too_old(when, facts: PatientFacts) -> bool:
     """A normal safety result older than the policy window is not a baseline for cyclosporine."""
-    limit = months_before(facts.evaluation_date, int(policy_value("cyclosporine_safety_data_max_age_months")))
+    limit = months_before(facts.evaluation_date, _SAFETY_MONTHS)
     return when is None or (when.date() if hasattr(when, "date") else when) < limit
-
-
-STAGE_WORDS = {"ckd-g1": "CKD stage 1", "ckd-g2": "CKD stage 2", "ckd-g3": "CKD stage 3", "ckd-g3a": "CKD stage 3a",
-               "ckd-g3b": "CKD stage 3b", "ckd-g4": "CKD stage 4", "ckd-g5": "CKD stage 5",
-               "esrd": "end-stage renal disease", "dialysis": "dialysis", "kidney-transplant": "a kidney transplant"}
-STAGE_ORDER = ("esrd", "ckd-g5", "ckd-g4", "ckd-g3b", "ckd-g3a", "ckd-g3", "ckd-g2", "ckd-g1")  # most severe first
 
 
 def _egfr_range_text(lo, hi) -> str:
@@ -344,58 +427,60 @@ def _egfr_range_text(lo, hi) -> str:
         f"{fmt_num(lo)} to below {fmt_num(hi)}"
 
 
-def _coded_stage_vs_egfr(f: PatientFacts, severe) -> str:
+def _coded_stage_vs_egfr(f: PatientFacts, severe, groups: dict[str, list[ConditionFact]]) -> str:
     """One line where the coded CKD stage and the newest eGFR disagree (KDIGO ranges, policy.json), else ''."""
     egfr = f.egfr
     if egfr is None or egfr.comparator is not None:
         return ""
-    ranges = policy_value("ckd_stage_egfr_ranges")
-    crit = policy_value("egfr_critical_below")
+    ranges = P.ckd_stage_egfr_ranges
+    crit = P.egfr_critical_below
     value = fmt_num(egfr.value)
     when = ev.day(egfr.when)
     measured = f"the newest eGFR {value} mL/min/1.73 m²" + (f" ({when.isoformat()}, {egfr.source.reference})"
                                                             if when else f" ({egfr.source.reference})")
-    staged = [c for k in STAGE_ORDER for c in f.conditions_of(k)]
+    staged = [c for k in STAGE_ORDER for c in groups.get(k, ())]
     if staged:
         c = staged[0]
         lo, hi = ranges[c.concept]
         if (lo is None or egfr.value >= lo) and (hi is None or egfr.value < hi):
             return ""
         rule = (" The coded stage counts for cyclosporine at order-sign (policy)." if c.concept in
-                policy_value("renal_critical_conditions") and egfr.value >= crit else "")
+                P.renal_critical_conditions and egfr.value >= crit else "")
         return (f"Coded {STAGE_WORDS[c.concept]} ({c.source.reference}; eGFR {_egfr_range_text(lo, hi)}) and "
                 f"{measured} disagree: re-check renal function.{rule}")
     if severe and egfr.value >= crit:
         c = severe[0]
         return (f"{STAGE_WORDS[c.concept][0].upper()}{STAGE_WORDS[c.concept][1:]} on record ({c.source.reference}) "
-                f"with {measured}: counts as eGFR below {fmt_num(crit)} for cyclosporine at order-sign (policy).")
+                f"with {measured}: counts as eGFR below {T['egfr_critical_below']} for cyclosporine at order-sign (policy).")
     return ""
 
 
-def _cyclosporine_risks(p: Profile) -> None:
+def _cyclosporine_risks(p: Profile, treated: tuple) -> None:
+    """`treated`: the active antihypertensives, in chart order."""
     f = p.facts
-    warn, crit = policy_value("egfr_warn_below"), policy_value("egfr_critical_below")
-    ckd = f.conditions_of("ckd")
-    severe = f.conditions_of(*policy_value("renal_critical_conditions"))
-    evid = [ev.condition(c) for c in ckd + tuple(c for c in severe if c not in ckd)]
+    groups = p.groups
+    warn, crit = P.egfr_warn_below, P.egfr_critical_below
+    ckd = tuple(groups.get("ckd", ()))
+    severe = tuple(groups.get("*renal-critical", ()))
+    evid = [ev.condition(c) for c in (ckd + tuple(c for c in severe if c not in ckd) if ckd else severe)]
     if f.egfr is not None:
         evid.append(ev.measurement("eGFR", f.egfr))
     low = below(f.egfr, warn)
     egfr_critical = bool(below(f.egfr, crit))
     p.renal_critical = egfr_critical or bool(severe)
-    p.renal_disagreement = _coded_stage_vs_egfr(f, severe)
+    p.renal_disagreement = _coded_stage_vs_egfr(f, severe, groups)
     if severe:
         words = ", ".join(dict.fromkeys(STAGE_WORDS[c.concept] for c in severe))
         p.renal_critical_why = f"{words} on record"
     elif egfr_critical:
-        p.renal_critical_why = f"eGFR below {fmt_num(crit)}"
+        p.renal_critical_why = f"eGFR below {T['egfr_critical_below']}"
     if low or ckd or severe:
         if severe:
-            note = (f"{p.renal_critical_why} (policy: counts as eGFR below {fmt_num(crit)}, critical at order-sign)")
+            note = (f"{p.renal_critical_why} (policy: counts as eGFR below {T['egfr_critical_below']}, critical at order-sign)")
         elif p.renal_critical:
-            note = f"eGFR below {fmt_num(crit)} (policy: critical at order-sign)"
+            note = f"eGFR below {T['egfr_critical_below']} (policy: critical at order-sign)"
         else:
-            note = f"eGFR below {fmt_num(warn)} (policy)" if low else "chronic kidney disease on the problem list"
+            note = f"eGFR below {T['egfr_warn_below']} (policy)" if low else "chronic kidney disease on the problem list"
         _add(p, "cyclosporine-renal-risk", "present", evid, note=note)
     elif f.egfr is None:
         _add(p, "cyclosporine-renal-risk", "unknown", evid, (MISSING_EGFR,))
@@ -404,10 +489,10 @@ def _cyclosporine_risks(p: Profile) -> None:
     else:
         _add(p, "cyclosporine-renal-risk", "absent", evid)
 
-    sys_w, dia_w = policy_value("bp_warn_systolic"), policy_value("bp_warn_diastolic")
-    sys_c, dia_c = policy_value("bp_critical_systolic"), policy_value("bp_critical_diastolic")
-    window, need = int(policy_value("bp_persistent_window")), int(policy_value("bp_persistent_min_high"))
-    htn = f.conditions_of("hypertension")
+    sys_w, dia_w = P.bp_warn_systolic, P.bp_warn_diastolic
+    sys_c, dia_c = P.bp_critical_systolic, P.bp_critical_diastolic
+    window, need = _BP_WINDOW, _BP_NEED
+    htn = groups.get("hypertension", ())
     readings = list(f.bp_recent[:window])
     latest = f.bp_latest or (readings[0] if readings else None)
     if latest is not None and latest not in readings:
@@ -417,22 +502,21 @@ def _cyclosporine_risks(p: Profile) -> None:
     latest_high = latest is not None and bp_high(latest, sys_w, dia_w)
     n_high = sum(bp_high(r, sys_w, dia_w) for r in readings)
     persistent = n_high >= need
-    treated = f.medications_of(drug_class="antihypertensive", active_only=True)
     severe_bp = latest is not None and bp_high(latest, sys_c, dia_c)
     p.bp_uncontrolled_on_treatment = bool(treated) and latest_high and not severe_bp and bool(
-        policy_value("bp_uncontrolled_on_treatment_critical"))
+        P.bp_uncontrolled_on_treatment_critical)
     p.bp_critical = severe_bp or p.bp_uncontrolled_on_treatment
     evid += [ev.medication(m) for m in treated] if latest_high else []
     if latest_high or persistent or htn:
         parts = []
         if severe_bp:
-            parts.append(f"newest reading >= {fmt_num(sys_c)}/{fmt_num(dia_c)} (policy: critical at order-sign)")
+            parts.append(f"newest reading >= {T['bp_critical_systolic']}/{T['bp_critical_diastolic']} (policy: critical at order-sign)")
         elif p.bp_uncontrolled_on_treatment:
-            parts.append(f"newest reading >= {fmt_num(sys_w)}/{fmt_num(dia_w)} mmHg on an antihypertensive: "
+            parts.append(f"newest reading >= {T['bp_warn_systolic']}/{T['bp_warn_diastolic']} mmHg on an antihypertensive: "
                          "uncontrolled hypertension, a cyclosporine label contraindication (policy: critical at "
                          "order-sign)")
         elif latest_high:
-            parts.append(f"newest reading >= {fmt_num(sys_w)}/{fmt_num(dia_w)} mmHg (policy)")
+            parts.append(f"newest reading >= {T['bp_warn_systolic']}/{T['bp_warn_diastolic']} mmHg (policy)")
         if persistent:
             parts.append(f"{n_high} of the last {len(readings)} readings high (policy: persistently high)")
         if htn:

@@ -7,15 +7,15 @@ what to measure when data is missing. Order checks (scenario 12) live in `orders
 """
 from __future__ import annotations
 
-from dataclasses import replace
 
 from . import evidence as ev
+from ._fast_init import replace  # dataclasses.replace, cheaper for the Decision class
 from .decisions import Assessment, Citation, Decision, DoseRecommendation, Evidence, TherapyOption
 from .dosing import Lookup, band_of, fmt_num, lookup, outside_limits
-from .knowledge import citation, csu_fixed, policy_value, table_meta, therapies
+from .knowledge import citation, csu_fixed, table_meta, therapies
 from .options import ANTI_IL5_REGIMENS, LTM_REGIMENS, csu_dose, min_age, option, options, unverified
-from .phenotypes import (MISSING_AGE, MISSING_SENSITISATION, MISSING_TOTAL_IGE, MISSING_WEIGHT, Profile, below,
-                         bp_high, build_profile)
+from .phenotypes import (MISSING_AGE, MISSING_SENSITISATION, MISSING_TOTAL_IGE, MISSING_WEIGHT, P, Profile, T, below,
+                         bp_high, build_profile, policy_text)
 
 REGIONS = ("US", "EU")
 UNAVAILABLE_NAMES = {
@@ -31,26 +31,32 @@ COVER_WORDS = {"allergic-asthma": "allergic asthma", "csu-refractory": "CSU", "c
 
 
 
-def _p(key: str) -> str:
-    """A policy threshold as written on a card, read from data/policy.json (never restated in code)."""
-    return fmt_num(policy_value(key))
+# data/policy.json's thresholds as cards write them, formatted once (the file stays their only source)
+_P_TEXT = T
+_p = _P_TEXT.__getitem__  # _p("egfr_warn_below") -> "60"
 
 
-def eosinophil_policy_note() -> str:
-    return (f"Eosinophil thresholds ({_p('eosinophils_current_min')}/µL now, {_p('eosinophils_12m_min')}/µL in "
+def eosinophil_policy_note(t: dict[str, str] = _P_TEXT) -> str:
+    return (f"Eosinophil thresholds ({t['eosinophils_current_min']}/µL now, {t['eosinophils_12m_min']}/µL in "
             "12 months) are product policy from GINA and the trials, not label text.")
 
 
-def lte4_policy_note() -> str:
-    return (f"LTE4 thresholds ({_p('lte4_elevated_above')} elevated, {_p('lte4_aerd_min')} supports AERD, pg/mg "
+def lte4_policy_note(t: dict[str, str] = _P_TEXT) -> str:
+    return (f"LTE4 thresholds ({t['lte4_elevated_above']} elevated, {t['lte4_aerd_min']} supports AERD, pg/mg "
             "creatinine) are product policy from the Mayo test comment, not label text.")
 
 
-def cyclosporine_policy_note() -> str:
-    return (f"eGFR < {_p('egfr_warn_below')} (critical < {_p('egfr_critical_below')}, or CKD stage 4-5, dialysis or a "
-            f"kidney transplant on record) and BP >= {_p('bp_warn_systolic')}/{_p('bp_warn_diastolic')} (critical >= "
-            f"{_p('bp_critical_systolic')}/{_p('bp_critical_diastolic')}, or >= {_p('bp_warn_systolic')}/"
-            f"{_p('bp_warn_diastolic')} on an antihypertensive) are product policy, not label text.")
+def cyclosporine_policy_note(t: dict[str, str] = _P_TEXT) -> str:
+    return (f"eGFR < {t['egfr_warn_below']} (critical < {t['egfr_critical_below']}, or CKD stage 4-5, dialysis or a "
+            f"kidney transplant on record) and BP >= {t['bp_warn_systolic']}/{t['bp_warn_diastolic']} (critical >= "
+            f"{t['bp_critical_systolic']}/{t['bp_critical_diastolic']}, or >= {t['bp_warn_systolic']}/"
+            f"{t['bp_warn_diastolic']} on an antihypertensive) are product policy, not label text.")
+
+
+# the notes as the cards carry them, built once from the policy file (the functions above, for other values)
+EOSINOPHIL_POLICY_NOTE = eosinophil_policy_note()
+LTE4_POLICY_NOTE = lte4_policy_note()
+CYCLOSPORINE_POLICY_NOTE = cyclosporine_policy_note()
 
 
 def check_region(region: str) -> str:
@@ -70,6 +76,9 @@ def label_citation(region: str) -> Citation:
 
 def _uniq(items) -> tuple:
     return tuple(dict.fromkeys([i for i in items if i]))  # a list comprehension: cheaper than a generator
+
+
+_uniq_ev = ev.unique  # `_uniq` for evidence rows (an Evidence is never falsy), hashed in C
 
 
 # ---------------------------------------------------------------------------------------------
@@ -147,7 +156,7 @@ def _common_cautions(p: Profile, region: str) -> list[str]:
     f = p.facts
     if f.weight is not None and p.weight_stale:
         d = ev.day(f.weight.when)
-        out.append(f"Weight dated {d.isoformat()} is older than {fmt_num(policy_value('weight_stale_months'))} "
+        out.append(f"Weight dated {d.isoformat()} is older than {_p('weight_stale_months')} "
                    "months (policy): confirm the weight before dosing." if d else
                    "The weight has no date: confirm the weight before dosing.")
     if region == "EU" and p.ige is not None:
@@ -158,7 +167,7 @@ def _common_cautions(p: Profile, region: str) -> list[str]:
             out.append(f"EU SmPC: with IgE below {rast_below} IU/mL ensure unequivocal in vitro reactivity (RAST) to "
                        "a perennial allergen before starting.")
     if p.present("allergic-asthma") and any(e.label.startswith("Specific IgE") for e in p.ev("allergic-asthma")):
-        out.append(f"Sensitisation cut-off {fmt_num(policy_value('sensitisation_sige_min'))} kU/L is product policy, "
+        out.append(f"Sensitisation cut-off {_p('sensitisation_sige_min')} kU/L is product policy, "
                    "not label text.")
     return out
 
@@ -209,12 +218,12 @@ def per_4_weeks(dose: DoseRecommendation) -> float:
 
 def below_csu_trials_dose(dose: DoseRecommendation) -> bool:
     """An asthma table dose lower than the CSU trials' 300 mg q4w: giving that instead is the clinician's choice."""
-    return per_4_weeks(dose) < policy_value("csu_dose_per_4_weeks_note")
+    return per_4_weeks(dose) < P.csu_dose_per_4_weeks_note
 
 
 def _csu_note(dose: DoseRecommendation) -> str:
     per4 = per_4_weeks(dose)
-    target = policy_value("csu_dose_per_4_weeks_note")
+    target = P.csu_dose_per_4_weeks_note
     if below_csu_trials_dose(dose):
         return (f"CSU trials used a fixed {fmt_num(target)} mg every 4 weeks; this asthma dose gives {fmt_num(per4)} mg "
                 f"per 4 weeks. Whether to give {fmt_num(target)} mg every 4 weeks for the urticaria is the clinician's "
@@ -290,12 +299,12 @@ def _oma_sensitised_below_table(p: Profile, region: str) -> Decision | None:
     """Brief 10: a sensitised asthmatic whose baseline IgE is below the tables' lower limit is out of the table:
     the card names the limit (and anti-IL-5/5R where eosinophilic) instead of saying nothing. By policy
     (ige_non_allergic_below) the asthma then counts as non-allergic for ranking and order checks."""
-    if not (p.asthma and p.sensitised and p.ige is not None and below(p.ige, policy_value("ige_non_allergic_below"))):
+    if not (p.asthma and p.sensitised and p.ige is not None and below(p.ige, P.ige_non_allergic_below)):
         return None
     if p.present("aerd"):
         return None  # AERD without an allergic phenotype: the leukotriene card answers, omalizumab is not first
     covers = ("allergic-asthma",)
-    evid = _uniq(p.age_ev + p.ev("allergic-asthma") + p.weight_ev)
+    evid = _uniq_ev(p.age_ev + p.ev("allergic-asthma") + p.weight_ev)
     table_id, age_problem = asthma_table(region, p.age, age_at_first_omalizumab(p))
     cit = label_citation(region)
     if table_id is None:
@@ -324,7 +333,7 @@ def _oma_asthma(p: Profile, region: str) -> Decision:
         base_ev += tuple(e for e in p.ev("csu-refractory") if e not in base_ev)
     if polyps:
         base_ev += tuple(e for e in p.ev("crswnp") if e not in base_ev)
-    base_ev = _uniq(base_ev + p.ige_ev)
+    base_ev = _uniq_ev(base_ev + p.ige_ev)
     start_age = age_at_first_omalizumab(p)
     table_id, age_problem = asthma_table(region, p.age, start_age)
     cit = label_citation(region)
@@ -359,7 +368,7 @@ def _oma_asthma(p: Profile, region: str) -> Decision:
                         citation=lk.table.citation,
                         # base_ev is already de-duplicated (and Evidence is never falsy): hash only when
                         # the on-treatment rows are added
-                        evidence=_uniq(base_ev + tuple(on_ev)) if on_ev else base_ev, rule=lk.rule,
+                        evidence=_uniq_ev(base_ev + tuple(on_ev)) if on_ev else base_ev, rule=lk.rule,
                         cautions=_uniq(cautions), dose=dose, alternatives=alts, covers=covers,
                         links=(citation("gina-severe"),) if alts else (),
                         suggest_order=review or not p.on_omalizumab)
@@ -376,7 +385,7 @@ def _oma_asthma(p: Profile, region: str) -> Decision:
 def _oma_csu(p: Profile, region: str, *, covers: tuple[str, ...], extra_cautions: tuple[str, ...] = (),
              extra_missing: tuple[str, ...] = (), extra_ev: tuple[Evidence, ...] = ()) -> Decision:
     raw = csu_fixed()
-    evid = _uniq(p.age_ev + p.ev("csu-refractory") + extra_ev)
+    evid = _uniq_ev(p.age_ev + p.ev("csu-refractory") + extra_ev)
     cit = citation("xolair-us" if region == "US" else "xolair-eu")
     if p.age is None or p.age < int(raw["age_min"]):
         short = (f"no dose without the patient's age (CSU is labelled from {raw['age_min']} years)" if p.age is None
@@ -393,7 +402,7 @@ def _oma_csu(p: Profile, region: str, *, covers: tuple[str, ...], extra_cautions
     if p.on_omalizumab:
         cautions.append("Already on omalizumab: continue the fixed CSU dose; IgE and weight do not change it.")
         cautions.append(_active_order_note(p))
-        evid = _uniq(evid + tuple(ev.medication(m) for m in p.on_omalizumab))
+        evid = _uniq_ev(evid + tuple(ev.medication(m) for m in p.on_omalizumab))
     rule = (f"CSU refractory to H1 antihistamines, age >= {raw['age_min']}: fixed {dose.dose_mg} mg every "
             f"{dose.interval_weeks} weeks, independent of IgE and weight (label).")
     return Decision(
@@ -408,7 +417,7 @@ def _oma_csu(p: Profile, region: str, *, covers: tuple[str, ...], extra_cautions
 
 def _oma_crswnp(p: Profile, region: str) -> Decision:
     covers = ("crswnp",)
-    evid = _uniq(p.age_ev + p.ev("crswnp") + p.ige_ev + p.weight_ev)
+    evid = _uniq_ev(p.age_ev + p.ev("crswnp") + p.ige_ev + p.weight_ev)
     cit = label_citation(region)
     table_id = "us-crswnp" if region == "US" else "eu-q4w"
     meta = table_meta(table_id)
@@ -440,7 +449,7 @@ def anti_il5_decision(p: Profile) -> Decision | None:
     if not p.present("eosinophilic-asthma"):
         return None
     alts = options(ANTI_IL5_REGIMENS, p.age)
-    evid = _uniq(p.age_ev + p.ev("eosinophilic-asthma"))
+    evid = _uniq_ev(p.age_ev + p.ev("eosinophilic-asthma"))
     if not alts:  # too young for every anti-IL-5/5R regimen: say so, never nothing (brief 10)
         youngest = min(a for a in (min_age(r["agent"]) for r in (therapies()[k] for k in ANTI_IL5_REGIMENS))
                        if a is not None)
@@ -450,7 +459,7 @@ def anti_il5_decision(p: Profile) -> Decision | None:
             rationale=(f"Eosinophilic asthma ({p.findings['eosinophilic-asthma'].note}), but no anti-IL-5/5R biologic "
                        f"in this service is labelled below {youngest} years; refer to a paediatric asthma specialist."),
             citation=citation("gina-severe"), evidence=evid, rule=p.findings["eosinophilic-asthma"].note,
-            cautions=(eosinophil_policy_note(),), covers=("eosinophilic-asthma",),
+            cautions=(EOSINOPHIL_POLICY_NOTE,), covers=("eosinophilic-asthma",),
             links=(citation("nucala"),))
     resli = min_age("reslizumab")
     age_note = f"reslizumab only from {resli} years" if p.age is None or p.age >= resli else (
@@ -459,7 +468,7 @@ def anti_il5_decision(p: Profile) -> Decision | None:
                  f"fit ({age_note}).")
     if p.status("allergic-asthma") == "absent":
         rationale += " No allergic phenotype: omalizumab is not the right tool."
-    cautions = [eosinophil_policy_note()] + list(unverified(alts))
+    cautions = [EOSINOPHIL_POLICY_NOTE] + list(unverified(alts))
     if p.age is None:
         cautions.append("Age unknown: check the label's age limits before ordering.")
     return Decision(
@@ -477,7 +486,7 @@ def rank_biologics(p: Profile, oma: Decision | None, il5: Decision | None) -> li
         return [d for d in (oma, il5) if d is not None]
     if oma.topic != "omalizumab-dose":  # no omalizumab dose to rank: its card already points to anti-IL-5/5R
         return [oma, il5]
-    t = fmt_num(policy_value("eosinophils_anti_il5_favoured"))
+    t = _p("eosinophils_anti_il5_favoured")
     for_il5 = [w for w, on in ((f"eosinophils >= {t}/µL", p.eos_high), ("nasal polyps", p.present("crswnp"))) if on]
     for_oma = [w for w, on in ((f"eosinophils < {t}/µL", not p.eos_high), ("comorbid CSU", p.present("csu-refractory")),
                                ("comorbid food allergy", p.present("food-allergy"))) if on]
@@ -490,7 +499,7 @@ def rank_biologics(p: Profile, oma: Decision | None, il5: Decision | None) -> li
                              + "); omalizumab listed first, the choice is the clinician's")
     text += " (ranking thresholds are product policy)."
     oma = replace(oma, rationale=f"{oma.rationale} Allergic and eosinophilic phenotypes are both present. {text}",
-                  evidence=_uniq(oma.evidence + p.ev("eosinophilic-asthma")))
+                  evidence=_uniq_ev(oma.evidence + p.ev("eosinophilic-asthma")))
     il5 = replace(il5, rationale=f"{il5.rationale} Allergic and eosinophilic phenotypes are both present. {text}")
     return [il5, oma] if pref == "il5" else [oma, il5]
 
@@ -513,7 +522,7 @@ def not_preferred_reason(p: Profile) -> str | None:
         parts.append("AERD without a documented allergic phenotype (leukotriene driven; sensitisation not tested)"
                      if undocumented else "AERD without an allergic phenotype (leukotriene driven)")
     if not parts and p.asthma and p.status("allergic-asthma") == "absent":
-        cut = policy_value("ige_non_allergic_below")
+        cut = P.ige_non_allergic_below
         if p.ige is not None and below(p.ige, cut):
             parts.append(f"asthma with total IgE {ev.value_text(p.ige)} (below {fmt_num(cut)} IU/mL, the lower limit "
                          "of the omalizumab dose tables; non-allergic by policy)")
@@ -538,7 +547,7 @@ def not_preferred_decision(p: Profile, *, order_reference: str | None = None, dr
     if why is None:
         return None
     alts = not_preferred_alternatives(p)
-    evid = _uniq(p.age_ev + p.ev("allergic-asthma", "eosinophilic-asthma", "aerd")
+    evid = _uniq_ev(p.age_ev + p.ev("allergic-asthma", "eosinophilic-asthma", "aerd")
                  + tuple(ev.medication(m) for m in p.on_omalizumab))
     verb = "drafted" if drafted else "active"
     head = f"Omalizumab {verb}, but the phenotype is not IgE-driven: {why.split(' (')[0]}"
@@ -572,7 +581,7 @@ def leukotriene_decision(p: Profile) -> Decision | None:
         return None
     active_ltm = tuple(m.agent for m in p.facts.medications_of(drug_class="leukotriene-modifier", active_only=True))
     alts = options(LTM_REGIMENS, p.age, exclude_agents=active_ltm)
-    evid = _uniq(p.age_ev + p.ev("aerd"))
+    evid = _uniq_ev(p.age_ev + p.ev("aerd"))
     rationale = (f"Aspirin-exacerbated respiratory disease ({p.findings['aerd'].note}): leukotrienes drive it, so a "
                  "leukotriene modifier fits, with referral for aspirin desensitisation. Choose any biologic by the "
                  "asthma/CRSwNP phenotype.")
@@ -583,7 +592,7 @@ def leukotriene_decision(p: Profile) -> Decision | None:
                       "total IgE): without one omalizumab is not the first choice.")
     else:
         rationale += " Without an allergic phenotype omalizumab is not the first choice."
-    cautions = [lte4_policy_note()]
+    cautions = [LTE4_POLICY_NOTE]
     if active_ltm:
         cautions.append(f"Already on {', '.join(active_ltm)}.")
     cautions += [f"{o.display}: {o.note}." for o in alts if o.note]
@@ -602,7 +611,7 @@ def aerd_possible_decision(p: Profile) -> Decision | None:
     if finding is None or finding.status != "possible":
         return None
     f = p.facts
-    elev_t, aerd_t = policy_value("lte4_elevated_above"), policy_value("lte4_aerd_min")
+    elev_t, aerd_t = P.lte4_elevated_above, P.lte4_aerd_min
     nsaid = any(a.category == "aspirin-nsaid" and a.respiratory_reaction for a in f.allergies)
     missing = list(finding.missing)
     if not nsaid:
@@ -623,9 +632,9 @@ def aerd_possible_decision(p: Profile) -> Decision | None:
     return Decision(
         topic="data-needed", indicator="info",
         headline=clip(f"Possible AERD ({what}): check " + ", ".join(checks)),
-        rationale=rationale, citation=citation("lte4-mayo"), evidence=_uniq(p.age_ev + finding.evidence),
+        rationale=rationale, citation=citation("lte4-mayo"), evidence=_uniq_ev(p.age_ev + finding.evidence),
         rule=finding.note, missing=tuple(missing),
-        cautions=(lte4_policy_note(),),
+        cautions=(LTE4_POLICY_NOTE,),
         covers=("aerd",))
 
 
@@ -641,12 +650,12 @@ def _risk_words(p: Profile) -> str:
     if p.present("cyclosporine-bp-risk"):
         bp = f.bp_latest or (f.bp_recent[0] if f.bp_recent else None)
         note = p.findings["cyclosporine-bp-risk"].note
-        sys_w, dia_w = policy_value("bp_warn_systolic"), policy_value("bp_warn_diastolic")
+        sys_w, dia_w = P.bp_warn_systolic, P.bp_warn_diastolic
         if bp is not None and bp_high(bp, sys_w, dia_w):
             words.append(f"BP {_bp_text(bp)}" + (" on treatment" if p.bp_uncontrolled_on_treatment else ""))
         elif "persistently" in note:
             # the newest reading is normal: quote the high readings, never the normal one as the risk
-            window = int(policy_value("bp_persistent_window"))
+            window = int(P.bp_persistent_window)
             readings = ([bp] if bp is not None and bp not in f.bp_recent[:window] else []) + list(f.bp_recent[:window])
             readings = readings[:window]
             high = [r for r in readings if bp_high(r, sys_w, dia_w)]
@@ -673,7 +682,7 @@ def cyclosporine_decision(p: Profile, *, hook: str | None = None, order_referenc
     if csu and (p.age is None or p.age >= int(csu_fixed()["age_min"])) and not p.on_omalizumab:
         alts = (option("omalizumab-csu"),)  # already on it: cyclosporine is the step after, not a swap
     missing = tuple(m for k in ("cyclosporine-renal-risk", "cyclosporine-bp-risk") for m in p.findings[k].missing)
-    evid = _uniq(p.ev("cyclosporine-renal-risk", "cyclosporine-bp-risk")
+    evid = _uniq_ev(p.ev("cyclosporine-renal-risk", "cyclosporine-bp-risk")
                  + tuple(ev.medication(m) for m in p.on_cyclosporine) + p.ev("csu-refractory"))
     target = "Cyclosporine drafted" if order_reference else "Avoid cyclosporine"
     head = f"{target} with {_risk_words(p)}: nephrotoxic and raises BP"
@@ -688,7 +697,7 @@ def cyclosporine_decision(p: Profile, *, hook: str | None = None, order_referenc
                       "cyclosporine, weigh the renal and blood-pressure risk; the urticaria guideline also describes "
                       "off-label omalizumab up-dosing when 300 mg every 4 weeks is not enough (check EAACI 2022).")
     rule_parts = [p.findings[k].note for k in ("cyclosporine-renal-risk", "cyclosporine-bp-risk") if p.present(k)]
-    cautions = [cyclosporine_policy_note()]
+    cautions = [CYCLOSPORINE_POLICY_NOTE]
     if p.renal_disagreement:
         cautions.append(p.renal_disagreement)
     if critical:
@@ -702,7 +711,7 @@ def cyclosporine_decision(p: Profile, *, hook: str | None = None, order_referenc
     if p.bp_uncontrolled_on_treatment:
         cautions.append("Confirm the blood pressure on a second reading: the cyclosporine label asks for BP on at least "
                         "two occasions before starting.")
-    if p.facts.has_condition("kidney-transplant"):
+    if p.groups.get("kidney-transplant"):  # facts.has_condition("kidney-transplant"), from the index
         cautions.append("A kidney transplant is on record: if this cyclosporine is transplant immunosuppression, the "
                         "transplant team decides; this warning is about cyclosporine for urticaria.")
     return Decision(
@@ -724,14 +733,14 @@ def cyclosporine_data_needed(p: Profile, *, order_reference: str | None = None) 
             "eGFR" if "eGFR" in m else "blood pressure" for m in missing)),
         rationale="Cyclosporine harms the kidneys and raises blood pressure; the service cannot judge its safety "
                   "without a recent eGFR and blood pressure.", citation=citation("neoral"),
-        evidence=_uniq(p.ev("cyclosporine-renal-risk", "cyclosporine-bp-risk")), missing=missing,
+        evidence=_uniq_ev(p.ev("cyclosporine-renal-risk", "cyclosporine-bp-risk")), missing=missing,
         order_reference=order_reference, covers=("cyclosporine-renal-risk", "cyclosporine-bp-risk"))
 
 
 def food_allergy_decision(p: Profile, region: str) -> Decision | None:
     if not p.present("food-allergy"):
         return None
-    evid = _uniq(p.age_ev + p.ev("food-allergy") + p.ige_ev + p.weight_ev)
+    evid = _uniq_ev(p.age_ev + p.ev("food-allergy") + p.ige_ev + p.weight_ev)
     off = "As an adjunct that makes oral immunotherapy safer, omalizumab is off-label."
     if region == "EU":
         return Decision(topic="food-allergy-omalizumab", indicator="info",
@@ -771,7 +780,7 @@ def pemphigoid_decision(p: Profile) -> Decision | None:
         rationale="Case series and retrospective cohorts report less itch (and blistering) with omalizumab in bullous "
                   "pemphigoid, mostly at 300 mg every 4 weeks; it is not labelled for it in the US or EU, so the "
                   "service proposes no dose.", citation=citation("xolair-us"),
-        evidence=_uniq(p.ev("bullous-pemphigoid")), covers=("bullous-pemphigoid",),
+        evidence=_uniq_ev(p.ev("bullous-pemphigoid")), covers=("bullous-pemphigoid",),
         cautions=("Off-label: dermatology/specialist decision.",
                   "Dupilumab now carries a US label for bullous pemphigoid (Dupixent PI): check it before an "
                   "off-label choice."),
@@ -803,7 +812,7 @@ def asthma_data_needed(p: Profile) -> Decision | None:
         rationale="Which biologic fits depends on the type-2 phenotype: allergic (sensitisation plus total IgE) "
                   "points to omalizumab, eosinophilic (blood eosinophils) to anti-IL-5/5R. The data to tell them "
                   "apart is missing.", citation=citation("gina-severe"),
-        evidence=_uniq(p.asthma_ev + p.ev("allergic-asthma", "eosinophilic-asthma")), missing=_uniq(missing),
+        evidence=_uniq_ev(p.asthma_ev + p.ev("allergic-asthma", "eosinophilic-asthma")), missing=_uniq(missing),
         covers=tuple(k for k in ("allergic-asthma", "eosinophilic-asthma") if p.status(k) == "unknown"))
 
 
@@ -825,11 +834,11 @@ def no_type2_decision(p: Profile, oma: Decision | None) -> Decision | None:
                    "corticosteroids: GINA advises repeating the count before concluding the asthma is not type-2. "
                    "Tezepelumab (anti-TSLP) does not depend on a type-2 marker."),
         citation=citation("gina-severe"),
-        evidence=_uniq(p.age_ev + p.ev("allergic-asthma", "eosinophilic-asthma")),
+        evidence=_uniq_ev(p.age_ev + p.ev("allergic-asthma", "eosinophilic-asthma")),
         rule=f"allergic asthma absent: {allergic or 'no sensitisation'}; eosinophilic asthma absent: {eos}",
         missing=("repeat blood eosinophil count (cells/µL), ideally before or on the lowest dose of oral "
                  "corticosteroids",),
-        cautions=(eosinophil_policy_note(),),
+        cautions=(EOSINOPHIL_POLICY_NOTE,),
         covers=("allergic-asthma", "eosinophilic-asthma"))
 
 
@@ -878,7 +887,7 @@ def assess(facts, *, region: str = "US") -> Assessment:
     if need is not None and oma is not None and oma.topic == "data-needed":
         # one data-needed card for the asthma: fold the phenotype gaps into the omalizumab one
         merged = replace(oma, missing=_uniq(oma.missing + need.missing), covers=_uniq(oma.covers + need.covers),
-                         evidence=_uniq(oma.evidence + need.evidence),
+                         evidence=_uniq_ev(oma.evidence + need.evidence),
                          rationale=f"{oma.rationale} Also measure, to rank the biologics: "
                                    + "; ".join(m for m in need.missing if m not in oma.missing) + ".")
         out = [merged if d is oma else d for d in out]

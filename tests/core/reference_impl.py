@@ -17,3 +17,8 @@ def profile_ev(self, *keys: str) -> tuple[Evidence, ...]:
 
 def uniq(items) -> tuple:
     return tuple(dict.fromkeys(i for i in items if i))
+
+
+def unique(rows) -> tuple:
+    """evidence.unique / recommend._uniq_ev before the C-hashed form: the Evidence rows themselves as keys."""
+    return tuple(dict.fromkeys(rows))

@@ -3,6 +3,8 @@ weight rounded to 0.1 kg (half up) first, comparator values placed only when the
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from clinical_core.dosing import band_index, lookup, position, round_weight
 from tests.core.builders import meas
@@ -85,3 +87,23 @@ def test_band_index_semantics():
     edges = (30.0, 100.0, 200.0)
     assert band_index(edges, 30) == 0 and band_index(edges, 100) == 0 and band_index(edges, 100.0001) == 1
     assert band_index(edges, 29.999) is None and band_index(edges, 200.0001) is None
+
+
+def _round_weight_decimal(kg):
+    """round_weight before its one-decimal shortcut: always the Decimal round trip."""
+    from decimal import ROUND_HALF_UP, Decimal
+    return float(Decimal(str(kg)).quantize(Decimal("0.1"), rounding=ROUND_HALF_UP))
+
+
+@settings(max_examples=2000, deadline=None)
+@given(st.floats(allow_nan=False, allow_infinity=False, min_value=-1e20, max_value=1e20)
+       | st.integers(-10_000, 10_000).map(lambda i: i / 10) | st.integers(0, 3_000_000).map(lambda i: i / 100)
+       | st.integers(0, 400))
+def test_round_weight_equals_the_decimal_form(kg):
+    got, want = round_weight(kg), _round_weight_decimal(kg)
+    assert type(got) is type(want) and repr(got) == repr(want)
+
+
+@pytest.mark.parametrize("kg", [72.4, 80.0, -0.0, 0.0, 60.05, 60.04, 72.25, 1e16, 1.5e-05, 123456789012345.6, 75])
+def test_round_weight_edge_values(kg):
+    assert repr(round_weight(kg)) == repr(_round_weight_decimal(kg))

@@ -154,3 +154,41 @@ def test_fast_init_refuses_what_it_cannot_copy():
     for cls in (WithFactory, WithPost, NoSlots, NotFrozen):
         with pytest.raises(TypeError):
             fast_init(cls)
+
+
+# ---------------------------------------------------------------------------------------------------
+# _fast_init.replace against dataclasses.replace
+
+from clinical_core._fast_init import replace as fast_replace  # noqa: E402
+
+
+@settings(max_examples=400, deadline=None)
+@given(data=st.data())
+def test_fast_replace_builds_what_dataclasses_replace_builds(data):
+    cls = data.draw(st.sampled_from(FAST))
+    obj, _ = _sample(cls)
+    names = [f.name for f in dataclasses.fields(cls)]
+    changed = data.draw(st.lists(st.sampled_from(names), unique=True))
+    changes = {n: data.draw(VALUES) for n in changed}
+    got, want = fast_replace(obj, **changes), dataclasses.replace(obj, **changes)
+    assert type(got) is type(want) is cls
+    for n in names:
+        assert getattr(got, n) is getattr(want, n)
+    assert repr(got) == repr(want)
+    assert obj == _sample(cls)[0]  # the original is untouched
+
+
+@pytest.mark.parametrize("cls", FAST, ids=lambda c: c.__name__)
+def test_fast_replace_errors_are_dataclasses_replace_errors(cls):
+    obj, _ = _sample(cls)
+    with pytest.raises(TypeError) as fast_err:
+        fast_replace(obj, not_a_field=1)
+    with pytest.raises(TypeError) as ref_err:
+        dataclasses.replace(obj, not_a_field=1)
+    assert str(fast_err.value) == str(ref_err.value)
+
+
+def test_fast_replace_of_other_classes_is_dataclasses_replace():
+    from clinical_core.facts import PatientFacts
+    pf = PatientFacts("p", date(2026, 1, 1))
+    assert fast_replace(pf, patient_id="q") == dataclasses.replace(pf, patient_id="q")

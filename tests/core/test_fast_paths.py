@@ -108,6 +108,8 @@ def _reference_forms():
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr(phenotypes.Profile, "ev", ref.profile_ev)
         mp.setattr(recommend, "_uniq", ref.uniq)
+        mp.setattr(recommend, "_uniq_ev", ref.unique)
+        mp.setattr(evidence, "unique", ref.unique)
         yield
 
 
@@ -164,3 +166,24 @@ def test_uniq_is_the_ordered_set_and_idempotent(items):
 def test_uniq_over_a_list_equals_the_generator_form(items):
     assert recommend._uniq(items) == ref.uniq(items)
     assert recommend._uniq(iter(items)) == ref.uniq(iter(items))
+
+
+# ---------------------------------------------------------------------------------------------------
+# third round: evidence.unique (keyed on the field tuple) against dict.fromkeys over the rows
+
+_ROWS = [evidence.age(40, "p"), evidence.age(40, "p"), evidence.age(41, "p"),
+         evidence.Evidence("Condition", "Asthma", None, "Condition/a"),
+         evidence.Evidence("Condition", "Asthma", None, "Condition/a", None),
+         evidence.Evidence("Condition", "Asthma", b.TODAY, "Condition/a"),
+         evidence.Evidence("Condition", "Asthma", None, "Condition/b", "605 ng/mL"),
+         evidence.Evidence("Condition", "Asthma", None, None)]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.sampled_from(_ROWS), max_size=10), st.sampled_from([list, tuple, iter]))
+def test_evidence_unique_equals_dict_fromkeys(rows, kind):
+    want = ref.unique(rows)
+    got = evidence.unique(kind(rows))
+    assert type(got) is tuple and got == want and repr(got) == repr(want)
+    # which of several equal rows is kept may differ (they are equal in every field, so indistinguishable)
+    assert all(type(g) is type(w) for g, w in zip(got, want))

@@ -7,6 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 import clinical_core
 from clinical_core import knowledge
 
@@ -75,13 +77,35 @@ def test_csu_fixed_dose_file():
     assert (raw["dose_mg"], raw["interval_weeks"], raw["alternative_dose_mg"], raw["age_min"]) == (300, 4, 150, 12)
 
 
-def test_policy_thresholds_on_cards_are_read_from_the_policy_file(monkeypatch):
-    """A clinician who edits policy.json must see the new value on the card, not a stale literal."""
+def test_policy_thresholds_on_cards_are_read_from_the_policy_file():
+    """A clinician who edits policy.json must see the new value on the card, not a stale literal: the notes
+    are built from the file's values (once, at import), so other values give other notes."""
     from clinical_core import recommend
-    from clinical_core.knowledge import policy_value
+    from clinical_core.knowledge import PolicyValues, policy, policy_value
 
     changed = {"egfr_warn_below": 45, "lte4_aerd_min": 241, "eosinophils_current_min": 200}
-    monkeypatch.setattr(recommend, "policy_value", lambda key: changed.get(key, policy_value(key)))
-    assert "eGFR < 45" in recommend.cyclosporine_policy_note()
-    assert "241 supports AERD" in recommend.lte4_policy_note()
-    assert "200/µL now" in recommend.eosinophil_policy_note()
+    edited = {k: dict(v, value=changed.get(k, v["value"])) for k, v in policy().items()}
+    text = recommend.policy_text(vars(PolicyValues(edited)))
+    assert "eGFR < 45" in recommend.cyclosporine_policy_note(text)
+    assert "241 supports AERD" in recommend.lte4_policy_note(text)
+    assert "200/µL now" in recommend.eosinophil_policy_note(text)
+    # the notes the cards carry are those of the real file
+    real = recommend.policy_text(vars(PolicyValues(policy())))
+    assert recommend.CYCLOSPORINE_POLICY_NOTE == recommend.cyclosporine_policy_note(real)
+    assert recommend.LTE4_POLICY_NOTE == recommend.lte4_policy_note(real)
+    assert recommend.EOSINOPHIL_POLICY_NOTE == recommend.eosinophil_policy_note(real)
+    assert f"eGFR < {policy_value('egfr_warn_below')} " in recommend.CYCLOSPORINE_POLICY_NOTE
+
+
+def test_policy_attributes_are_the_policy_file_values():
+    """POLICY attributes (resolved once) are the very values policy_value reads from policy.json."""
+    from clinical_core import phenotypes
+    from clinical_core.knowledge import policy, policy_value, policy_values
+
+    values = policy_values()
+    assert phenotypes.P is values
+    assert set(vars(values)) == set(policy())
+    for key in policy():
+        assert getattr(values, key) is policy_value(key)
+    with pytest.raises(AttributeError):
+        values.no_such_threshold  # noqa: B018 - a key the file lacks is an error, never a default
