@@ -116,7 +116,7 @@ class CdsMetrics:
         self.child(self.hook_duration, _label(service), _label(hook), _label(status)).observe(
             max(float(duration_s or 0.0), 0.0))
         for card in cards or ():
-            if isinstance(card, Mapping):
+            if type(card) is dict or isinstance(card, Mapping):  # dict first: an ABC check is slower
                 self.child(self.cards, card_topic(card), _label(card.get("indicator"))).inc()
 
     def record_fhir(self, key: Any, duration_s: float, ok: bool) -> None:
