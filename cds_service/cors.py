@@ -39,7 +39,8 @@ def init_app(app: Flask, settings: Settings) -> None:
 def _only_with_origin(after_request):
     """flask-cors's after-request function, run only when the request names an Origin."""
     def cors_if_origin(response):
-        if not request.environ.get("HTTP_ORIGIN"):  # the header, read without Headers' lookup machinery
+        # the header, read without Headers' lookup machinery, on the real request (not the proxy's lookup)
+        if not request._get_current_object().environ.get("HTTP_ORIGIN"):
             return response
         return after_request(response)
 

@@ -122,7 +122,7 @@ def _drafts_by_reference(draft_orders: Any) -> dict[str, dict]:
 
 
 def _emit_fetch_signals(outcome: PrefetchOutcome) -> None:
-    if not has_app_context():  # the CLI and warm-up run without an app
+    if not outcome.fetched or not has_app_context():  # nothing fetched; the CLI and warm-up: no app
         return
     sender = current_app._get_current_object()
     for key, result in outcome.fetched.items():

@@ -29,25 +29,34 @@ def configure_logging(level: str) -> None:
 
 
 def _start() -> None:
-    g.cds_t0 = time.perf_counter()
-    g.cds_log = {}
+    ctx = g._get_current_object()  # the real object: each access through the `g` proxy is ~9,000 instructions
+    ctx.cds_t0 = time.perf_counter()
+    ctx.cds_log = {}
+
+
+_FIELDS = ("service", "hook", "hookInstance", "cards", "unavailable", "issuer", "feedback")
 
 
 def _finish(response):
-    t0 = g.pop("cds_t0", None)
-    fields = g.get("cds_log") or {}
+    ctx = g._get_current_object()
+    t0 = ctx.pop("cds_t0", None)
+    if not log.isEnabledFor(logging.INFO):
+        return response
+    fields = ctx.get("cds_log") or {}
+    req = request._get_current_object()
+    rule = req.url_rule
     line = {
         "event": "request",
-        "method": request.method,
-        "path": request.url_rule.rule if request.url_rule is not None else "unmatched",
+        "method": req.method,
+        "path": rule.rule if rule is not None else "unmatched",
         "status": response.status_code,
         "duration_ms": round((time.perf_counter() - t0) * 1000, 2) if t0 is not None else None,
     }
-    for key in ("service", "hook", "hookInstance", "cards", "unavailable", "issuer", "feedback"):
-        if fields.get(key) is not None:
-            line[key] = fields[key]
-    if log.isEnabledFor(logging.INFO):
-        log.info(_dumps(line))
+    for key in _FIELDS:
+        value = fields.get(key)
+        if value is not None:
+            line[key] = value
+    log.info(_dumps(line))
     return response
 
 

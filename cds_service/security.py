@@ -22,7 +22,7 @@ def _headers(response):
     """Add each header the view did not set itself (one pass over the response's headers, not a
     `setdefault` scan per header: ~25 us per response)."""
     h = response.headers
-    present = {name.lower() for name in h.keys()}
+    present = {name.lower() for name, _ in h}  # iterating Headers yields (name, value) pairs
     for name, value in _HTML if response.mimetype == "text/html" else _API:
         if name.lower() not in present:
             h.add(name, value)

@@ -10,6 +10,8 @@ Receivers must not raise; senders call them inside the request (application cont
 """
 from __future__ import annotations
 
+import logging
+
 from blinker import Namespace
 
 _signals = Namespace()
@@ -21,8 +23,6 @@ feedback_stored = _signals.signal("feedback-stored")
 
 def send_safely(signal, sender, **kwargs) -> None:
     """Send a signal; an observer's bug must never break a clinical answer."""
-    import logging
-
     try:
         signal.send(sender, **kwargs)
     except Exception:  # noqa: BLE001 - observers are optional

@@ -160,3 +160,65 @@ def test_a_utf8_bom_is_accepted(client):
     details = " ".join(r.get_json()["details"])
     assert "not UTF-8" not in details and "not valid JSON" not in details
     assert "hookInstance" in details
+
+
+# -- the shared scan: the digit guard's soundness and the chunked depth bound ----------------------
+from cds_service.validation import _LONG_DIGIT_RUN, _exact_depth_exceeds, _scan  # noqa: E402
+
+digit_text = st.text(alphabet='0123456789ae-.: \\"\u00e9', max_size=60)
+
+
+@settings(max_examples=400, deadline=None)
+@given(digit_text)
+def test_the_scan_keeps_every_run_of_19_digits(text):
+    """Deleting letters, spaces and escapes may join digit runs (a needless stdlib parse) but never
+    splits one: a 19-digit run in the body is always seen."""
+    raw = json.dumps({"v": text, "n": [1, 2]}, ensure_ascii=False).encode()
+    raw_has_run = any(len(run) >= 19 for run in "".join(c if c.isdigit() else " " for c in raw.decode()).split())
+    if raw_has_run:
+        assert _LONG_DIGIT_RUN in _scan(raw)
+
+
+@pytest.mark.parametrize("raw", [b'{"v": 1234567890123456789}', b'[-1234567890123456789.5]',
+                                 b'{"id": "1234567890123456789"}'])
+def test_the_scan_sees_long_digit_runs(raw):
+    assert _LONG_DIGIT_RUN in _scan(raw)
+
+
+def test_escapes_and_punctuation_keep_digit_runs_apart():
+    """An ordinary instant, escaped non-ASCII text and a uuid do not look like long integers."""
+    raw = json.dumps({"t": "2023-04-05T10:20:30.123+02:00", "n": "\u4e2d\u6587\u4e2d\u6587\u4e2d\u6587",
+                      "u": "123e4567-e89b-12d3-a456-426614174000"}).encode()
+    assert _LONG_DIGIT_RUN not in _scan(raw)
+
+
+def _deep(depth: int, leaf: object) -> object:
+    value = leaf
+    for i in range(depth):
+        value = [value, "[x"] if i % 2 else {"k]": value}
+    return value
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.integers(min_value=0, max_value=80), min_size=1, max_size=6),
+       st.integers(min_value=0, max_value=80), tricky_text)
+def test_chunked_depth_bound_agrees_with_the_tree_walk_on_deep_documents(depths, limit, text):
+    """Documents near and beyond a 64-bracket chunk (where the bound gives way to the exact count)."""
+    value = [_deep(d, text) for d in depths]
+    raw = json.dumps(value).encode()
+    assert valid_json_depth_exceeds(raw, limit) == json_depth_exceeds(value, limit)
+
+
+def test_exact_depth_count():
+    assert _exact_depth_exceeds(b"{{}{{}}}", 2) is True
+    assert _exact_depth_exceeds(b"{{}{{}}}", 3) is False
+    assert _exact_depth_exceeds(b"", 0) is False
+
+
+@pytest.mark.parametrize("depth, refused", [(64, False), (65, True), (200, True)])
+def test_nesting_limit_through_the_http_layer(client, depth, refused):
+    raw = b"[" * (depth - 1) + b"]" * (depth - 1)  # inside the body's object: `depth` levels in all
+    body = json.dumps({"hook": "patient-view", "x": "!"}).encode()[:-1] + b', "deep": ' + raw + b"}"
+    r = client.post(DISCOVERY_HOOK, data=body, content_type="application/json")
+    assert r.status_code == 400
+    assert any("nested deeper than 64" in d for d in r.get_json()["details"]) is refused
