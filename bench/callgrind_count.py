@@ -167,7 +167,7 @@ def _ablate(app, what: str) -> None:
         app.extensions.pop("cds_card_log", None)
     if "depth" in parts:
         from cds_service import validation
-        validation.valid_json_depth_exceeds = lambda raw, limit: False
+        validation._marks_depth_exceeds = lambda marks, limit: False
     if "validate" in parts:
         from cds_service import api
         api.hook_request_problems = lambda body, hooks: []
