@@ -44,38 +44,48 @@ def _backslash(match: re.Match) -> str:
     return "\\" + match.group(1)
 
 
-# `md_escape_all` joins the texts of one detail with this separator and escapes them as one string. It is
-# printable (so `str.isprintable` on the joined text still finds every whitespace character other than a
-# single space: see md_escape_all), holds no GFM special character, and a text holding its core falls back.
+# `md_escape_all` joins the texts of one detail with this separator and escapes them as one string. It
+# holds no whitespace but spaces and no GFM special character; a text holding its core falls back.
 _BATCH_SEP = " ^^ "
 _BATCH_CORE = "^^"
 # md_escape's characters, the backslash first: escaping it after the others would double their backslashes.
 _MD_SPECIAL_CHARS = tuple((c, "\\" + c) for c in "\\`*_[]<>|~#")
+# An ASCII text's bytes -> 0 for a control character (every ASCII whitespace but the space is one), 1 for
+# a character md_escape escapes, 2 for any other: one translate tells whether either kind occurs.
+_ASCII_CLASS = bytes(0 if i < 32 or i == 127 else 1 if chr(i) in "\\`*_[]<>|~#" else 2 for i in range(256))
 
 
 def md_escape_all(texts: list) -> list[str]:
     """`[md_escape(t) for t in texts]`, in one pass over the joined texts instead of ~30 small ones.
 
     A card detail escapes about 30 texts; each md_escape costs a split, a join and a regex scan. Here
-    the texts are joined by `_BATCH_SEP` and checked once: no whitespace to flatten (every whitespace
-    character but the space is non-printable, and no text starts, ends or doubles a space) and no
-    separator inside a text. Then escaping the joined string (one `str.replace` per special character
-    present) and splitting it at the separators gives each text's escape. Otherwise (rare: a tab, a
-    double space, an empty text) every text goes through md_escape.
+    the texts are joined by `_BATCH_SEP` and checked once: no whitespace to flatten (no whitespace
+    character other than the space, no text starting, ending or doubling a space) and no separator
+    inside a text. Then escaping the joined string (one `str.replace` per special character present)
+    and splitting it at the separators gives each text's escape. Otherwise (rare: a non-text value, a
+    tab, a double space, an empty text) every text goes through md_escape.
     """
-    strs = [t if type(t) is str else str(t) for t in texts]
-    if not strs:
-        return strs
-    blob = _BATCH_SEP.join(strs)
-    if (blob.isprintable() and "  " not in blob and blob[:1] != " " and blob[-1:] != " "
-            and blob.count(_BATCH_CORE) == len(strs) - 1):
-        for char, escaped in _MD_SPECIAL_CHARS:
-            if char in blob:
-                blob = blob.replace(char, escaped)
+    n = len(texts)
+    if not n or [*map(type, texts)].count(str) != n:  # str() of a subclass or a number: md_escape's way
+        return [md_escape(t) for t in texts]
+    blob = _BATCH_SEP.join(texts)
+    if blob.isascii():
+        classes = blob.encode("ascii").translate(_ASCII_CLASS)
+        plain = 0 not in classes  # no tab, newline or other control character
+        special = 1 in classes
+    else:  # every whitespace character but the space is non-printable (a test checks all of Unicode)
+        plain = blob.isprintable()
+        special = True
+    if (plain and "  " not in blob and blob[:1] != " " and blob[-1:] != " "
+            and blob.count(_BATCH_CORE) == n - 1):
+        if special:
+            for char, escaped in _MD_SPECIAL_CHARS:
+                if char in blob:
+                    blob = blob.replace(char, escaped)
         out = blob.split(_BATCH_SEP)
-        if len(out) == len(strs):
+        if len(out) == n:
             return out
-    return [md_escape(t) for t in strs]
+    return [md_escape(t) for t in texts]
 
 
 def dose_phrase(dose: DoseRecommendation) -> str:
