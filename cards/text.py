@@ -88,6 +88,24 @@ def md_escape_all(texts: list) -> list[str]:
     return [md_escape(t) for t in texts]
 
 
+_OPTIONS: dict = {}
+_OPTIONS_MAX = 1024
+
+
+def option_of(dose: DoseRecommendation) -> TherapyOption:
+    """`dose.as_option()`, built once per (dose, interval): the option depends on those two numbers only
+    (the label tables hold a few dozen), and building the frozen dataclass costs ~16,000 instructions."""
+    if type(dose) is not DoseRecommendation:
+        return dose.as_option()
+    key = (dose.dose_mg, dose.interval_weeks)
+    option = _OPTIONS.get(key)
+    if option is None:
+        option = dose.as_option()
+        if len(_OPTIONS) < _OPTIONS_MAX:
+            _OPTIONS[key] = option
+    return option
+
+
 def dose_phrase(dose: DoseRecommendation) -> str:
     return f"{dose.dose_mg} mg SC every {dose.interval_weeks} weeks"
 
@@ -245,5 +263,5 @@ def _url(url: str) -> str:
 def _shown_options(decision: Decision, dose: DoseRecommendation | None) -> list[TherapyOption]:
     if dose is None or not decision.alternatives:
         return list(decision.alternatives)
-    proposed = dose.as_option()  # built once, not once per alternative
+    proposed = option_of(dose)  # built once, not once per alternative
     return [opt for opt in decision.alternatives if opt != proposed]

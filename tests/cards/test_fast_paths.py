@@ -381,3 +381,41 @@ def test_detail_with_braces_in_data_and_url_equals_the_reference():
                       evidence=(Evidence("{", "}", date(2026, 1, 2), reference="Obs/{1}"),),
                       citation=Citation("{label}", "https://x.org/{a}?b={c}"))
     assert card_text.detail_for(d, ("{}",)) == ref.detail_for(d, ("{}",))
+
+
+def test_option_of_equals_as_option():
+    for mg, weeks in ((75, 4), (300, 2), (600, 2), (150, 4)):
+        dose = table_dose(mg=mg, weeks=weeks)
+        assert card_text.option_of(dose) == dose.as_option()
+        assert card_text.option_of(dose) == dose.as_option()  # remembered
+
+
+@pytest.mark.parametrize("value", ["12345678-1234-4678-9234-567812345678", "ABCDEF01-2345-6789-ABCD-EF0123456789",
+                                   "{12345678-1234-5678-1234-567812345678}", "12345678123456781234567812345678",
+                                   "urn:uuid:12345678-1234-5678-1234-567812345678", "1234567-1234-5678-1234-5678123456789",
+                                   "12345678-1234-5678-1234-56781234567g", "", "x", "12345678-1234-5678-1234-5678123456780"])
+def test_uuid_check_equals_uuid_parsing(value):
+    def parses():
+        try:
+            uuidlib.UUID(value)
+            return True
+        except ValueError:
+            return False
+    assert _outcome(lambda: validation._uuid(value, "p")) == \
+        (("ok", value) if parses() else ("raised", "CardValidationError", f"p: not a UUID: {value!r}"))
+
+
+@pytest.mark.parametrize("url", ["https://x.org/a", "http://x.org", "ftp://x.org/a", "https:///a", "/relative",
+                                 "https://x.org/a#b_c", "mailto:a@b.org"])
+def test_url_check_is_the_same_checked_once_or_again(url):
+    first = _outcome(lambda: validation._absolute_url(url, "p"))
+    again = _outcome(lambda: validation._absolute_url(url, "p"))
+    assert first == again
+    assert (first[0] == "ok") is (url in validation._GOOD_URLS)
+
+
+def test_single_card_fast_paths_equal_the_general_forms():
+    d = make_decision("omalizumab-dose")
+    assert builder._dedupe([d]) == builder._dedupe(iter([d]))
+    planned = [(d, [], ["n"])]
+    assert builder._one_order_button_per_regimen(planned) == [(d, [], ["n"])]
