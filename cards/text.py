@@ -148,9 +148,17 @@ def detail_for(decision: Decision, notes: tuple[str, ...] | list[str] = ()) -> s
 
     if decision.evidence:
         rows = ["| Fact | Value | Date | Source |", "|---|---|---|---|"]
+        iso_dates = _ISO_DATES
         for ev in decision.evidence:
-            value = ev.value if not _differs(ev.original, ev.value) else f"{ev.value} (reported as {ev.original})"
-            when = _braces(iso_date(ev.date)) if ev.date else "not dated"
+            value, original, day = ev.value, ev.original, ev.date
+            if original and original != value and _differs(original, value):  # _differs' own first test, inline
+                value = f"{value} (reported as {original})"
+            if not day:
+                when = "not dated"
+            else:  # a remembered date needs no brace check: an ISO date has none
+                when = iso_dates.get(day) if type(day) is date else None
+                if when is None:
+                    when = _braces(iso_date(day))
             rows.append("| {} | {} | " + when + " | {} |")
             data += (ev.label, value, ev.reference or "not recorded")
         parts.append("\n".join(rows))
