@@ -63,8 +63,17 @@ def build_cards(decisions: Sequence[Decision], *, hook: str, patient_id: str,
 
 
 def _default_rxnorm() -> RxNormLookup:
-    from fhir_mappings import rxnorm_for  # the code-set owner; None for unverified codes
-    return rxnorm_for
+    """fhir_mappings.rxnorm_for (the code-set owner; None for unverified codes), read from the module on
+    every call; the module is imported on first use only (an import statement per request costs ~5,000
+    instructions)."""
+    global _FHIR_MAPPINGS
+    if _FHIR_MAPPINGS is None:
+        import fhir_mappings
+        _FHIR_MAPPINGS = fhir_mappings
+    return _FHIR_MAPPINGS.rxnorm_for
+
+
+_FHIR_MAPPINGS = None
 
 
 def _regimen_key(suggestion: dict) -> tuple | None:
@@ -84,7 +93,10 @@ def _one_order_button_per_regimen(planned: list[tuple]) -> list[tuple]:
 
     The omalizumab dose card keeps its button; another card that proposed the same regimen (e.g. the
     cyclosporine warning pointing to omalizumab 300 mg every 4 weeks) refers to it instead.
+    One card with at most one suggestion (the usual answer) has nothing to compare: returned as it is.
     """
+    if len(planned) == 1 and len(planned[0][1]) <= 1:
+        return planned
     keys = [[_regimen_key(suggestion) for suggestion in suggestions] for _, suggestions, _ in planned]
     owner: dict[tuple, int] = {}
     for index in sorted(range(len(planned)), key=lambda i: planned[i][0].topic != "omalizumab-dose"):
@@ -160,6 +172,8 @@ def _dedupe(decisions: Sequence[Decision]) -> list[Decision]:
     The first one (after ordering by severity) wins the headline, dose and suggestions; the others'
     evidence, missing items and cautions are kept, and a differing headline is named in the cautions.
     """
+    if type(decisions) in (list, tuple) and len(decisions) == 1:
+        return [decisions[0]]  # one decision: nothing to order or merge
     ranked = sorted(decisions, key=lambda d: INDICATOR_RANK.get(d.indicator, len(INDICATOR_RANK)))
     kept: dict[tuple, Decision] = {}
     order: list[tuple] = []

@@ -15,14 +15,14 @@ period unit. Otherwise no resource is suggested, and the card text names the dru
 from __future__ import annotations
 
 import copy
+import os
 import re
-import uuid
 from collections.abc import Callable, Mapping
 from typing import Any
 
 from clinical_core.decisions import Decision, DoseRecommendation, TherapyOption
 
-from .text import dose_phrase, shorten
+from .text import dose_phrase, option_of, shorten
 from .validation import MEDREQ_INTENT, CardValidationError, is_relative_reference, validate_fhir_resource
 from .vocabulary import (RXNORM_SYSTEM, UCUM_SYSTEM, dose_unit_allowed, period_unit_allowed,
                          route_coding)
@@ -38,9 +38,19 @@ REPLACE_TOPICS = ("omalizumab-not-preferred", "cyclosporine-unsafe", "anti-il5-r
 FALLBACK_ORDER_INTENT = "order"
 
 
+# The hex digit at the variant position of a version 4 UUID, by the random digit there: its top two bits
+# become 10 (RFC 4122), as uuid.UUID(version=4) sets them.
+_VARIANT_DIGIT = {f"{i:x}": "89ab"[i & 3] for i in range(16)}
+
+
 def new_uuid() -> str:
-    """A fresh random (version 4) UUID as text: card and suggestion ids, new on every call."""
-    return str(uuid.uuid4())
+    """A fresh random (version 4) UUID as text: card and suggestion ids, new on every call.
+
+    `str(uuid.uuid4())` without the UUID object (~14,000 -> ~6,000 instructions): the same 16 bytes from
+    os.urandom, the version nibble set to 4 and the variant bits to 10, written in the canonical
+    lower-case 8-4-4-4-12 form."""
+    h = os.urandom(16).hex()
+    return f"{h[:8]}-{h[8:12]}-4{h[13:16]}-{_VARIANT_DIGIT[h[16]]}{h[17:20]}-{h[20:]}"
 
 
 def not_codable(option: TherapyOption, rxnorm: RxNormLookup) -> str | None:
@@ -137,7 +147,7 @@ def corrected_draft(draft: Mapping[str, Any], dose: DoseRecommendation) -> dict:
     its dose, interval and text are replaced, its route made subcutaneous (omalizumab is SC only), and a
     dose count is kept only when the interval is unchanged (a count at a new interval is a new duration).
     """
-    option = dose.as_option()
+    option = option_of(dose)
     route = route_coding(option.route)
     resource = copy.deepcopy(dict(draft))
     first = copy.deepcopy(_first_object(resource.get("dosageInstruction")))
@@ -184,7 +194,7 @@ def suggestions_for(decision: Decision, *, hook: str, patient_id: str,
             return [], [decision.no_order_note or
                         f"No new order is suggested: omalizumab is already active for this patient; continue or "
                         f"change the current order ({dose_phrase(decision.dose)} per the table)."]
-        return _create_one(decision.dose.as_option(), decision, patient_id=patient_id,
+        return _create_one(option_of(decision.dose), decision, patient_id=patient_id,
                            intent=_intent(draft, in_order_hook), rxnorm=rxnorm, recommended=True,
                            label=f"Order omalizumab {dose_phrase(decision.dose)}")
 

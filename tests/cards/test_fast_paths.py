@@ -328,3 +328,94 @@ def test_detail_of_non_text_values_and_generators_equals_the_reference():
 def test_codes_looked_up_once_equal_the_reference(option, rx):
     assert suggestions.not_codable(option, rx) == ref.not_codable(option, rx)
     assert suggestions.coded_regimen(option, rx) == ref.coded_regimen(option, rx)
+
+
+# ---------------------------------------------------------------------------------------------------
+# third round: the detail's texts escaped in one pass, dates formatted once per day
+
+import sys  # noqa: E402
+from datetime import date, datetime  # noqa: E402
+
+batch_text = st.lists(st.sampled_from(AWKWARD_CHARS + ["^", "^^", " ^^ ", "{", "}", "{}", " "]), max_size=8).map("".join)
+
+
+@settings(max_examples=800, deadline=None)
+@given(st.lists(batch_text | st.integers() | st.builds(Text, batch_text) | st.builds(Str, batch_text), max_size=8))
+def test_md_escape_all_equals_md_escape_text_by_text(texts):
+    assert card_text.md_escape_all(texts) == [card_text.md_escape(t) for t in texts]
+
+
+@pytest.mark.parametrize("texts", [[], [""], ["", ""], ["a", ""], ["", "a"], [" a"], ["a "], ["a  b"], ["a ^^ b"],
+                                   ["^^", "x"], ["a^", "^b"], ["a\tb", "c"], ["x\u00a0y"], ["<", "|", "\\*"],
+                                   ["IgE >100-200 IU/mL", "Observation/aaa-1", "75 kg"]])
+def test_md_escape_all_on_edge_texts(texts):
+    assert card_text.md_escape_all(texts) == [card_text.md_escape(t) for t in texts]
+
+
+def test_every_whitespace_character_but_the_space_is_non_printable():
+    """md_escape_all's fast path rests on this: a printable text without a leading, trailing or double
+    space is unchanged by md_escape's whitespace flattening."""
+    for code in range(sys.maxunicode + 1):
+        char = chr(code)
+        if char.isspace() and char != " ":
+            assert not char.isprintable(), hex(code)
+
+
+@pytest.mark.parametrize("day", [date(2026, 9, 15), date(1, 1, 1), date(9999, 12, 31),
+                                 datetime(2026, 9, 15, 10, 30), datetime(2026, 9, 15)])
+def test_iso_date_equals_isoformat(day):
+    assert card_text.iso_date(day) == day.isoformat()
+    assert card_text.iso_date(day) == day.isoformat()  # remembered (a date) or not (a datetime)
+
+
+def test_iso_date_table_is_bounded(monkeypatch):
+    monkeypatch.setattr(card_text, "_ISO_DATES", {})
+    monkeypatch.setattr(card_text, "_ISO_DATES_MAX", 3)
+    days = [date(2020, 1, d) for d in range(1, 10)]
+    assert [card_text.iso_date(d) for d in days] == [d.isoformat() for d in days]
+    assert len(card_text._ISO_DATES) == 3
+
+
+def test_detail_with_braces_in_data_and_url_equals_the_reference():
+    d = make_decision("omalizumab-dose", headline="a {0} b {}", rule="{x}",
+                      evidence=(Evidence("{", "}", date(2026, 1, 2), reference="Obs/{1}"),),
+                      citation=Citation("{label}", "https://x.org/{a}?b={c}"))
+    assert card_text.detail_for(d, ("{}",)) == ref.detail_for(d, ("{}",))
+
+
+def test_option_of_equals_as_option():
+    for mg, weeks in ((75, 4), (300, 2), (600, 2), (150, 4)):
+        dose = table_dose(mg=mg, weeks=weeks)
+        assert card_text.option_of(dose) == dose.as_option()
+        assert card_text.option_of(dose) == dose.as_option()  # remembered
+
+
+@pytest.mark.parametrize("value", ["12345678-1234-4678-9234-567812345678", "ABCDEF01-2345-6789-ABCD-EF0123456789",
+                                   "{12345678-1234-5678-1234-567812345678}", "12345678123456781234567812345678",
+                                   "urn:uuid:12345678-1234-5678-1234-567812345678", "1234567-1234-5678-1234-5678123456789",
+                                   "12345678-1234-5678-1234-56781234567g", "", "x", "12345678-1234-5678-1234-5678123456780"])
+def test_uuid_check_equals_uuid_parsing(value):
+    def parses():
+        try:
+            uuidlib.UUID(value)
+            return True
+        except ValueError:
+            return False
+    assert _outcome(lambda: validation._uuid(value, "p")) == \
+        (("ok", value) if parses() else ("raised", "CardValidationError", f"p: not a UUID: {value!r}"))
+
+
+@pytest.mark.parametrize("url", ["https://x.org/a", "http://x.org", "ftp://x.org/a", "https:///a", "/relative",
+                                 "https://x.org/a#b_c", "mailto:a@b.org"])
+def test_url_check_is_the_same_checked_once_or_again(url):
+    first = _outcome(lambda: validation._absolute_url(url, "p"))
+    again = _outcome(lambda: validation._absolute_url(url, "p"))
+    assert first == again
+    assert (first[0] == "ok") is (url in validation._GOOD_URLS)
+
+
+def test_single_card_fast_paths_equal_the_general_forms():
+    d = make_decision("omalizumab-dose")
+    assert builder._dedupe([d]) == builder._dedupe(iter([d]))
+    planned = [(d, [], ["n"])]
+    assert builder._one_order_button_per_regimen(planned) == [(d, [], ["n"])]
