@@ -151,11 +151,48 @@ def icd10_rules() -> tuple[tuple[str, ConditionCode], ...]:
 
 
 def icd10_lookup(code: str) -> ConditionCode | None:
+    """The most specific ICD-10-CM rule for `code`: `_icd10_scan`'s answer, by a few dict lookups
+    (one per rule length) instead of a pass over every rule."""
+    key = _icd_key(code)
+    n = len(key)
+    for length, first, prefix in icd10_by_length():
+        if n == length:
+            rule = first.get(key)
+        elif n > length:
+            rule = prefix.get(key[:length])
+        else:
+            continue
+        if rule is not None:
+            return rule
+    return None
+
+
+def _icd10_scan(code: str) -> ConditionCode | None:
+    """The reference reading: the first rule, longest first, that the code equals or (a prefix rule)
+    starts with.  `icd10_lookup` must give the same answer (tests/mappings/test_codesets.py)."""
     key = _icd_key(code)
     for rk, rule in icd10_rules():
         if key == rk or (rule.match == "prefix" and key.startswith(rk)):
             return rule
     return None
+
+
+@cache
+def icd10_by_length() -> tuple[tuple[int, dict[str, ConditionCode], dict[str, ConditionCode]], ...]:
+    """Per rule length, longest first: the first rule of each normalised code (a code of that length
+    equals it, whatever the rule's match), and the first prefix rule of each (a longer code starts
+    with it).  "First" keeps `icd10_rules`' order, so the answer is the scan's."""
+    return _by_length(icd10_rules())
+
+
+def _by_length(rules) -> tuple[tuple[int, dict, dict], ...]:
+    table: dict[int, tuple[dict, dict]] = {}
+    for rk, rule in rules:
+        first, prefix = table.setdefault(len(rk), ({}, {}))
+        first.setdefault(rk, rule)
+        if rule.match == "prefix":
+            prefix.setdefault(rk, rule)
+    return tuple((n, *table[n]) for n in sorted(table, reverse=True))
 
 
 @cache

@@ -199,3 +199,45 @@ def test_egg_allergy_snomed_resolved():
     assert cs.snomed_substance_index()["91934008"] == "tree nut"
     assert "40178009" not in idx and "402408009" not in idx
     assert idx["52756005"].concepts == ("nasal-polyps",)
+
+
+# -- icd10_lookup's per-length table gives the scan's answer ----------------------------------------------
+from unittest import mock  # noqa: E402
+
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+
+def _scan_in(rules, code):
+    key = cs._icd_key(code)
+    for rk, rule in rules:
+        if key == rk or (rule.match == "prefix" and key.startswith(rk)):
+            return rule
+    return None
+
+
+def test_icd10_table_equals_the_scan_on_every_rule_code_and_its_neighbours():
+    codes = set()
+    for rk, rule in cs.icd10_rules():
+        for c in (rule.code, rk, rk[:-1], rk[:3], rk + "0", rk + "9X", rule.code.lower(), f" {rule.code} "):
+            codes.add(c)
+    for code in sorted(codes) + ["", "J", "L50.9", "Z88.6", "Z91.0120", "J45.909"]:
+        assert cs.icd10_lookup(code) is cs._icd10_scan(code), code
+
+
+@settings(max_examples=300, deadline=None)
+@given(code=st.text(alphabet="JZINLR0123456789.X ", max_size=9))
+def test_icd10_table_equals_the_scan_on_random_codes(code):
+    assert cs.icd10_lookup(code) is cs._icd10_scan(code)
+
+
+@settings(max_examples=300, deadline=None)
+@given(rules=st.lists(st.tuples(st.text(alphabet="AB1", max_size=3), st.sampled_from(["exact", "prefix"])),
+                      max_size=8),
+       code=st.text(alphabet="AB1.", max_size=5))
+def test_icd10_table_equals_the_scan_for_any_rule_set(rules, code):
+    """Duplicated codes, an exact and a prefix rule for one code, an empty code: the first rule wins."""
+    built = [(rk, cs.ConditionCode(cs.ICD10CM, rk, f"r{i}", (f"c{i}",), match)) for i, (rk, match) in enumerate(rules)]
+    built = sorted(built, key=lambda r: -len(r[0]))
+    with mock.patch.object(cs, "icd10_by_length", lambda: cs._by_length(built)):
+        assert cs.icd10_lookup(code) is _scan_in(built, code)
