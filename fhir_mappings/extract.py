@@ -180,36 +180,12 @@ def _collect(data: Any, ctx: _Ctx, unavailable_keys: list[str]):
             ctx.issue(str(key), "prefetch value has no resourceType; ignored")
             continue
         skey = str(key)
-        if rtype == "Bundle" or ("entry" in value and "resourceType" not in value):  # bundle_entries' test
-            entries = value.get("entry")
-            if not isinstance(entries, list):
+        for full_url, res in bundle_entries(value):
+            if res.get("resourceType") == "Bundle":
+                for fu2, r2 in bundle_entries(res):
+                    _add(r2, fu2, by_type, med_index, seen, ctx, skey)
                 continue
-            for e in entries:
-                if not isinstance(e, dict):
-                    continue
-                res = e.get("resource")
-                if not isinstance(res, dict):
-                    continue
-                rt = res.get("resourceType")
-                if type(rt) is str and rt in _PLAIN_TYPES:  # = _add for the usual entry: no fullUrl needed
-                    rid = res.get("id")
-                    if isinstance(rid, str) and rid:
-                        k = (rt, rid)
-                        if k in seen:
-                            continue
-                        seen.add(k)
-                    group = by_type.get(rt)
-                    if group is None:
-                        by_type[rt] = [res]
-                    else:
-                        group.append(res)
-                elif rt == "Bundle":
-                    for fu2, r2 in bundle_entries(res):
-                        _add(r2, fu2, by_type, med_index, seen, ctx, skey)
-                else:
-                    _add(res, as_str(e.get("fullUrl")), by_type, med_index, seen, ctx, skey)
-            continue
-        _add(value, None, by_type, med_index, seen, ctx, skey)  # a bare resource (bundle_entries: (None, it))
+            _add(res, full_url, by_type, med_index, seen, ctx, skey)
     return by_type, med_index
 
 
@@ -233,10 +209,14 @@ def _add(res: dict, full_url: str | None, by_type, med_index: MedicationIndex, s
         if k in seen:
             return
         seen.add(k)
-    if rtype == "Medication":  # MedicationIndex.add keeps Medications only
+    if rtype in _PLAIN_TYPES:
+        group = by_type.get(rtype)
+        if group is None:
+            by_type[rtype] = [res]
+        else:
+            group.append(res)
+    elif rtype == "Medication":  # MedicationIndex.add keeps Medications only
         med_index.add(res, full_url)
-    elif rtype in READ_TYPES or rtype == "DiagnosticReport":
-        by_type.setdefault(rtype, []).append(res)
 
 
 def _about_patient(res: dict, ctx: _Ctx) -> bool:

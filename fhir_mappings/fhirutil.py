@@ -153,6 +153,11 @@ def status_code(concept: Any) -> str | None:
                     code = code.strip()
                     if code:
                         return code.lower()
+    return _status_code_general(concept)
+
+
+def _status_code_general(concept: Any) -> str | None:
+    """status_code for any shape: the first coding with a code, else the text."""
     for c in codings(concept):
         code = as_str(c.get("code"))
         if code:
@@ -166,11 +171,13 @@ def bundle_entries(obj: Any) -> Iterator[tuple[str | None, dict]]:
     if not isinstance(obj, dict):
         return
     if obj.get("resourceType") == "Bundle" or ("entry" in obj and "resourceType" not in obj):
-        for e in as_list(obj.get("entry")):
-            e = as_dict(e)
-            r = e.get("resource")
-            if isinstance(r, dict):
-                yield as_str(e.get("fullUrl")), r
+        entries = obj.get("entry")
+        if isinstance(entries, list):
+            for e in entries:
+                if isinstance(e, dict):
+                    r = e.get("resource")
+                    if isinstance(r, dict):
+                        yield as_str(e.get("fullUrl")), r
         return
     yield None, obj
 

@@ -192,15 +192,7 @@ def _parse_date_general(value):
     return dt.date() if dt else None
 
 
-def _status_code_general(concept):
-    from fhir_mappings.fhirutil import as_str, codings
-
-    for c in codings(concept):
-        code = as_str(c.get("code"))
-        if code:
-            return code.strip().lower()
-    t = as_str(as_dict(concept).get("text"))
-    return t.strip().lower() if t else None
+from fhir_mappings.fhirutil import _status_code_general  # noqa: E402 - the general reading the fast path skips
 
 
 _DATE_SAMPLES = ["2009-03-01", "2009-02-30", "2009-13-01", "0000-01-01", "0001-01-01", "9999-12-31", "2009-W01-1",
