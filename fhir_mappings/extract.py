@@ -13,6 +13,7 @@ import logging
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from functools import cache
+from operator import attrgetter
 from datetime import date, datetime, timedelta
 from typing import Any
 
@@ -49,7 +50,7 @@ from .fhirutil import (
     where_failed,
 )
 from .medications import MedicationIndex, medication_facts
-from .used_elements import used_element_problem
+from .used_elements import resource_valid, used_element_problem
 from .observations import (
     COMPARATORS,
     IGNORED_STATUSES,
@@ -66,6 +67,9 @@ log = logging.getLogger(__name__)
 READ_TYPES = frozenset({"Patient", "Observation", "Condition", "MedicationRequest", "MedicationStatement",
                         "AllergyIntolerance"})
 ONE_YEAR = timedelta(days=365)
+# sort keys in C (a lambda is one Python call per item): the same keys, so the same order
+_WHEN = attrgetter("when")
+_VALUE_WHEN = attrgetter("value", "when")
 
 
 @dataclass
@@ -124,7 +128,7 @@ def _extract(data: Any, ctx: _Ctx, unavailable_keys: list[str], resolver) -> Pat
     eos_latest = _newest(eos_all, ok)
     since = months_before(ctx.evaluation_date, 12)
     eos_12m = [m for m in eos_all if m.when is not None and m.when.date() >= since]
-    eos_max = next((m for m in sorted(eos_12m, key=lambda m: (m.value, m.when), reverse=True) if ok(m)), None)
+    eos_max = next((m for m in sorted(eos_12m, key=_VALUE_WHEN, reverse=True) if ok(m)), None)
     bps = _blood_pressures(obs["bp_panels"], measurements.get("systolic", []), measurements.get("diastolic", []),
                            obs["res_of"])
     bps = list(itertools.islice((b for b in bps if ok(b)), 3))  # validate only the readings used
@@ -301,12 +305,18 @@ def _observations(observations: list[dict], reports: list[dict], ctx: _Ctx) -> d
     verdicts: dict[int, bool] = {}
     label_of: dict[int, str] = {}  # id(resource) -> issue kind label (its code is matched once, below)
 
+    observation_valid = resource_valid("Observation")  # every resource in res_of is an Observation
+
     def ok(fact) -> bool:
-        """Validate (once) the resources a fact was read from; only facts a decision uses get here."""
+        """Validate (once) the resources a fact was read from; only facts a decision uses get here.
+        The compiled predicate first (what _valid's used_element_problem runs first); _valid only
+        when it says invalid, for the issue text."""
         for r in res_of.get(id(fact), ()):
-            if id(r) not in verdicts:
-                verdicts[id(r)] = _valid(r, ctx, label_of.get(id(r)))
-            if not verdicts[id(r)]:
+            k = id(r)
+            verdict = verdicts.get(k)
+            if verdict is None:
+                verdict = verdicts[k] = observation_valid(r) or _valid(r, ctx, label_of.get(k))
+            if not verdict:
                 return False
         return True
 
@@ -372,7 +382,11 @@ def _observations(observations: list[dict], reports: list[dict], ctx: _Ctx) -> d
             specific.append(SpecificIge(loinc.allergen or loinc.display,
                                         loinc.allergen_group or "other", m))  # type: ignore[arg-type]
             continue
-        measurements.setdefault(kind, []).append(m)
+        group = measurements.get(kind)
+        if group is None:  # (setdefault would build a list per result)
+            measurements[kind] = [m]
+        else:
+            group.append(m)
         if specimen or reports:  # readers take a missing entry as no keys
             keys = {"specimen:" + specimen} if specimen else set()
             for r in reports:
@@ -559,7 +573,7 @@ def _derived_eosinophils(percents: list[Measurement], wbcs: list[Measurement], a
 
 def _newest(ms: list[Measurement], ok: Callable[[Any], bool] = lambda m: True) -> Measurement | None:
     """The newest measurement whose resource validates (undated ones only when none is dated)."""
-    dated = sorted((m for m in ms if m.when is not None), key=lambda m: m.when, reverse=True)
+    dated = sorted((m for m in ms if m.when is not None), key=_WHEN, reverse=True)
     for m in dated:
         if ok(m):
             return m
@@ -633,7 +647,7 @@ def _ige_baseline(results: list[Measurement], meds: list[MedicationFact], ctx: _
     if not usable:
         return IgeBaseline("only-on-treatment", None, excluded=dropped,
                            note="every total IgE was drawn on omalizumab or within a year of stopping")
-    chosen = max(usable, key=lambda r: r.when)
+    chosen = max(usable, key=_WHEN)
     ongoing = [c for c in courses if c.is_active or c.end is None]
     last_end = max((c.end for c in courses if c.end is not None), default=None)
     interrupted = not ongoing and last_end is not None and (ev - last_end) >= ONE_YEAR

@@ -439,6 +439,14 @@ def _resource_valid(rtype: str) -> Callable[[Any], bool]:
     return fn
 
 
+def resource_valid(rtype: str) -> Callable[[Any], bool]:
+    """The compiled whole-resource test `used_element_problem` runs first for `rtype` (a key of SCHEMAS):
+    True exactly when it returns None.  For a caller that validates many resources of a type it already
+    knows (extract's Observations): one call per resource instead of three, the problem text still
+    from `used_element_problem` when this says False."""
+    return _RESOURCE_VALID.get(rtype) or _resource_valid(rtype)
+
+
 def used_element_problem(resource: dict) -> str | None:
     """None when every element the mappings read is valid FHIR R4, else a short description."""
     rtype = resource.get("resourceType")
