@@ -540,14 +540,17 @@ def _derived_eosinophils(percents: list[Measurement], wbcs: list[Measurement], a
                          draw_keys: dict[int, set[str]], res_of: dict[int, tuple[dict, ...]],
                          ctx: _Ctx) -> list[Measurement]:
     """Eosinophil % x WBC from the same draw -> absolute count (/uL), unless the draw has a count."""
+    out: list[Measurement] = []
+    if not percents:
+        return out
     window = _eos_pairing_window()
     absolutes_of = _same_draw_index(absolutes, draw_keys, window)
-    wbcs_of = _same_draw_index(wbcs, draw_keys, window)
-
-    out = []
+    wbcs_of = None  # indexed on first need: usually the draw has its count and no % is derived
     for p in percents:
         if absolutes_of(p):
             continue  # the lab reported the count itself: use that, not a derived one
+        if wbcs_of is None:
+            wbcs_of = _same_draw_index(wbcs, draw_keys, window)
         cands = wbcs_of(p)
         if not cands:
             ctx.issue(p.source.reference, "eosinophil % without a WBC from the same draw: no count derived",
@@ -560,7 +563,7 @@ def _derived_eosinophils(percents: list[Measurement], wbcs: list[Measurement], a
             ctx.issue(p.source.reference, "eosinophil % and WBC carry opposite comparators: no count derived",
                       "eosinophils")
             continue
-        value = float(f"{w.value * 1000.0 * p.value / 100.0:.10g}")
+        value = units.ten_significant_digits(w.value * 1000.0 * p.value / 100.0)  # = float(f"{...:.10g}")
         m = Measurement(
             kind="eosinophils", value=value, unit="/uL", when=p.when, source=p.source, comparator=comparator,
             original_value=p.original_value, original_unit=p.original_unit or "%", status=p.status,

@@ -86,6 +86,8 @@ def parse_date(value: Any) -> date | None:
     """The date of parse_datetime(value).  The usual full date 'YYYY-MM-DD' (ASCII) is read by
     date.fromisoformat, in C: the same date where that succeeds (anything it refuses takes the
     general reading; tests/mappings/test_fast_paths.py compares the two)."""
+    if value is None:  # an absent element (most calls: onset, abatement, bounds ...): no parse_datetime call
+        return None
     if type(value) is str and len(value) == 10 and value[4] == "-" and value[7] == "-" and value.isascii():
         try:
             return date.fromisoformat(value)
@@ -112,11 +114,17 @@ def codings(concept: Any) -> list[dict]:
 
 
 def coded(concept: Any) -> Iterator[tuple[str | None, str, dict]]:
-    """(canonical system or None, code, coding) for each coding with a code."""
-    for c in codings(concept):
-        code = as_str(c.get("code"))
-        if code:
-            yield canonical_system(c.get("system")), code.strip(), c
+    """(canonical system or None, code, coding) for each coding with a code (a non-blank string).
+    One loop over the codings, as_str's test written out: no codings() list, no call per coding but
+    canonical_system's (a Python call is ~1K instructions here; several concepts per request)."""
+    coding = concept.get("coding") if isinstance(concept, dict) else None
+    if not isinstance(coding, list):
+        return
+    for c in coding:
+        if isinstance(c, dict):
+            code = c.get("code")
+            if isinstance(code, str) and code.strip():
+                yield canonical_system(c.get("system")), code.strip(), c
 
 
 def concept_text(concept: Any) -> str:
@@ -134,10 +142,20 @@ def concept_text(concept: Any) -> str:
 
 def all_text(concept: Any) -> str:
     """text and every coding display, joined (for name matching)."""
-    d = as_dict(concept)
-    parts = [as_str(d.get("text")) or ""]
-    parts += [as_str(c.get("display")) or "" for c in codings(d)]
-    return " | ".join(p for p in parts if p)
+    # the text and each coding's display that as_str keeps (a non-blank string, unstripped), in order:
+    # one loop, no helper calls (this runs for every allergy, reaction and medication concept)
+    if not isinstance(concept, dict):
+        return ""
+    text = concept.get("text")
+    parts = [text] if isinstance(text, str) and text.strip() else []
+    coding = concept.get("coding")
+    if isinstance(coding, list):
+        for c in coding:
+            if isinstance(c, dict):
+                display = c.get("display")
+                if isinstance(display, str) and display.strip():
+                    parts.append(display)
+    return " | ".join(parts)
 
 
 def status_code(concept: Any) -> str | None:
@@ -177,7 +195,8 @@ def bundle_entries(obj: Any) -> Iterator[tuple[str | None, dict]]:
                 if isinstance(e, dict):
                     r = e.get("resource")
                     if isinstance(r, dict):
-                        yield as_str(e.get("fullUrl")), r
+                        url = e.get("fullUrl")  # as_str(url), written out: one call less per entry
+                        yield (url if isinstance(url, str) and url.strip() else None), r
         return
     yield None, obj
 

@@ -223,3 +223,91 @@ def test_status_code_equals_the_general_reading(concept):
     from fhir_mappings.fhirutil import status_code
 
     assert status_code(concept) == _status_code_general(concept)
+
+
+# -- coded and all_text: one loop each, against the helper-based versions they replaced ------------------
+from fhir_mappings.fhirutil import as_list, as_str, codings  # noqa: E402
+from fhir_mappings.codesets import canonical_system  # noqa: E402
+
+
+def ref_coded(concept):
+    out = []
+    for c in codings(concept):
+        code = as_str(c.get("code"))
+        if code:
+            out.append((canonical_system(c.get("system")), code.strip(), c))
+    return out
+
+
+def ref_all_text(concept):
+    d = as_dict(concept)
+    parts = [as_str(d.get("text")) or ""]
+    parts += [as_str(c.get("display")) or "" for c in codings(d)]
+    return " | ".join(p for p in parts if p)
+
+
+class _Str(str):
+    pass
+
+
+_text = st.one_of(st.none(), st.integers(), st.sampled_from(["", " ", " x ", "Asthma", "\t", _Str("sub"), "a | b"]),
+                  st.text(max_size=4))
+_any_coding = st.one_of(st.none(), st.integers(), st.text(max_size=2), st.lists(st.none(), max_size=1),
+                        st.fixed_dictionaries({}, optional={"code": _text, "display": _text,
+                                                            "system": st.one_of(_text, st.sampled_from(
+                                                                [LOINC, "http://snomed.info/sct/", " HTTPS://loinc.org "]))}))
+_any_concept = st.one_of(st.none(), st.text(max_size=3), st.lists(_any_coding, max_size=2),
+                         st.fixed_dictionaries({}, optional={"coding": st.one_of(st.lists(_any_coding, max_size=4),
+                                                                                   _any_coding),
+                                                             "text": _text}))
+
+
+@settings(max_examples=1000, deadline=None)
+@given(concept=_any_concept)
+def test_coded_and_all_text_equal_the_helper_based_versions(concept):
+    from fhir_mappings.fhirutil import all_text
+
+    got = list(coded(concept))
+    assert got == ref_coded(concept)
+    assert [type(code) for _, code, _ in got] == [type(code) for _, code, _ in ref_coded(concept)]
+    assert all(c is r for (_, _, c), (_, _, r) in zip(got, ref_coded(concept)))
+    assert all_text(concept) == ref_all_text(concept)
+    assert type(all_text(concept)) is type(ref_all_text(concept))
+
+
+def test_coded_and_all_text_on_usual_concepts():
+    from fhir_mappings.fhirutil import all_text
+
+    for concept in ({"coding": [{"system": "http://snomed.info/sct", "code": " 389145006 ", "display": "Asthma"},
+                                {"code": "J45.50", "display": "  "}], "text": "Severe asthma"},
+                    {"text": "fluticasone (Advair)"}, {"coding": [{"display": "no code"}, "x", None]}, {}, None, []):
+        assert list(coded(concept)) == ref_coded(concept)
+        assert all_text(concept) == ref_all_text(concept)
+    assert all_text({"text": "Severe asthma", "coding": [{"display": "Asthma"}]}) == "Severe asthma | Asthma"
+    assert list(coded({"coding": [{"system": "http://snomed.info/sct", "code": " 1 "}]})) == [
+        ("http://snomed.info/sct", "1", {"system": "http://snomed.info/sct", "code": " 1 "})]
+
+
+def ref_bundle_entries(obj):
+    if not isinstance(obj, dict):
+        return []
+    if obj.get("resourceType") == "Bundle" or ("entry" in obj and "resourceType" not in obj):
+        entries = obj.get("entry")
+        return [(as_str(e.get("fullUrl")), e["resource"]) for e in as_list(entries)
+                if isinstance(e, dict) and isinstance(e.get("resource"), dict)]
+    return [(None, obj)]
+
+
+@settings(max_examples=500, deadline=None)
+@given(urls=st.lists(st.one_of(_text, st.sampled_from(["urn:uuid:1", " u ", "Medication/m1"])), max_size=4),
+       shape=st.sampled_from(["Bundle", "bare-entry", "resource"]))
+def test_bundle_entries_full_urls_equal_as_str(urls, shape):
+    from fhir_mappings.fhirutil import bundle_entries
+
+    entries = [{"resource": {"resourceType": "Medication", "id": str(i)}, **({} if u is None else {"fullUrl": u})}
+               for i, u in enumerate(urls)] + [{"fullUrl": "x"}, "junk"]
+    obj = ({"resourceType": "Bundle", "entry": entries} if shape == "Bundle" else {"entry": entries}
+           if shape == "bare-entry" else {"resourceType": "Medication", "id": "m"})
+    got = list(bundle_entries(obj))
+    assert got == ref_bundle_entries(obj)
+    assert [type(u) for u, _ in got] == [type(u) for u, _ in ref_bundle_entries(obj)]
