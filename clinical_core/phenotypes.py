@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date
+from functools import lru_cache
 
 from . import evidence as ev
 from .decisions import Evidence, PhenotypeFinding
@@ -62,6 +63,15 @@ def months_before(d: date, months: int) -> date:
         except ValueError:
             continue
     raise ValueError(d)  # pragma: no cover
+
+
+@lru_cache(maxsize=64)
+def _cutoff(evaluation_date: date, months: int) -> date:
+    """`months_before` for the policy windows (weight, eosinophils, cyclosporine safety data), remembered:
+    the same few (evaluation day, window) pairs come back on every request of a day (the evaluation date is
+    the service's clock, not a patient's value), and the calendar arithmetic costs ~5K instructions a call,
+    three or four calls an assessment."""
+    return months_before(evaluation_date, months)
 
 
 def at_or_above(m: Measurement | None, threshold: float) -> bool | None:
@@ -175,10 +185,33 @@ def _condition_groups(conditions) -> dict[str, list[ConditionFact]]:
     return groups
 
 
+# The findings the rules state without any evidence and with fixed words (no asthma, no urticaria, no
+# polyps, no eGFR on record, ...): the same frozen object every time, built here once (a finding costs
+# ~7K instructions to build; 4-8 of an assessment's 9 are one of these). (key, status, missing, note).
+_FIXED_FINDINGS: dict[tuple, PhenotypeFinding] = {
+    (k, s, m, n): PhenotypeFinding(k, s, (), m, n) for k, s, m, n in (
+        ("allergic-asthma", "absent", (), "no asthma recorded"),
+        ("eosinophilic-asthma", "absent", (), "no asthma recorded"),
+        ("csu-refractory", "absent", (), ""),
+        ("aerd", "absent", (), ""),
+        ("crswnp", "absent", (), ""),
+        ("food-allergy", "absent", (), ""),
+        ("bullous-pemphigoid", "absent", (), ""),
+        ("cyclosporine-renal-risk", "unknown", (MISSING_EGFR,), ""),
+        ("cyclosporine-bp-risk", "unknown", (MISSING_BP,), ""),
+    )}
+
+
 def _add(p: Profile, key: str, status: str, evidence=(), missing=(), note: str = "") -> None:
+    missing = tuple(missing)
+    if not evidence:
+        fixed = _FIXED_FINDINGS.get((key, status, missing, note))
+        if fixed is not None:
+            p.findings[key] = fixed
+            return
     # one row or none cannot repeat: only longer evidence is de-duplicated (hashing every row)
     p.findings[key] = PhenotypeFinding(key, status, ev.unique(evidence) if len(evidence) > 1  # type: ignore[arg-type]
-                                       else tuple(evidence), tuple(missing), note)
+                                       else tuple(evidence), missing, note)
 
 
 def build_profile(facts: PatientFacts) -> Profile:
@@ -204,7 +237,7 @@ def build_profile(facts: PatientFacts) -> Profile:
     if weight is not None:
         weight_ev = (ev.measurement("Body weight", weight, decimals=1),)
         when = ev.day(weight.when)
-        stale = when is None or when < months_before(facts.evaluation_date, _WEIGHT_STALE_MONTHS)
+        stale = when is None or when < _cutoff(facts.evaluation_date, _WEIGHT_STALE_MONTHS)
     p = Profile(facts, age, age_ev, bool(asthma_conds), tuple([ev.condition(c) for c in asthma_conds]),
                 ige, ige_ev, weight_ev, stale)
     p.groups = groups
@@ -300,7 +333,7 @@ def _eosinophilic(p: Profile) -> None:
     dx = p.groups.get("eosinophilic-asthma")
     months = _EOS_CURRENT_MONTHS
     newest_day = ev.day(latest.when) if latest is not None else None
-    stale = latest is not None and (newest_day is None or newest_day < months_before(f.evaluation_date, months))
+    stale = latest is not None and (newest_day is None or newest_day < _cutoff(f.evaluation_date, months))
     now_hit = None if stale else at_or_above(latest, now_t)  # an old 'newest' count is not 'now' (policy)
     yr_hit = at_or_above(peak, yr_t)
     p.eos_high = bool(at_or_above(latest, high_t) or at_or_above(peak, high_t))
@@ -414,7 +447,7 @@ def _re_measure(missing: str) -> str:
 
 def _too_old(when, facts: PatientFacts) -> bool:
     """A normal safety result older than the policy window is not a baseline for cyclosporine."""
-    limit = months_before(facts.evaluation_date, _SAFETY_MONTHS)
+    limit = _cutoff(facts.evaluation_date, _SAFETY_MONTHS)
     return when is None or (when.date() if hasattr(when, "date") else when) < limit
 
 
