@@ -129,6 +129,11 @@ class Profile:
     # the facts' conditions by the groups the rules ask for (CONDITION_GROUPS), each in chart order: one
     # pass over the conditions instead of one per question (see _condition_groups)
     groups: dict[str, list[ConditionFact]] = field(default_factory=dict)
+    # the earliest omalizumab start on record (any status; None without one), from the one medication pass
+    first_omalizumab_start: date | None = None
+    # each condition's Evidence row, built once per profile (id of the condition -> row): several rules cite
+    # the same condition (asthma and allergic asthma or AERD, nasal polyps in AERD and CRSwNP)
+    condition_rows: dict[int, Evidence] = field(default_factory=dict, repr=False)
 
     def status(self, key: str) -> str:
         f = self.findings.get(key)
@@ -148,6 +153,18 @@ class Profile:
             if f:
                 rows += f.evidence
         return ev.unique(rows)  # an ordered set: `e not in list` was quadratic in the evidence
+
+    def condition_ev(self, conds) -> list[Evidence]:
+        """`[ev.condition(c) for c in conds]`, each condition's row built once (~5K instructions a row). The
+        facts hold the conditions for the profile's whole life, so their ids stay theirs."""
+        rows = self.condition_rows
+        out = []
+        for c in conds:
+            row = rows.get(id(c))
+            if row is None:
+                row = rows[id(c)] = ev.condition(c)
+            out.append(row)
+        return out
 
     def conditions(self, group: str) -> tuple[ConditionFact, ...]:
         """`facts.conditions_of(*CONDITION_GROUPS[group])`, from the one-pass index."""
@@ -238,15 +255,18 @@ def build_profile(facts: PatientFacts) -> Profile:
         weight_ev = (ev.measurement("Body weight", weight, decimals=1),)
         when = ev.day(weight.when)
         stale = when is None or when < _cutoff(facts.evaluation_date, _WEIGHT_STALE_MONTHS)
-    p = Profile(facts, age, age_ev, bool(asthma_conds), tuple([ev.condition(c) for c in asthma_conds]),
-                ige, ige_ev, weight_ev, stale)
+    p = Profile(facts, age, age_ev, bool(asthma_conds), (), ige, ige_ev, weight_ev, stale)
+    p.asthma_ev = tuple(p.condition_ev(asthma_conds))
     p.groups = groups
     # the active medications the rules ask about, in chart order, in one pass (as medications_of)
     oma: list = []
     cyc: list = []
     treated: list = []
     zileuton = False
+    first_oma = None
     for m in facts.medications:
+        if m.agent == "omalizumab" and m.start is not None and (first_oma is None or m.start < first_oma):
+            first_oma = m.start
         if m.is_active:
             agent = m.agent
             if agent == "omalizumab":
@@ -259,6 +279,7 @@ def build_profile(facts: PatientFacts) -> Profile:
                 treated.append(m)
     p.on_omalizumab = tuple(oma)
     p.on_cyclosporine = tuple(cyc)
+    p.first_omalizumab_start = first_oma
     _allergic(p)
     _eosinophilic(p)
     _csu(p)
@@ -274,15 +295,22 @@ def _sensitisation(p: Profile) -> tuple[bool | None, list[Evidence], str]:
     evid: list[Evidence] = []
     dx = p.groups.get("allergic-asthma")
     if dx:
-        evid.extend([ev.condition(c) for c in dx])
+        evid.extend(p.condition_ev(dx))
     env = [a for a in facts.allergies if a.category == "environmental" and a.ige_mediated is not False]
     evid.extend([ev.allergy(a) for a in env])
-    perennial = [s for s in facts.specific_ige if s.allergen_group == "perennial-aeroallergen"]
-    positive = [s for s in perennial if at_or_above(s.measurement, cut)]
+    # perennial-aeroallergen results at or above the cut (positive) and below it (negative), in one pass
+    positive: list = []
+    negative: list = []
+    for s in facts.specific_ige:
+        if s.allergen_group == "perennial-aeroallergen":
+            hit = at_or_above(s.measurement, cut)
+            if hit:
+                positive.append(s)
+            elif hit is False:  # below(s.measurement, cut)
+                negative.append(s)
     evid.extend([ev.specific_ige(s) for s in positive])
     if dx or env or positive:
         return True, evid, ""
-    negative = [s for s in perennial if below(s.measurement, cut)]
     seasonal = [s for s in facts.specific_ige if s.allergen_group == "seasonal-aeroallergen"
                 and at_or_above(s.measurement, cut)]
     if negative:
@@ -365,7 +393,7 @@ def _csu(p: Profile) -> None:
         _add(p, "csu-refractory", "absent")
         return
     ah = f.medications_of(drug_class="h1-antihistamine")
-    evid = [ev.condition(c) for c in conds] + [ev.medication(m) for m in ah] + list(p.age_ev)
+    evid = p.condition_ev(conds) + [ev.medication(m) for m in ah] + list(p.age_ev)
     if ah:
         _add(p, "csu-refractory", "present", evid,
              note="chronic spontaneous urticaria with an H1 antihistamine recorded (symptomatic despite it)")
@@ -381,7 +409,7 @@ def _aerd(p: Profile, on_zileuton: bool) -> None:
     polyps = p.groups.get("*polyps", ())
     nsaid = [a for a in f.allergies if a.category == "aspirin-nsaid" and a.respiratory_reaction]
     aerd_t, elev_t = P.lte4_aerd_min, P.lte4_elevated_above
-    evid: list[Evidence] = [ev.condition(c) for c in dx]
+    evid: list[Evidence] = p.condition_ev(dx)
     lte4 = f.lte4
     cautions = []
     if on_zileuton:
@@ -398,7 +426,7 @@ def _aerd(p: Profile, on_zileuton: bool) -> None:
     if p.asthma:
         evid = list(p.asthma_ev) + evid
     if triad:
-        evid += [ev.condition(c) for c in polyps] + [ev.allergy(a) for a in nsaid]
+        evid += p.condition_ev(polyps) + [ev.allergy(a) for a in nsaid]
     note = "; ".join(cautions)
     if dx or triad or (p.asthma and lte4_high):
         why = ("AERD diagnosis recorded" if dx else "asthma + nasal polyps + respiratory reaction to aspirin/NSAID"
@@ -423,11 +451,11 @@ def _simple(p: Profile) -> None:
     f = p.facts
     groups = p.groups
     polyps = groups.get("*polyps", ())
-    _add(p, "crswnp", "present" if polyps else "absent", [ev.condition(c) for c in polyps])
+    _add(p, "crswnp", "present" if polyps else "absent", p.condition_ev(polyps))
     food_dx = groups.get("food-allergy", ())
     food_ige = [a for a in f.allergies if a.category == "food" and a.ige_mediated]
     food_maybe = [a for a in f.allergies if a.category == "food" and a.ige_mediated is None]
-    evid = [ev.condition(c) for c in food_dx] + [ev.allergy(a) for a in food_ige]
+    evid = p.condition_ev(food_dx) + [ev.allergy(a) for a in food_ige]
     if food_dx or food_ige:
         _add(p, "food-allergy", "present", evid)
     elif food_maybe:
@@ -436,7 +464,7 @@ def _simple(p: Profile) -> None:
     else:
         _add(p, "food-allergy", "absent")
     bp = groups.get("bullous-pemphigoid", ())
-    _add(p, "bullous-pemphigoid", "present" if bp else "absent", [ev.condition(c) for c in bp])
+    _add(p, "bullous-pemphigoid", "present" if bp else "absent", p.condition_ev(bp))
 
 
 def _re_measure(missing: str) -> str:
@@ -495,7 +523,7 @@ def _cyclosporine_risks(p: Profile, treated: tuple) -> None:
     warn, crit = P.egfr_warn_below, P.egfr_critical_below
     ckd = tuple(groups.get("ckd", ()))
     severe = tuple(groups.get("*renal-critical", ()))
-    evid = [ev.condition(c) for c in (ckd + tuple(c for c in severe if c not in ckd) if ckd else severe)]
+    evid = p.condition_ev(ckd + tuple(c for c in severe if c not in ckd) if ckd else severe)
     if f.egfr is not None:
         evid.append(ev.measurement("eGFR", f.egfr))
     low = below(f.egfr, warn)
@@ -530,7 +558,7 @@ def _cyclosporine_risks(p: Profile, treated: tuple) -> None:
     latest = f.bp_latest or (readings[0] if readings else None)
     if latest is not None and latest not in readings:
         readings = [latest] + readings[: window - 1]
-    evid = [ev.condition(c) for c in htn]
+    evid = p.condition_ev(htn)
     evid += [ev.blood_pressure("Blood pressure" + (" (newest)" if i == 0 else ""), r) for i, r in enumerate(readings)]
     latest_high = latest is not None and bp_high(latest, sys_w, dia_w)
     n_high = sum(bp_high(r, sys_w, dia_w) for r in readings)

@@ -52,3 +52,33 @@ def test_missing_given_as_a_list_still_finds_or_builds_the_same_finding():
 def test_cutoff_equals_months_before(d, months):
     assert phenotypes._cutoff(d, months) == phenotypes.months_before(d, months)
     assert phenotypes._cutoff(d, months) == phenotypes.months_before(d, months)  # remembered: the same
+
+
+def test_condition_rows_are_built_once_per_profile_and_equal_fresh_rows():
+    from clinical_core import evidence
+    facts = b.allergic_asthma(extra_conditions=("aerd", "nasal-polyps", "ckd"))
+    p = phenotypes.build_profile(facts)
+    assert p.condition_ev(facts.conditions) == [evidence.condition(c) for c in facts.conditions]
+    again = p.condition_ev(facts.conditions)
+    assert all(x is y for x, y in zip(again, p.condition_ev(facts.conditions)))
+    assert p.condition_ev(()) == []
+    # the asthma rows are the ones the other rules cite
+    aerd = [c for c in facts.conditions if c.concept == "aerd"]
+    assert any(row is p.condition_ev(aerd)[0] for row in p.asthma_ev)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.tuples(st.sampled_from(["omalizumab", "mepolizumab"]), st.booleans(),
+                          st.none() | st.dates(min_value=date(2000, 1, 1), max_value=date(2026, 1, 1))),
+                max_size=5),
+       st.none() | st.dates(min_value=date(1950, 1, 1), max_value=date(2020, 1, 1)))
+def test_first_omalizumab_start_is_the_scan_over_the_medications(meds, birth):
+    from clinical_core import recommend
+    from tests.core import reference_impl as ref
+    facts = b.patient(birth_date=birth, medications=tuple(
+        b.med(agent, "anti-ige" if agent == "omalizumab" else "anti-il5", active=active, start=start, rid=f"m{i}")
+        for i, (agent, active, start) in enumerate(meds)))
+    p = phenotypes.build_profile(facts)
+    starts = [m.start for m in facts.medications if m.agent == "omalizumab" and m.start is not None]
+    assert p.first_omalizumab_start == (min(starts) if starts else None)
+    assert recommend.age_at_first_omalizumab(p) == ref.age_at_first_omalizumab(p)
