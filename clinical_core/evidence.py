@@ -63,12 +63,15 @@ def measurement(label: str, m: Measurement, *, decimals: int | None = None, note
     comparator = m.comparator or ""
     unit, value, original_value = m.unit, m.value, m.original_value
     original = None
+    # the number as shown: formatted once, and reused for the original when the lab sent the same number in
+    # another spelling of the unit ("250 IU/mL" for 250 [IU]/mL; equal numbers format alike)
+    num = fmt_num(value if decimals is None else round(value, decimals))
     if original_value is not None and (m.original_unit != unit or original_value != value):
-        original = f"{comparator}{fmt_num(original_value)} {m.original_unit or ''}".strip()
+        same = decimals is None and original_value == value
+        original = f"{comparator}{num if same else fmt_num(original_value)} {m.original_unit or ''}".strip()
     elif m.derived_from:
         original = "computed from " + ", ".join([r.reference for r in m.derived_from])
-    text = f"{comparator}{fmt_num(value if decimals is None else round(value, decimals))} " \
-           f"{DISPLAY_UNITS.get(unit or '', unit or '')}".strip()
+    text = f"{comparator}{num} {DISPLAY_UNITS.get(unit or '', unit or '')}".strip()
     if note:
         text = f"{text} ({note})"
     when = m.when

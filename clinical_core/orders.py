@@ -23,6 +23,7 @@ from .recommend import (below_csu_trials_dose, check_region, clip, cyclosporine_
 ORDER_HOOKS = ("order-select", "order-sign")
 ANTI_IL5_AGENTS = ("mepolizumab", "benralizumab", "reslizumab")
 IGE_KEYS = ("allergic-asthma", "csu-refractory", "crswnp")
+_IGE_KEY_SET = frozenset(IGE_KEYS)  # built once: each decision is asked whether it covers one of them
 
 
 def _draft_evidence(d: DraftOrder) -> Evidence:
@@ -48,7 +49,8 @@ def interval_text(weeks: float) -> str:
 def _omalizumab_decision(assessment: Assessment) -> Decision | None:
     """The assessment's omalizumab answer: a dose, why there is none, or what to measure first."""
     for topics in (("omalizumab-dose", "omalizumab-not-dosable"), ("data-needed",)):
-        found = next((d for d in assessment.decisions if d.topic in topics and set(d.covers) & set(IGE_KEYS)), None)
+        found = next((d for d in assessment.decisions if d.topic in topics and not _IGE_KEY_SET.isdisjoint(d.covers)),
+                     None)
         if found is not None:
             return found
     return None

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date
+from functools import lru_cache
 
 from . import evidence as ev
 from .decisions import Evidence, PhenotypeFinding
@@ -62,6 +63,15 @@ def months_before(d: date, months: int) -> date:
         except ValueError:
             continue
     raise ValueError(d)  # pragma: no cover
+
+
+@lru_cache(maxsize=64)
+def _cutoff(evaluation_date: date, months: int) -> date:
+    """`months_before` for the policy windows (weight, eosinophils, cyclosporine safety data), remembered:
+    the same few (evaluation day, window) pairs come back on every request of a day (the evaluation date is
+    the service's clock, not a patient's value), and the calendar arithmetic costs ~5K instructions a call,
+    three or four calls an assessment."""
+    return months_before(evaluation_date, months)
 
 
 def at_or_above(m: Measurement | None, threshold: float) -> bool | None:
@@ -119,6 +129,11 @@ class Profile:
     # the facts' conditions by the groups the rules ask for (CONDITION_GROUPS), each in chart order: one
     # pass over the conditions instead of one per question (see _condition_groups)
     groups: dict[str, list[ConditionFact]] = field(default_factory=dict)
+    # the earliest omalizumab start on record (any status; None without one), from the one medication pass
+    first_omalizumab_start: date | None = None
+    # each condition's Evidence row, built once per profile (id of the condition -> row): several rules cite
+    # the same condition (asthma and allergic asthma or AERD, nasal polyps in AERD and CRSwNP)
+    condition_rows: dict[int, Evidence] = field(default_factory=dict, repr=False)
 
     def status(self, key: str) -> str:
         f = self.findings.get(key)
@@ -138,6 +153,18 @@ class Profile:
             if f:
                 rows += f.evidence
         return ev.unique(rows)  # an ordered set: `e not in list` was quadratic in the evidence
+
+    def condition_ev(self, conds) -> list[Evidence]:
+        """`[ev.condition(c) for c in conds]`, each condition's row built once (~5K instructions a row). The
+        facts hold the conditions for the profile's whole life, so their ids stay theirs."""
+        rows = self.condition_rows
+        out = []
+        for c in conds:
+            row = rows.get(id(c))
+            if row is None:
+                row = rows[id(c)] = ev.condition(c)
+            out.append(row)
+        return out
 
     def conditions(self, group: str) -> tuple[ConditionFact, ...]:
         """`facts.conditions_of(*CONDITION_GROUPS[group])`, from the one-pass index."""
@@ -175,10 +202,33 @@ def _condition_groups(conditions) -> dict[str, list[ConditionFact]]:
     return groups
 
 
+# The findings the rules state without any evidence and with fixed words (no asthma, no urticaria, no
+# polyps, no eGFR on record, ...): the same frozen object every time, built here once (a finding costs
+# ~7K instructions to build; 4-8 of an assessment's 9 are one of these). (key, status, missing, note).
+_FIXED_FINDINGS: dict[tuple, PhenotypeFinding] = {
+    (k, s, m, n): PhenotypeFinding(k, s, (), m, n) for k, s, m, n in (
+        ("allergic-asthma", "absent", (), "no asthma recorded"),
+        ("eosinophilic-asthma", "absent", (), "no asthma recorded"),
+        ("csu-refractory", "absent", (), ""),
+        ("aerd", "absent", (), ""),
+        ("crswnp", "absent", (), ""),
+        ("food-allergy", "absent", (), ""),
+        ("bullous-pemphigoid", "absent", (), ""),
+        ("cyclosporine-renal-risk", "unknown", (MISSING_EGFR,), ""),
+        ("cyclosporine-bp-risk", "unknown", (MISSING_BP,), ""),
+    )}
+
+
 def _add(p: Profile, key: str, status: str, evidence=(), missing=(), note: str = "") -> None:
+    missing = tuple(missing)
+    if not evidence:
+        fixed = _FIXED_FINDINGS.get((key, status, missing, note))
+        if fixed is not None:
+            p.findings[key] = fixed
+            return
     # one row or none cannot repeat: only longer evidence is de-duplicated (hashing every row)
     p.findings[key] = PhenotypeFinding(key, status, ev.unique(evidence) if len(evidence) > 1  # type: ignore[arg-type]
-                                       else tuple(evidence), tuple(missing), note)
+                                       else tuple(evidence), missing, note)
 
 
 def build_profile(facts: PatientFacts) -> Profile:
@@ -204,16 +254,19 @@ def build_profile(facts: PatientFacts) -> Profile:
     if weight is not None:
         weight_ev = (ev.measurement("Body weight", weight, decimals=1),)
         when = ev.day(weight.when)
-        stale = when is None or when < months_before(facts.evaluation_date, _WEIGHT_STALE_MONTHS)
-    p = Profile(facts, age, age_ev, bool(asthma_conds), tuple([ev.condition(c) for c in asthma_conds]),
-                ige, ige_ev, weight_ev, stale)
+        stale = when is None or when < _cutoff(facts.evaluation_date, _WEIGHT_STALE_MONTHS)
+    p = Profile(facts, age, age_ev, bool(asthma_conds), (), ige, ige_ev, weight_ev, stale)
+    p.asthma_ev = tuple(p.condition_ev(asthma_conds))
     p.groups = groups
     # the active medications the rules ask about, in chart order, in one pass (as medications_of)
     oma: list = []
     cyc: list = []
     treated: list = []
     zileuton = False
+    first_oma = None
     for m in facts.medications:
+        if m.agent == "omalizumab" and m.start is not None and (first_oma is None or m.start < first_oma):
+            first_oma = m.start
         if m.is_active:
             agent = m.agent
             if agent == "omalizumab":
@@ -226,6 +279,7 @@ def build_profile(facts: PatientFacts) -> Profile:
                 treated.append(m)
     p.on_omalizumab = tuple(oma)
     p.on_cyclosporine = tuple(cyc)
+    p.first_omalizumab_start = first_oma
     _allergic(p)
     _eosinophilic(p)
     _csu(p)
@@ -241,15 +295,22 @@ def _sensitisation(p: Profile) -> tuple[bool | None, list[Evidence], str]:
     evid: list[Evidence] = []
     dx = p.groups.get("allergic-asthma")
     if dx:
-        evid.extend([ev.condition(c) for c in dx])
+        evid.extend(p.condition_ev(dx))
     env = [a for a in facts.allergies if a.category == "environmental" and a.ige_mediated is not False]
     evid.extend([ev.allergy(a) for a in env])
-    perennial = [s for s in facts.specific_ige if s.allergen_group == "perennial-aeroallergen"]
-    positive = [s for s in perennial if at_or_above(s.measurement, cut)]
+    # perennial-aeroallergen results at or above the cut (positive) and below it (negative), in one pass
+    positive: list = []
+    negative: list = []
+    for s in facts.specific_ige:
+        if s.allergen_group == "perennial-aeroallergen":
+            hit = at_or_above(s.measurement, cut)
+            if hit:
+                positive.append(s)
+            elif hit is False:  # below(s.measurement, cut)
+                negative.append(s)
     evid.extend([ev.specific_ige(s) for s in positive])
     if dx or env or positive:
         return True, evid, ""
-    negative = [s for s in perennial if below(s.measurement, cut)]
     seasonal = [s for s in facts.specific_ige if s.allergen_group == "seasonal-aeroallergen"
                 and at_or_above(s.measurement, cut)]
     if negative:
@@ -300,7 +361,7 @@ def _eosinophilic(p: Profile) -> None:
     dx = p.groups.get("eosinophilic-asthma")
     months = _EOS_CURRENT_MONTHS
     newest_day = ev.day(latest.when) if latest is not None else None
-    stale = latest is not None and (newest_day is None or newest_day < months_before(f.evaluation_date, months))
+    stale = latest is not None and (newest_day is None or newest_day < _cutoff(f.evaluation_date, months))
     now_hit = None if stale else at_or_above(latest, now_t)  # an old 'newest' count is not 'now' (policy)
     yr_hit = at_or_above(peak, yr_t)
     p.eos_high = bool(at_or_above(latest, high_t) or at_or_above(peak, high_t))
@@ -332,7 +393,7 @@ def _csu(p: Profile) -> None:
         _add(p, "csu-refractory", "absent")
         return
     ah = f.medications_of(drug_class="h1-antihistamine")
-    evid = [ev.condition(c) for c in conds] + [ev.medication(m) for m in ah] + list(p.age_ev)
+    evid = p.condition_ev(conds) + [ev.medication(m) for m in ah] + list(p.age_ev)
     if ah:
         _add(p, "csu-refractory", "present", evid,
              note="chronic spontaneous urticaria with an H1 antihistamine recorded (symptomatic despite it)")
@@ -348,7 +409,7 @@ def _aerd(p: Profile, on_zileuton: bool) -> None:
     polyps = p.groups.get("*polyps", ())
     nsaid = [a for a in f.allergies if a.category == "aspirin-nsaid" and a.respiratory_reaction]
     aerd_t, elev_t = P.lte4_aerd_min, P.lte4_elevated_above
-    evid: list[Evidence] = [ev.condition(c) for c in dx]
+    evid: list[Evidence] = p.condition_ev(dx)
     lte4 = f.lte4
     cautions = []
     if on_zileuton:
@@ -365,7 +426,7 @@ def _aerd(p: Profile, on_zileuton: bool) -> None:
     if p.asthma:
         evid = list(p.asthma_ev) + evid
     if triad:
-        evid += [ev.condition(c) for c in polyps] + [ev.allergy(a) for a in nsaid]
+        evid += p.condition_ev(polyps) + [ev.allergy(a) for a in nsaid]
     note = "; ".join(cautions)
     if dx or triad or (p.asthma and lte4_high):
         why = ("AERD diagnosis recorded" if dx else "asthma + nasal polyps + respiratory reaction to aspirin/NSAID"
@@ -390,11 +451,11 @@ def _simple(p: Profile) -> None:
     f = p.facts
     groups = p.groups
     polyps = groups.get("*polyps", ())
-    _add(p, "crswnp", "present" if polyps else "absent", [ev.condition(c) for c in polyps])
+    _add(p, "crswnp", "present" if polyps else "absent", p.condition_ev(polyps))
     food_dx = groups.get("food-allergy", ())
     food_ige = [a for a in f.allergies if a.category == "food" and a.ige_mediated]
     food_maybe = [a for a in f.allergies if a.category == "food" and a.ige_mediated is None]
-    evid = [ev.condition(c) for c in food_dx] + [ev.allergy(a) for a in food_ige]
+    evid = p.condition_ev(food_dx) + [ev.allergy(a) for a in food_ige]
     if food_dx or food_ige:
         _add(p, "food-allergy", "present", evid)
     elif food_maybe:
@@ -403,7 +464,7 @@ def _simple(p: Profile) -> None:
     else:
         _add(p, "food-allergy", "absent")
     bp = groups.get("bullous-pemphigoid", ())
-    _add(p, "bullous-pemphigoid", "present" if bp else "absent", [ev.condition(c) for c in bp])
+    _add(p, "bullous-pemphigoid", "present" if bp else "absent", p.condition_ev(bp))
 
 
 def _re_measure(missing: str) -> str:
@@ -414,7 +475,7 @@ def _re_measure(missing: str) -> str:
 
 def _too_old(when, facts: PatientFacts) -> bool:
     """A normal safety result older than the policy window is not a baseline for cyclosporine."""
-    limit = months_before(facts.evaluation_date, _SAFETY_MONTHS)
+    limit = _cutoff(facts.evaluation_date, _SAFETY_MONTHS)
     return when is None or (when.date() if hasattr(when, "date") else when) < limit
 
 
@@ -462,7 +523,7 @@ def _cyclosporine_risks(p: Profile, treated: tuple) -> None:
     warn, crit = P.egfr_warn_below, P.egfr_critical_below
     ckd = tuple(groups.get("ckd", ()))
     severe = tuple(groups.get("*renal-critical", ()))
-    evid = [ev.condition(c) for c in (ckd + tuple(c for c in severe if c not in ckd) if ckd else severe)]
+    evid = p.condition_ev(ckd + tuple(c for c in severe if c not in ckd) if ckd else severe)
     if f.egfr is not None:
         evid.append(ev.measurement("eGFR", f.egfr))
     low = below(f.egfr, warn)
@@ -497,7 +558,7 @@ def _cyclosporine_risks(p: Profile, treated: tuple) -> None:
     latest = f.bp_latest or (readings[0] if readings else None)
     if latest is not None and latest not in readings:
         readings = [latest] + readings[: window - 1]
-    evid = [ev.condition(c) for c in htn]
+    evid = p.condition_ev(htn)
     evid += [ev.blood_pressure("Blood pressure" + (" (newest)" if i == 0 else ""), r) for i, r in enumerate(readings)]
     latest_high = latest is not None and bp_high(latest, sys_w, dia_w)
     n_high = sum(bp_high(r, sys_w, dia_w) for r in readings)

@@ -88,10 +88,9 @@ _uniq_ev = ev.unique  # `_uniq` for evidence rows (an Evidence is never falsy), 
 def age_at_first_omalizumab(p: Profile) -> int | None:
     """Whole years at the first recorded omalizumab start (US Table 2 is for patients who *begin* at 6-<12)."""
     b = p.facts.birth_date
-    starts = [m.start for m in p.facts.medications_of(agent="omalizumab") if m.start is not None]
-    if b is None or not starts:
+    first = p.first_omalizumab_start  # min of the omalizumab starts, from build_profile's medication pass
+    if b is None or first is None:
         return None
-    first = min(starts)
     return first.year - b.year - ((first.month, first.day) < (b.month, b.day))
 
 

@@ -110,6 +110,10 @@ def _reference_forms():
         mp.setattr(recommend, "_uniq", ref.uniq)
         mp.setattr(recommend, "_uniq_ev", ref.unique)
         mp.setattr(evidence, "unique", ref.unique)
+        mp.setattr(phenotypes, "_FIXED_FINDINGS", {})  # every finding built afresh
+        mp.setattr(phenotypes, "_cutoff", phenotypes.months_before)  # not remembered
+        mp.setattr(phenotypes.Profile, "condition_ev", ref.condition_ev)  # a row per citation
+        mp.setattr(recommend, "age_at_first_omalizumab", ref.age_at_first_omalizumab)
         yield
 
 
