@@ -60,19 +60,42 @@ def not_codable(option: TherapyOption, rxnorm: RxNormLookup) -> str | None:
 
 def _codes(option: TherapyOption, rxnorm: RxNormLookup) -> tuple[str | None, dict | None, tuple | None]:
     """(why `option` cannot be coded or None, its route coding, its RxNorm (code, display)): the checks
-    of `not_codable` and the codes `coded_regimen` writes, each looked up once."""
-    if not option.verified:
-        return "the regimen is not verified from a label here", None, None
-    if option.dose_value is None or option.frequency is None or option.period is None \
-            or not dose_unit_allowed(option.dose_unit) or not period_unit_allowed(option.period_unit):
-        return "the regimen cannot be coded completely", None, None
-    route = route_coding(option.route)
-    if route is None:
-        return "the route has no verified code here", None, None
+    of `not_codable` and the codes `coded_regimen` writes, each looked up once.
+
+    The checks that depend on the option and the code files alone (`_regimen_codes`) are remembered per
+    option object: options are the knowledge files' regimens, built once per process
+    (`clinical_core.options.option`, `cards.text.option_of`), and held by the table so their ids stay
+    theirs (~11,600 -> ~4,500 instructions a suggestion). The RxNorm lookup is asked every time (it is a
+    parameter). The route coding is a fresh dict on every call (it goes into the resource)."""
+    entry = _REGIMEN_CODES.get(id(option))
+    if entry is None or entry[0] is not option:
+        entry = (option, *_regimen_codes(option))
+        if len(_REGIMEN_CODES) < _REGIMEN_CODES_MAX:
+            _REGIMEN_CODES[id(option)] = entry
+    why, route = entry[1], entry[2]
+    if why is not None:
+        return why, None, None
     codes = rxnorm(option.agent)
     if codes is None:
         return "no verified RxNorm code", None, None
-    return None, route, codes
+    return None, dict(route), codes
+
+
+_REGIMEN_CODES: dict[int, tuple] = {}
+_REGIMEN_CODES_MAX = 1024
+
+
+def _regimen_codes(option: TherapyOption) -> tuple[str | None, dict | None]:
+    """(why `option` cannot be coded or None, its route coding): `_codes` without the RxNorm lookup."""
+    if not option.verified:
+        return "the regimen is not verified from a label here", None
+    if option.dose_value is None or option.frequency is None or option.period is None \
+            or not dose_unit_allowed(option.dose_unit) or not period_unit_allowed(option.period_unit):
+        return "the regimen cannot be coded completely", None
+    route = route_coding(option.route)
+    if route is None:
+        return "the route has no verified code here", None
+    return None, route
 
 
 def coded_regimen(option: TherapyOption, rxnorm: RxNormLookup) -> tuple[dict, dict] | None:

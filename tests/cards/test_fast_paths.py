@@ -94,17 +94,26 @@ json_values = st.recursive(
 @settings(max_examples=300, deadline=None)
 @given(json_values)
 def test_canonical_json_reads_back_as_the_stdlib_canonical_json(value):
-    """The cache key of the model verdict reads back as the resource (NaN and Infinity included)."""
-    stdlib = json.dumps(value, sort_keys=True, separators=(",", ":"))
+    """The cache key of the model verdict reads back as the resource, key order included (NaN and
+    Infinity too)."""
+    stdlib = json.dumps(value, separators=(",", ":"))
     key = validation._canonical_json(value)
-    assert json.dumps(json.loads(key), sort_keys=True, separators=(",", ":")) == stdlib
+    assert json.dumps(json.loads(key), separators=(",", ":")) == stdlib
     assert validation._canonical_json(json.loads(stdlib)) == key  # the same resource, the same key
+
+
+def test_canonical_json_keeps_the_key_order():
+    """Two orders of the same keys are two cache keys, each reading back in its own order (the model
+    validates exactly what the card carries)."""
+    a, b = validation._canonical_json({"x": 1, "y": [2]}), validation._canonical_json({"y": [2], "x": 1})
+    assert (a, b) == ('{"x":1,"y":[2]}', '{"y":[2],"x":1}')
+    assert list(json.loads(b)) == ["y", "x"]
 
 
 @pytest.mark.parametrize("value", [{"a": float("nan")}, {"a": float("inf")}, [-float("inf")], {"b": 2**70},
                                    {"a": None}, {1: "x"}])
 def test_canonical_json_falls_back_to_the_stdlib_where_orjson_differs(value):
-    assert validation._canonical_json(value) == json.dumps(value, sort_keys=True, separators=(",", ":"))
+    assert validation._canonical_json(value) == json.dumps(value, separators=(",", ":"))
 
 
 def test_resource_inside_a_card_is_still_refused_for_an_empty_value():
