@@ -222,3 +222,56 @@ def test_nesting_limit_through_the_http_layer(client, depth, refused):
     r = client.post(DISCOVERY_HOOK, data=body, content_type="application/json")
     assert r.status_code == 400
     assert any("nested deeper than 64" in d for d in r.get_json()["details"]) is refused
+
+
+# -- the leaf bound in front of the string cut (validation._leaf_bound_within) ---------------------
+from cds_service.validation import _NOT_MARKS, _leaf_bound_within, _strings_cut_depth_exceeds  # noqa: E402
+
+bracket_text = st.text(alphabet='{}[]"\\ab0', max_size=8)
+bracketed = st.recursive(
+    st.none() | st.integers(min_value=-99, max_value=99) | bracket_text
+    | st.sampled_from(["[IU]/mL", "IgE [Mass/volume] in Serum", "mm[Hg]", "]", "[", "{}", "[[x]]"]),
+    lambda children: st.lists(children, max_size=4) | st.dictionaries(bracket_text, children, max_size=4),
+    max_leaves=40,
+)
+
+
+def _marks(value) -> bytes:
+    return _scan(json.dumps(value).encode()).translate(None, _NOT_MARKS)
+
+
+@settings(max_examples=600, deadline=None)
+@given(bracketed, st.integers(min_value=0, max_value=9))
+def test_leaf_bound_only_clears_documents_within_the_limit(value, limit):
+    """The bound may defer (False), but when it clears a document, the tree walk agrees; and the
+    general check it stands in front of gives the tree walk's answer either way."""
+    marks = _marks(value)
+    exceeds = json_depth_exceeds(value, limit)
+    if _leaf_bound_within(marks, limit):
+        assert not exceeds
+    assert _strings_cut_depth_exceeds(marks, limit) == exceeds
+
+
+@pytest.mark.parametrize("value, limit, cleared", [
+    ({"unit": "[IU]/mL", "display": "IgE [Mass/volume] in Serum", "v": [1, 2]}, 2, True),
+    ([[[]]], 3, True),            # the innermost leaf is cut: depth 2 after, within 3 - 1
+    ([[[]]], 2, False),           # 2 is not within 2 - 1: deferred (the general check says True)
+    ([], 0, False),
+    ({"a": "]"}, 5, False),       # a lone bracket in a string: deferred
+    ({"a": "{}{}"}, 5, True),     # both pairs are adjacent: cut
+    ({"a": "[[x]]"}, 5, False),   # '{{}}' keeps a pair after one pass: deferred
+])
+def test_leaf_bound_cases(value, limit, cleared):
+    assert _leaf_bound_within(_marks(value), limit) is cleared
+
+
+def test_the_leaf_bound_clears_the_bench_request():
+    """The demo patient's request (LOINC displays and UCUM units with brackets) takes the bound."""
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "bench"))
+    import workload
+
+    body = workload.patient_view_request(workload.load_demo(str(workload.find_demo_patient())))
+    assert _leaf_bound_within(_marks(body), 64)
