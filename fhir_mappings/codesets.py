@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -257,11 +258,21 @@ def _name_table() -> tuple[tuple[str, re.Pattern, str], ...]:
     return tuple((n, _whole_word(n), agent) for n, agent in pairs)
 
 
+@cache
+def _any_name() -> re.Pattern:
+    """Every name and brand as one whole-word pattern: every agent `agents_in_text` reports comes from a
+    whole-word match of a name, so where this finds none the answer is [] without the ~90 substring
+    tests below (one C-level search: ~50K instructions less per medication with no listed name)."""
+    return _whole_words(n for n, _, _ in _name_table())
+
+
 def agents_in_text(text: str) -> list[str]:
     """Agents named in a free text (generic or brand), in order of first appearance, each once."""
     if not isinstance(text, str) or not text:
         return []
     low = text.lower()
+    if _any_name().search(low) is None:  # the usual text (e.g. an inhaler's) names none of the agents
+        return []
     found: list[tuple[int, str]] = []
     taken: list[tuple[int, int]] = []
     for name, pat, agent in [t for t in _name_table() if t[0] in low]:  # the names that occur, in table order
@@ -319,8 +330,31 @@ def respiratory_manifestation_pattern() -> re.Pattern:
     return _whole_words([n for n, _ in respiratory_manifestation_names()])
 
 
-def _whole_words(names: list[str]) -> re.Pattern:
-    return re.compile(r"(?<![a-z0-9])(?:" + "|".join(re.escape(n) for n in names) + r")(?![a-z0-9])")
+def _whole_words(names: Iterable[str]) -> re.Pattern:
+    """One whole-word pattern for `names`: it matches where some name's `_whole_word` pattern does, and
+    there the longest such name (the names as a trie: a plain alternation tries all ~90 names at every
+    position of the text, the trie only the names sharing the letters read so far: ~1.7x faster on a medication text)."""
+    return re.compile(r"(?<![a-z0-9])(?:" + _trie_alternation(names) + r")(?![a-z0-9])")
+
+
+def _trie_alternation(words: Iterable[str]) -> str:
+    """A regex matching exactly the strings in `words`, longest first (each optional tail is greedy, so
+    a failed look-ahead after a longer word backtracks to a shorter one, as an alternation would)."""
+    trie: dict = {}
+    for w in words:
+        node = trie
+        for ch in w:
+            node = node.setdefault(ch, {})
+        node[""] = {}  # a word ends here
+
+    def emit(node: dict) -> str:
+        tails = [re.escape(ch) + emit(sub) for ch, sub in sorted(node.items()) if ch]
+        if not tails:
+            return ""
+        body = tails[0] if len(tails) == 1 else "(?:" + "|".join(tails) + ")"
+        return "(?:" + body + ")?" if "" in node else body
+
+    return emit(trie)
 
 
 # -------------------------------------------------------------------------------------- prefetch

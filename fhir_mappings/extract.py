@@ -518,11 +518,13 @@ def _same_draw_index(items: list[Measurement], draw_keys: dict[int, set[str]], w
     `window`), in their original order.  An index by key and a sorted time list: comparing every pair
     was quadratic (a prefetch with 1,000 Observations)."""
     by_key: dict[str, list[int]] = {}
-    for i, m in enumerate(items):
-        for k in draw_keys.get(id(m), ()):
-            by_key.setdefault(k, []).append(i)
-    dated = sorted((m.when, i) for i, m in enumerate(items) if m.when is not None)
+    if draw_keys:  # (none when no result names a specimen or a report)
+        for i, m in enumerate(items):
+            for k in draw_keys.get(id(m), ()):
+                by_key.setdefault(k, []).append(i)
+    dated = sorted([(m.when, i) for i, m in enumerate(items) if m.when is not None])
     times = [t for t, _ in dated]
+    order = [i for _, i in dated]  # the indexes in time order: a slice of it is a window's items
 
     def same_draw(p: Measurement) -> list[Measurement]:
         found: set[int] = set()
@@ -531,7 +533,7 @@ def _same_draw_index(items: list[Measurement], draw_keys: dict[int, set[str]], w
         if p.when is not None:
             lo = p.when - window if p.when - datetime.min > window else datetime.min
             hi = p.when + window if datetime.max - p.when > window else datetime.max
-            found.update(i for _, i in dated[bisect_left(times, lo):bisect_right(times, hi)])
+            found.update(order[bisect_left(times, lo):bisect_right(times, hi)])
         return [items[i] for i in sorted(found)]
     return same_draw
 
@@ -556,8 +558,9 @@ def _derived_eosinophils(percents: list[Measurement], wbcs: list[Measurement], a
             ctx.issue(p.source.reference, "eosinophil % without a WBC from the same draw: no count derived",
                       "eosinophils")
             continue
-        w = min(cands, key=lambda w: (0 if draw_keys.get(id(w), set()) & draw_keys.get(id(p), set()) else 1,
-                                      abs((w.when or datetime.min) - (p.when or datetime.min))))
+        w = cands[0] if len(cands) == 1 else min(  # (min of one: the same, without a key call)
+            cands, key=lambda w: (0 if draw_keys.get(id(w), set()) & draw_keys.get(id(p), set()) else 1,
+                                  abs((w.when or datetime.min) - (p.when or datetime.min))))
         comparator = p.comparator or w.comparator
         if p.comparator and w.comparator and p.comparator[0] != w.comparator[0]:
             ctx.issue(p.source.reference, "eosinophil % and WBC carry opposite comparators: no count derived",
