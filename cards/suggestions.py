@@ -18,6 +18,7 @@ import copy
 import os
 import re
 from collections.abc import Callable, Mapping
+from functools import lru_cache
 from typing import Any
 
 from clinical_core.decisions import Decision, DoseRecommendation, TherapyOption
@@ -63,16 +64,10 @@ def _codes(option: TherapyOption, rxnorm: RxNormLookup) -> tuple[str | None, dic
     of `not_codable` and the codes `coded_regimen` writes, each looked up once.
 
     The checks that depend on the option and the code files alone (`_regimen_codes`) are remembered per
-    option object: options are the knowledge files' regimens, built once per process
-    (`clinical_core.options.option`, `cards.text.option_of`), and held by the table so their ids stay
-    theirs (~11,600 -> ~4,500 instructions a suggestion). The RxNorm lookup is asked every time (it is a
-    parameter). The route coding is a fresh dict on every call (it goes into the resource)."""
-    entry = _REGIMEN_CODES.get(id(option))
-    if entry is None or entry[0] is not option:
-        entry = (option, *_regimen_codes(option))
-        if len(_REGIMEN_CODES) < _REGIMEN_CODES_MAX:
-            _REGIMEN_CODES[id(option)] = entry
-    why, route = entry[1], entry[2]
+    option value (options are the knowledge files' regimens; equal options code alike): ~11,600 -> ~5,000
+    instructions a suggestion. The RxNorm lookup is asked every time (it is a parameter). The route coding
+    is a fresh dict on every call (it goes into the resource)."""
+    why, route = _regimen_codes(option)
     if why is not None:
         return why, None, None
     codes = rxnorm(option.agent)
@@ -81,10 +76,7 @@ def _codes(option: TherapyOption, rxnorm: RxNormLookup) -> tuple[str | None, dic
     return None, dict(route), codes
 
 
-_REGIMEN_CODES: dict[int, tuple] = {}
-_REGIMEN_CODES_MAX = 1024
-
-
+@lru_cache(maxsize=1024)
 def _regimen_codes(option: TherapyOption) -> tuple[str | None, dict | None]:
     """(why `option` cannot be coded or None, its route coding): `_codes` without the RxNorm lookup."""
     if not option.verified:

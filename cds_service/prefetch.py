@@ -95,7 +95,7 @@ def complete_prefetch(templates: Mapping[str, str], prefetch: Mapping[str, Any] 
     if type(prefetch) is dict:
         sent = prefetch
     elif isinstance(prefetch, Mapping):  # any other Mapping: as a dict, for the one `get` per key below
-        sent = {key: prefetch[key] for key in prefetch}
+        sent = dict(prefetch)
     else:
         sent = {}
     data: dict[str, Any] = {}
