@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime, time, timezone
+from operator import itemgetter
 from typing import Any, Callable, Iterable, Mapping, Sequence
 
 IGNORED = frozenset({"_format", "_pretty", "_elements", "_total"})
@@ -127,10 +128,15 @@ def _date_match(value_text: str | None, param_value: str) -> bool:
 Matcher = Callable[[Mapping[str, Any], str], bool]
 
 
+def _wanted_ids(value: str) -> set[str]:
+    """The ids a reference parameter asks for ("id", "Patient/id"; comma = OR)."""
+    return {v.rstrip("/").rsplit("/", 1)[-1] for v in value.split(",") if v}
+
+
 def _subject_matcher(field_name: str) -> Matcher:
     def match(res: Mapping[str, Any], value: str) -> bool:
-        wanted = {v.rstrip("/").rsplit("/", 1)[-1] for v in value.split(",") if v}
-        return _ref_id(res.get(field_name)) in wanted
+        return _ref_id(res.get(field_name)) in _wanted_ids(value)
+    match.reference_field = field_name  # type: ignore[attr-defined]  # what TypeIndex narrows by
     return match
 
 
@@ -235,14 +241,15 @@ def _sort_key(name: str) -> Callable[[Mapping[str, Any]], Any]:
 
 def _sort(resources: list[dict], spec: str) -> list[dict]:
     # Apply keys from last to first (stable sort); missing values always go last.
+    # Each key is computed once per resource (a date key parses the resource's date).
     out = list(resources)
     for part in reversed([p.strip() for p in spec.split(",") if p.strip()]):
         desc = part.startswith("-")
         key = _sort_key(part.lstrip("-"))
-        present = [r for r in out if key(r) is not None]
-        missing = [r for r in out if key(r) is None]
-        present.sort(key=key, reverse=desc)
-        out = present + missing
+        keyed = [(key(r), r) for r in out]
+        present = [pair for pair in keyed if pair[0] is not None]
+        present.sort(key=itemgetter(0), reverse=desc)
+        out = [r for _, r in present] + [r for k, r in keyed if k is None]
     return out
 
 
@@ -256,9 +263,46 @@ def _int(name: str, value: str, minimum: int) -> int:
     return number
 
 
+class TypeIndex:
+    """The resources of one type (in store order) with their positions by reference id, built once
+    for an immutable store, so that a search whose first filter is `patient`/`subject` tests only
+    that patient's resources instead of every resource of the type.
+
+    Why only the first filter: `search` evaluates filters in parameter order and stops at the first
+    that fails, and a date filter with a bad value raises when it is evaluated. A resource of another
+    patient fails the first filter before anything else is evaluated on it, so leaving it out changes
+    neither the matches, nor their order (positions keep store order), nor which error is raised.
+    """
+
+    def __init__(self, resources: Iterable[dict]) -> None:
+        self.resources: tuple[dict, ...] = tuple(resources)
+        self._positions: dict[tuple[str, str], list[int]] = {}
+        for pos, res in enumerate(self.resources):
+            for field_name in ("subject", "patient"):
+                ref = _ref_id(res.get(field_name))
+                if ref is not None:
+                    self._positions.setdefault((field_name, ref), []).append(pos)
+
+    def __iter__(self):
+        return iter(self.resources)
+
+    def candidates(self, filters: Sequence[tuple[Matcher, str]]) -> Sequence[dict]:
+        """The resources that can pass the first filter when it is a reference filter, else all."""
+        field_name = getattr(filters[0][0], "reference_field", None) if filters else None
+        if field_name is None:
+            return self.resources
+        lists = [self._positions.get((field_name, ref), ()) for ref in _wanted_ids(filters[0][1])]
+        positions = lists[0] if len(lists) == 1 else sorted(p for found in lists for p in found)
+        return [self.resources[p] for p in positions]
+
+
 def search(resources: Iterable[dict], resource_type: str,
            params: Sequence[tuple[str, str]]) -> SearchResult:
-    """Filter, sort and page `resources` of `resource_type` by FHIR search `params` (name, value)."""
+    """Filter, sort and page `resources` of `resource_type` by FHIR search `params` (name, value).
+
+    `resources` may be a `TypeIndex` of that type: then only the resources that can pass the first
+    filter are tested (the same result; tests/demo/test_fhir_search_index.py compares the two).
+    """
     matchers = _COMMON | PARAMS.get(resource_type, {})
     filters: list[tuple[Matcher, str]] = []
     sort_spec, count, offset = "", DEFAULT_COUNT, 0
@@ -276,6 +320,8 @@ def search(resources: Iterable[dict], resource_type: str,
         else:
             raise SearchError(f"search parameter {name!r} is not supported for {resource_type} "
                               f"by the demo FHIR server")
+    if isinstance(resources, TypeIndex):
+        resources = resources.candidates(filters)
     found = [r for r in resources if all(match(r, value) for match, value in filters)]
     if sort_spec:
         found = _sort(found, sort_spec)

@@ -107,7 +107,7 @@ def _searchset(resource_type: str, params: list[tuple[str, str]]) -> Response:
         return outcome(404, "not-supported", f"resource type {resource_type} is not served here")
     store = store_for(today())
     try:
-        result = fhir_search.search(store.all_of(resource_type), resource_type, params)
+        result = fhir_search.search(store.index_of(resource_type), resource_type, params)
     except fhir_search.SearchError as exc:
         return outcome(400, "not-supported", str(exc))
     base = _base()
