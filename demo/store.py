@@ -99,6 +99,8 @@ class DemoStore:
     bundles: dict[str, dict] = field(default_factory=dict)
     drafts: dict[str, dict] = field(default_factory=dict)
     indexes: dict[str, TypeIndex] = field(default_factory=dict, repr=False)
+    # (type, id) -> the resource as the server writes it (json.dumps, ensure_ascii=False), once
+    texts: dict[tuple[str, str], str] = field(default_factory=dict, repr=False)
 
     def read(self, resource_type: str, resource_id: str) -> dict | None:
         found = self.by_type.get(resource_type, {}).get(resource_id)
@@ -106,6 +108,10 @@ class DemoStore:
 
     def all_of(self, resource_type: str) -> Iterable[dict]:
         return self.by_type.get(resource_type, {}).values()
+
+    def text_of(self, resource: dict) -> str:
+        """`json.dumps(resource, ensure_ascii=False)` of a resource of this store, encoded once."""
+        return self.texts[resource["resourceType"], resource["id"]]
 
     def index_of(self, resource_type: str) -> TypeIndex:
         """The resources of `resource_type` indexed for `fhir_search.search` (built by `store_for`:
@@ -140,6 +146,8 @@ def store_for(today: date) -> DemoStore:
     for draft_id, draft in _raw_drafts():
         store.drafts[draft_id] = shift_dates(draft, days)
     store.indexes = {t: TypeIndex(bucket.values()) for t, bucket in store.by_type.items()}
+    store.texts = {(t, rid): json.dumps(res, ensure_ascii=False)
+                   for t, bucket in store.by_type.items() for rid, res in bucket.items()}
     return store
 
 

@@ -107,3 +107,45 @@ def test_the_index_covers_the_store():
     for rtype in RESOURCE_TYPES:
         assert list(store.index_of(rtype)) == list(store.all_of(rtype))
     assert list(store.index_of("Encounter")) == []
+
+
+def test_bundle_text_is_json_dumps_of_the_bundle():
+    """The server's spliced searchset text against json.dumps of the whole Bundle, for every
+    prefetch-like search of every demo patient (and empty results, and non-ASCII text)."""
+    import json
+
+    from demo.fhir_server import bundle_text
+
+    store = store_for(TODAY)
+    for rtype in RESOURCE_TYPES:
+        for res in store.all_of(rtype):
+            assert store.text_of(res) == json.dumps(res, ensure_ascii=False)
+    head = {"resourceType": "Bundle", "id": "x", "meta": {"lastUpdated": "2026-11-20T00:00:00+00:00"},
+            "type": "searchset", "total": 0, "link": [{"relation": "self", "url": "http://h/é?a=b"}]}
+    for pid in PATIENTS:
+        for rtype in RESOURCE_TYPES:
+            ref = "_id" if rtype == "Patient" else "patient"
+            for params in ([(ref, pid)], [(ref, pid), ("_count", "0")], [(ref, pid), ("_count", "1")], [("_count", "5")]):
+                page = fhir_search.search(store.index_of(rtype), rtype, params).page
+                url = lambda r: f"http://h/demo/fhir/{r['resourceType']}/{r['id']}"
+                want = json.dumps(head | {"entry": [{"fullUrl": url(r), "resource": r, "search": {"mode": "match"}}
+                                                    for r in page]}, ensure_ascii=False)
+                assert bundle_text(head, [(url(r), store.text_of(r)) for r in page]) == want
+
+
+def test_read_answers_the_resource_text(tmp_path):
+    import json
+
+    from flask import Flask
+
+    import demo
+
+    app = Flask("demo-read")
+    app.config["CDS_CLOCK"] = TODAY.isoformat()
+    demo.init_app(app)
+    client = app.test_client()
+    store = store_for(TODAY)
+    for rtype in RESOURCE_TYPES:
+        for rid in list(store.by_type[rtype])[:5]:
+            body = client.get(f"/demo/fhir/{rtype}/{rid}").get_data(as_text=True)
+            assert body == json.dumps(store.read(rtype, rid), ensure_ascii=False)
