@@ -185,7 +185,7 @@ class FhirClient:
         """
         session = self.session
         prep = requests.PreparedRequest()
-        prep.prepare(method="GET", url=url, headers=self.__headers, data={}, params={})
+        prep.prepare(method="GET", url=url, headers=self.__headers)  # no params, no body
         kwargs = {"stream": True, "timeout": timeout, "verify": session.verify, "cert": session.cert,
                   "proxies": dict(session.proxies)}
         resp = session.get_adapter(url=prep.url).send(prep, **kwargs)
