@@ -34,20 +34,50 @@ def _codings(cc: Any) -> list[dict]:
     return []
 
 
-def _token_match(codings: Sequence[dict], value: str) -> bool:
-    """FHIR token semantics for one comma-separated alternative."""
-    if "|" in value:
-        system, _, code = value.partition("|")
-        if not system:  # "|code": a code without a system
-            return any(not c.get("system") and c.get("code") == code for c in codings)
-        if not code:  # "system|": any code of that system
-            return any(c.get("system") == system for c in codings)
-        return any(c.get("system") == system and c.get("code") == code for c in codings)
-    return any(c.get("code") == value for c in codings)
+class TokenSet:
+    """One token parameter value (FHIR token semantics; comma = OR), parsed once per search.
+
+    "system|code": a coding with that system and code; "|code": that code without a system;
+    "system|": any code of that system; "code": that code in any system. `matches` looks each
+    coding up in sets: a coding field that is not a string cannot equal a parameter's string, so
+    only strings are looked up (and a falsy system is "no system", as `not system` tells)."""
+
+    __slots__ = ("codes", "codes_without_system", "systems", "pairs")
+
+    def __init__(self, param_value: str) -> None:
+        self.codes: set[str] = set()
+        self.codes_without_system: set[str] = set()
+        self.systems: set[str] = set()
+        self.pairs: set[tuple[str, str]] = set()
+        for alt in param_value.split(","):
+            if not alt:
+                continue
+            if "|" not in alt:
+                self.codes.add(alt)
+                continue
+            system, _, code = alt.partition("|")
+            if not system:
+                self.codes_without_system.add(code)
+            elif not code:
+                self.systems.add(system)
+            else:
+                self.pairs.add((system, code))
+
+    def matches(self, codings: Sequence[dict]) -> bool:
+        for c in codings:
+            system, code = c.get("system"), c.get("code")
+            if isinstance(system, str) and system in self.systems:
+                return True
+            if isinstance(code, str):
+                if code in self.codes or (not system and code in self.codes_without_system):
+                    return True
+                if isinstance(system, str) and (system, code) in self.pairs:
+                    return True
+        return False
 
 
 def _token_any(codings: Sequence[dict], param_value: str) -> bool:
-    return any(_token_match(codings, alt) for alt in param_value.split(",") if alt)
+    return TokenSet(param_value).matches(codings)
 
 
 def _string_any(field_value: Any, param_value: str) -> bool:
@@ -141,7 +171,22 @@ def _subject_matcher(field_name: str) -> Matcher:
 
 
 def _token_matcher(getter: Callable[[Mapping[str, Any]], Any]) -> Matcher:
-    return lambda res, value: _token_any(_codings(getter(res)), value)
+    def match(res: Mapping[str, Any], value: str) -> bool:
+        return _token_any(_codings(getter(res)), value)
+
+    def compile_value(value: str) -> Callable[[Mapping[str, Any]], bool]:
+        tokens = TokenSet(value)  # parsed once per search, not once per resource
+        return lambda res: tokens.matches(_codings(getter(res)))
+    match.compile = compile_value  # type: ignore[attr-defined]
+    return match
+
+
+def _predicate(match: Matcher, value: str) -> Callable[[Mapping[str, Any]], bool]:
+    """`match` bound to `value`: the matcher's own compiled form when it has one (the same answer)."""
+    compile_value = getattr(match, "compile", None)
+    if compile_value is not None:
+        return compile_value(value)
+    return lambda res: match(res, value)
 
 
 def _string_matcher(field_name: str) -> Matcher:
@@ -322,7 +367,8 @@ def search(resources: Iterable[dict], resource_type: str,
                               f"by the demo FHIR server")
     if isinstance(resources, TypeIndex):
         resources = resources.candidates(filters)
-    found = [r for r in resources if all(match(r, value) for match, value in filters)]
+    predicates = [_predicate(match, value) for match, value in filters]
+    found = [r for r in resources if all(pred(r) for pred in predicates)]
     if sort_spec:
         found = _sort(found, sort_spec)
     return SearchResult(found, offset, count)

@@ -149,3 +149,48 @@ def test_read_answers_the_resource_text(tmp_path):
         for rid in list(store.by_type[rtype])[:5]:
             body = client.get(f"/demo/fhir/{rtype}/{rid}").get_data(as_text=True)
             assert body == json.dumps(store.read(rtype, rid), ensure_ascii=False)
+
+
+def _old_token_match(codings, value):
+    """fhir_search's token match before TokenSet (the reference)."""
+    if "|" in value:
+        system, _, code = value.partition("|")
+        if not system:
+            return any(not c.get("system") and c.get("code") == code for c in codings)
+        if not code:
+            return any(c.get("system") == system for c in codings)
+        return any(c.get("system") == system and c.get("code") == code for c in codings)
+    return any(c.get("code") == value for c in codings)
+
+
+def _old_token_any(codings, param_value):
+    return any(_old_token_match(codings, alt) for alt in param_value.split(",") if alt)
+
+
+from hypothesis import given, settings, strategies as st  # noqa: E402
+
+_WORDS = st.sampled_from(["", "a", "b", "http://loinc.org", "2462-0", "a|b", "é"])
+_FIELD = st.one_of(_WORDS, st.none(), st.integers(-1, 1), st.booleans(), st.lists(_WORDS, max_size=1),
+                   st.dictionaries(_WORDS, _WORDS, max_size=1))
+_CODING = st.dictionaries(st.sampled_from(["system", "code", "display"]), _FIELD, max_size=3)
+_VALUE = st.lists(st.sampled_from(["", "a", "b", "|a", "|", "a|", "a|b", "b|a", "|b|a", "a||", "http://loinc.org|2462-0",
+                                   "2462-0", "http://loinc.org|", "é"]), max_size=4).map(",".join)
+
+
+@settings(max_examples=3000, deadline=None)
+@given(st.lists(_CODING, max_size=4), _VALUE)
+def test_token_set_equals_the_old_token_match(codings, value):
+    assert fhir_search.TokenSet(value).matches(codings) == _old_token_any(codings, value)
+
+
+def test_token_set_over_the_demo_store():
+    store = store_for(TODAY)
+    values = [IGE, "2462-0", "|2462-0", "http://loinc.org|", "active,recurrence,relapse", "laboratory",
+              "http://terminology.hl7.org/CodeSystem/condition-clinical|active", ",", "|", "x|"]
+    for rtype in RESOURCE_TYPES:
+        for res in store.all_of(rtype):
+            for getter in (lambda r: r.get("code"), fhir_search._category_codes, lambda r: r.get("clinicalStatus"),
+                           fhir_search._med_code, lambda r: r.get("verificationStatus")):
+                codings = fhir_search._codings(getter(res))
+                for value in values:
+                    assert fhir_search.TokenSet(value).matches(codings) == _old_token_any(codings, value)
