@@ -166,7 +166,12 @@ def _wanted_ids(value: str) -> set[str]:
 def _subject_matcher(field_name: str) -> Matcher:
     def match(res: Mapping[str, Any], value: str) -> bool:
         return _ref_id(res.get(field_name)) in _wanted_ids(value)
+
+    def compile_value(value: str) -> Callable[[Mapping[str, Any]], bool]:
+        wanted = _wanted_ids(value)  # once per search
+        return lambda res: _ref_id(res.get(field_name)) in wanted
     match.reference_field = field_name  # type: ignore[attr-defined]  # what TypeIndex narrows by
+    match.compile = compile_value  # type: ignore[attr-defined]
     return match
 
 
@@ -331,14 +336,16 @@ class TypeIndex:
     def __iter__(self):
         return iter(self.resources)
 
-    def candidates(self, filters: Sequence[tuple[Matcher, str]]) -> Sequence[dict]:
-        """The resources that can pass the first filter when it is a reference filter, else all."""
+    def candidates(self, filters: Sequence[tuple[Matcher, str]]) -> tuple[Sequence[dict], bool]:
+        """(resources, True): exactly the resources that pass the first filter, when it is a
+        reference filter (the positions were filed by the same `_ref_id` the filter tests, and the
+        filter has no side effect, so it need not run again); else (every resource, False)."""
         field_name = getattr(filters[0][0], "reference_field", None) if filters else None
         if field_name is None:
-            return self.resources
+            return self.resources, False
         lists = [self._positions.get((field_name, ref), ()) for ref in _wanted_ids(filters[0][1])]
         positions = lists[0] if len(lists) == 1 else sorted(p for found in lists for p in found)
-        return [self.resources[p] for p in positions]
+        return [self.resources[p] for p in positions], True
 
 
 def search(resources: Iterable[dict], resource_type: str,
@@ -365,9 +372,11 @@ def search(resources: Iterable[dict], resource_type: str,
         else:
             raise SearchError(f"search parameter {name!r} is not supported for {resource_type} "
                               f"by the demo FHIR server")
-    if isinstance(resources, TypeIndex):
-        resources = resources.candidates(filters)
     predicates = [_predicate(match, value) for match, value in filters]
+    if isinstance(resources, TypeIndex):
+        resources, first_passed = resources.candidates(filters)
+        if first_passed:
+            del predicates[0]
     found = [r for r in resources if all(pred(r) for pred in predicates)]
     if sort_spec:
         found = _sort(found, sort_spec)

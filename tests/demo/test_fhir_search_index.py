@@ -194,3 +194,4 @@ def test_token_set_over_the_demo_store():
                 codings = fhir_search._codings(getter(res))
                 for value in values:
                     assert fhir_search.TokenSet(value).matches(codings) == _old_token_any(codings, value)
+
