@@ -24,6 +24,7 @@ from collections.abc import Mapping  # isinstance on typing.Mapping is ~10x slow
 from typing import Any
 from urllib.parse import parse_qs, urljoin, urlsplit
 
+import orjson
 import requests
 import urllib3
 from requests.adapters import HTTPAdapter
@@ -35,6 +36,33 @@ log = logging.getLogger("cds_service.fhir")
 
 MAX_RESPONSE_BYTES = 20 * 1024 * 1024
 FHIR_ACCEPT = "application/fhir+json, application/json;q=0.9"
+
+
+_BOM = b"\xef\xbb\xbf"
+_DIGITS_AS_ZEROS = bytes(0x30 if 0x30 <= b <= 0x39 else 0x20 for b in range(256))
+_LONG_DIGIT_RUN = b"0" * 19
+_ORJSON_MAX_BRACKETS = 500
+
+
+def parse_body(raw: bytes) -> Any:
+    """`json.loads(raw.decode("utf-8-sig"))`: the same value, or the same exception.
+
+    orjson (2-3x the stdlib's speed on a FHIR Bundle) answers where its answer is provably the
+    stdlib's: it refuses what the stdlib refuses, and also NaN/Infinity, numbers beyond the double
+    range and lone surrogates (those refusals go to the stdlib, which gives its own answer). Two
+    things it reads differently are kept from it: an integer beyond 64 bits (read as a float; any
+    run of 19 digits goes to the stdlib), and nesting that the stdlib refuses with RecursionError
+    near Python's recursion limit (a body with 500 or more brackets goes to the stdlib; its depth
+    is at most its bracket count).
+    """
+    body = raw[3:] if raw.startswith(_BOM) else raw
+    if (body.count(b"{") + body.count(b"[") < _ORJSON_MAX_BRACKETS
+            and _LONG_DIGIT_RUN not in body.translate(_DIGITS_AS_ZEROS)):
+        try:
+            return orjson.loads(body)
+        except orjson.JSONDecodeError:
+            pass
+    return json.loads(raw.decode("utf-8-sig"))
 
 
 class FhirFetchError(Exception):
@@ -154,7 +182,7 @@ class FhirClient:
         except (urllib3.exceptions.HTTPError, OSError) as exc:
             raise FhirFetchError(f"connection error ({type(exc).__name__})") from None
         try:
-            body = json.loads(b"".join(chunks).decode("utf-8-sig"))
+            body = parse_body(b"".join(chunks))
         except (ValueError, UnicodeDecodeError):
             raise FhirFetchError("response is not JSON") from None
         if not isinstance(body, dict) or not isinstance(body.get("resourceType"), str):
