@@ -10,6 +10,8 @@ import itertools
 from datetime import date
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from demo import fhir_search
 from demo.store import ANCHOR_DATE, RESOURCE_TYPES, raw_index, store_for
@@ -166,8 +168,6 @@ def _old_token_match(codings, value):
 def _old_token_any(codings, param_value):
     return any(_old_token_match(codings, alt) for alt in param_value.split(",") if alt)
 
-
-from hypothesis import given, settings, strategies as st  # noqa: E402
 
 _WORDS = st.sampled_from(["", "a", "b", "http://loinc.org", "2462-0", "a|b", "é"])
 _FIELD = st.one_of(_WORDS, st.none(), st.integers(-1, 1), st.booleans(), st.lists(_WORDS, max_size=1),
