@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime, time, timezone
+from operator import itemgetter
 from typing import Any, Callable, Iterable, Mapping, Sequence
 
 IGNORED = frozenset({"_format", "_pretty", "_elements", "_total"})
@@ -33,20 +34,50 @@ def _codings(cc: Any) -> list[dict]:
     return []
 
 
-def _token_match(codings: Sequence[dict], value: str) -> bool:
-    """FHIR token semantics for one comma-separated alternative."""
-    if "|" in value:
-        system, _, code = value.partition("|")
-        if not system:  # "|code": a code without a system
-            return any(not c.get("system") and c.get("code") == code for c in codings)
-        if not code:  # "system|": any code of that system
-            return any(c.get("system") == system for c in codings)
-        return any(c.get("system") == system and c.get("code") == code for c in codings)
-    return any(c.get("code") == value for c in codings)
+class TokenSet:
+    """One token parameter value (FHIR token semantics; comma = OR), parsed once per search.
+
+    "system|code": a coding with that system and code; "|code": that code without a system;
+    "system|": any code of that system; "code": that code in any system. `matches` looks each
+    coding up in sets: a coding field that is not a string cannot equal a parameter's string, so
+    only strings are looked up (and a falsy system is "no system", as `not system` tells)."""
+
+    __slots__ = ("codes", "codes_without_system", "systems", "pairs")
+
+    def __init__(self, param_value: str) -> None:
+        self.codes: set[str] = set()
+        self.codes_without_system: set[str] = set()
+        self.systems: set[str] = set()
+        self.pairs: set[tuple[str, str]] = set()
+        for alt in param_value.split(","):
+            if not alt:
+                continue
+            if "|" not in alt:
+                self.codes.add(alt)
+                continue
+            system, _, code = alt.partition("|")
+            if not system:
+                self.codes_without_system.add(code)
+            elif not code:
+                self.systems.add(system)
+            else:
+                self.pairs.add((system, code))
+
+    def matches(self, codings: Sequence[dict]) -> bool:
+        for c in codings:
+            system, code = c.get("system"), c.get("code")
+            if isinstance(system, str) and system in self.systems:
+                return True
+            if isinstance(code, str):
+                if code in self.codes or (not system and code in self.codes_without_system):
+                    return True
+                if isinstance(system, str) and (system, code) in self.pairs:
+                    return True
+        return False
 
 
 def _token_any(codings: Sequence[dict], param_value: str) -> bool:
-    return any(_token_match(codings, alt) for alt in param_value.split(",") if alt)
+    return TokenSet(param_value).matches(codings)
 
 
 def _string_any(field_value: Any, param_value: str) -> bool:
@@ -127,15 +158,40 @@ def _date_match(value_text: str | None, param_value: str) -> bool:
 Matcher = Callable[[Mapping[str, Any], str], bool]
 
 
+def _wanted_ids(value: str) -> set[str]:
+    """The ids a reference parameter asks for ("id", "Patient/id"; comma = OR)."""
+    return {v.rstrip("/").rsplit("/", 1)[-1] for v in value.split(",") if v}
+
+
 def _subject_matcher(field_name: str) -> Matcher:
     def match(res: Mapping[str, Any], value: str) -> bool:
-        wanted = {v.rstrip("/").rsplit("/", 1)[-1] for v in value.split(",") if v}
-        return _ref_id(res.get(field_name)) in wanted
+        return _ref_id(res.get(field_name)) in _wanted_ids(value)
+
+    def compile_value(value: str) -> Callable[[Mapping[str, Any]], bool]:
+        wanted = _wanted_ids(value)  # once per search
+        return lambda res: _ref_id(res.get(field_name)) in wanted
+    match.reference_field = field_name  # type: ignore[attr-defined]  # what TypeIndex narrows by
+    match.compile = compile_value  # type: ignore[attr-defined]
     return match
 
 
 def _token_matcher(getter: Callable[[Mapping[str, Any]], Any]) -> Matcher:
-    return lambda res, value: _token_any(_codings(getter(res)), value)
+    def match(res: Mapping[str, Any], value: str) -> bool:
+        return _token_any(_codings(getter(res)), value)
+
+    def compile_value(value: str) -> Callable[[Mapping[str, Any]], bool]:
+        tokens = TokenSet(value)  # parsed once per search, not once per resource
+        return lambda res: tokens.matches(_codings(getter(res)))
+    match.compile = compile_value  # type: ignore[attr-defined]
+    return match
+
+
+def _predicate(match: Matcher, value: str) -> Callable[[Mapping[str, Any]], bool]:
+    """`match` bound to `value`: the matcher's own compiled form when it has one (the same answer)."""
+    compile_value = getattr(match, "compile", None)
+    if compile_value is not None:
+        return compile_value(value)
+    return lambda res: match(res, value)
 
 
 def _string_matcher(field_name: str) -> Matcher:
@@ -235,14 +291,15 @@ def _sort_key(name: str) -> Callable[[Mapping[str, Any]], Any]:
 
 def _sort(resources: list[dict], spec: str) -> list[dict]:
     # Apply keys from last to first (stable sort); missing values always go last.
+    # Each key is computed once per resource (a date key parses the resource's date).
     out = list(resources)
     for part in reversed([p.strip() for p in spec.split(",") if p.strip()]):
         desc = part.startswith("-")
         key = _sort_key(part.lstrip("-"))
-        present = [r for r in out if key(r) is not None]
-        missing = [r for r in out if key(r) is None]
-        present.sort(key=key, reverse=desc)
-        out = present + missing
+        keyed = [(key(r), r) for r in out]
+        present = [pair for pair in keyed if pair[0] is not None]
+        present.sort(key=itemgetter(0), reverse=desc)
+        out = [r for _, r in present] + [r for k, r in keyed if k is None]
     return out
 
 
@@ -256,9 +313,48 @@ def _int(name: str, value: str, minimum: int) -> int:
     return number
 
 
+class TypeIndex:
+    """The resources of one type (in store order) with their positions by reference id, built once
+    for an immutable store, so that a search whose first filter is `patient`/`subject` tests only
+    that patient's resources instead of every resource of the type.
+
+    Why only the first filter: `search` evaluates filters in parameter order and stops at the first
+    that fails, and a date filter with a bad value raises when it is evaluated. A resource of another
+    patient fails the first filter before anything else is evaluated on it, so leaving it out changes
+    neither the matches, nor their order (positions keep store order), nor which error is raised.
+    """
+
+    def __init__(self, resources: Iterable[dict]) -> None:
+        self.resources: tuple[dict, ...] = tuple(resources)
+        self._positions: dict[tuple[str, str], list[int]] = {}
+        for pos, res in enumerate(self.resources):
+            for field_name in ("subject", "patient"):
+                ref = _ref_id(res.get(field_name))
+                if ref is not None:
+                    self._positions.setdefault((field_name, ref), []).append(pos)
+
+    def __iter__(self):
+        return iter(self.resources)
+
+    def candidates(self, filters: Sequence[tuple[Matcher, str]]) -> tuple[Sequence[dict], bool]:
+        """(resources, True): exactly the resources that pass the first filter, when it is a
+        reference filter (the positions were filed by the same `_ref_id` the filter tests, and the
+        filter has no side effect, so it need not run again); else (every resource, False)."""
+        field_name = getattr(filters[0][0], "reference_field", None) if filters else None
+        if field_name is None:
+            return self.resources, False
+        lists = [self._positions.get((field_name, ref), ()) for ref in _wanted_ids(filters[0][1])]
+        positions = lists[0] if len(lists) == 1 else sorted(p for found in lists for p in found)
+        return [self.resources[p] for p in positions], True
+
+
 def search(resources: Iterable[dict], resource_type: str,
            params: Sequence[tuple[str, str]]) -> SearchResult:
-    """Filter, sort and page `resources` of `resource_type` by FHIR search `params` (name, value)."""
+    """Filter, sort and page `resources` of `resource_type` by FHIR search `params` (name, value).
+
+    `resources` may be a `TypeIndex` of that type: then only the resources that can pass the first
+    filter are tested (the same result; tests/demo/test_fhir_search_index.py compares the two).
+    """
     matchers = _COMMON | PARAMS.get(resource_type, {})
     filters: list[tuple[Matcher, str]] = []
     sort_spec, count, offset = "", DEFAULT_COUNT, 0
@@ -276,7 +372,12 @@ def search(resources: Iterable[dict], resource_type: str,
         else:
             raise SearchError(f"search parameter {name!r} is not supported for {resource_type} "
                               f"by the demo FHIR server")
-    found = [r for r in resources if all(match(r, value) for match, value in filters)]
+    predicates = [_predicate(match, value) for match, value in filters]
+    if isinstance(resources, TypeIndex):
+        resources, first_passed = resources.candidates(filters)
+        if first_passed:
+            del predicates[0]
+    found = [r for r in resources if all(pred(r) for pred in predicates)]
     if sort_spec:
         found = _sort(found, sort_spec)
     return SearchResult(found, offset, count)

@@ -44,7 +44,22 @@ def today() -> date:
 
 
 def _fhir(body: dict, status: int = 200) -> Response:
-    return Response(json.dumps(body, ensure_ascii=False), status=status, mimetype=FHIR_JSON)
+    return _fhir_text(json.dumps(body, ensure_ascii=False), status)
+
+
+def _fhir_text(text: str, status: int = 200) -> Response:
+    return Response(text, status=status, mimetype=FHIR_JSON)
+
+
+def bundle_text(head: dict, entries: list[tuple[str, str]]) -> str:
+    """`json.dumps(head | {"entry": [...]}, ensure_ascii=False)` for entries given as (fullUrl, the
+    resource's JSON text), with each resource's text encoded once by the store (`text_of`) instead
+    of on every search. The same bytes: json.dumps writes a dict as '{' + ', '.join('key: value')
+    + '}' and a list as '[' + ', '.join(items) + ']' at every level (no indent), so the pieces join
+    as it would join them (tests/demo/test_fhir_search_index.py compares the two)."""
+    items = ", ".join(f'{{"fullUrl": {json.dumps(url, ensure_ascii=False)}, "resource": {text}, '
+                      f'"search": {{"mode": "match"}}}}' for url, text in entries)
+    return f'{json.dumps(head, ensure_ascii=False)[:-1]}, "entry": [{items}]}}'
 
 
 def outcome(status: int, code: str, text: str) -> Response:
@@ -82,10 +97,11 @@ def capabilities() -> Response:
 def read(resource_type: str, resource_id: str) -> Response:
     if resource_type not in RESOURCE_TYPES:
         return outcome(404, "not-supported", f"resource type {resource_type} is not served here")
-    found = store_for(today()).read(resource_type, resource_id)
+    store = store_for(today())
+    found = store.by_type.get(resource_type, {}).get(resource_id)
     if found is None:
         return outcome(404, "not-found", f"{resource_type}/{resource_id} is not known")
-    return _fhir(found)
+    return _fhir_text(store.text_of(found))
 
 
 def _encode_search(resource_type: str, params: list[tuple[str, str]]) -> str:
@@ -107,7 +123,7 @@ def _searchset(resource_type: str, params: list[tuple[str, str]]) -> Response:
         return outcome(404, "not-supported", f"resource type {resource_type} is not served here")
     store = store_for(today())
     try:
-        result = fhir_search.search(store.all_of(resource_type), resource_type, params)
+        result = fhir_search.search(store.index_of(resource_type), resource_type, params)
     except fhir_search.SearchError as exc:
         return outcome(400, "not-supported", str(exc))
     base = _base()
@@ -119,13 +135,11 @@ def _searchset(resource_type: str, params: list[tuple[str, str]]) -> Response:
         query = {"_getpages": _encode_search(resource_type, criteria),
                  "_getpagesoffset": result.offset + result.count, "_count": result.count}
         links.append({"relation": "next", "url": f"{base}?{urlencode(query)}"})
-    return _fhir({
+    return _fhir_text(bundle_text({
         "resourceType": "Bundle", "id": str(uuid.uuid4()),
         "meta": {"lastUpdated": datetime.now(timezone.utc).isoformat(timespec="seconds")},
         "type": "searchset", "total": len(result.matches), "link": links,
-        "entry": [{"fullUrl": f"{base}/{r['resourceType']}/{r['id']}", "resource": r,
-                   "search": {"mode": "match"}} for r in result.page],
-    })
+    }, [(f"{base}/{r['resourceType']}/{r['id']}", store.text_of(r)) for r in result.page]))
 
 
 def _query_params() -> list[tuple[str, str]]:

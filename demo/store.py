@@ -20,6 +20,7 @@ from importlib import resources
 from typing import Any, Iterable
 
 from .build_patients import ANCHOR
+from .fhir_search import TypeIndex
 
 ANCHOR_DATE = date.fromisoformat(ANCHOR)  # one anchor: the generator wrote the bundles at it
 RESOURCE_TYPES = ("Patient", "Observation", "Condition", "MedicationRequest", "MedicationStatement",
@@ -97,6 +98,9 @@ class DemoStore:
     by_type: dict[str, dict[str, dict]] = field(default_factory=dict)
     bundles: dict[str, dict] = field(default_factory=dict)
     drafts: dict[str, dict] = field(default_factory=dict)
+    indexes: dict[str, TypeIndex] = field(default_factory=dict, repr=False)
+    # (type, id) -> the resource as the server writes it (json.dumps, ensure_ascii=False), once
+    texts: dict[tuple[str, str], str] = field(default_factory=dict, repr=False)
 
     def read(self, resource_type: str, resource_id: str) -> dict | None:
         found = self.by_type.get(resource_type, {}).get(resource_id)
@@ -104,6 +108,15 @@ class DemoStore:
 
     def all_of(self, resource_type: str) -> Iterable[dict]:
         return self.by_type.get(resource_type, {}).values()
+
+    def text_of(self, resource: dict) -> str:
+        """`json.dumps(resource, ensure_ascii=False)` of a resource of this store, encoded once."""
+        return self.texts[resource["resourceType"], resource["id"]]
+
+    def index_of(self, resource_type: str) -> TypeIndex:
+        """The resources of `resource_type` indexed for `fhir_search.search` (built by `store_for`:
+        the store is never changed after it is built)."""
+        return self.indexes.get(resource_type) or TypeIndex(())
 
     def draft_for(self, draft_id: str, patient_id: str) -> dict | None:
         """A draft MedicationRequest with its subject set to `patient_id`."""
@@ -132,6 +145,9 @@ def store_for(today: date) -> DemoStore:
             bucket[res["id"]] = res
     for draft_id, draft in _raw_drafts():
         store.drafts[draft_id] = shift_dates(draft, days)
+    store.indexes = {t: TypeIndex(bucket.values()) for t, bucket in store.by_type.items()}
+    store.texts = {(t, rid): json.dumps(res, ensure_ascii=False)
+                   for t, bucket in store.by_type.items() for rid, res in bucket.items()}
     return store
 
 
