@@ -512,11 +512,41 @@ def _blood_pressures(panels: list[BloodPressure], systolics: list[Measurement],
     return out
 
 
+# up to this many items, _same_draw_index compares p with each item instead of building its index
+_SCAN_ITEMS = 8
+
+
 def _same_draw_index(items: list[Measurement], draw_keys: dict[int, set[str]], window: timedelta
                      ) -> Callable[[Measurement], list[Measurement]]:
     """p -> the items from the same draw as p (a shared specimen/report key, or both dated within
-    `window`), in their original order.  An index by key and a sorted time list: comparing every pair
-    was quadratic (a prefetch with 1,000 Observations)."""
+    `window`), in their original order.  Few items (a patient's usual WBCs or counts): each compared
+    with p (`_same_draw_scan`); more: an index by key and a sorted time list (comparing every pair was
+    quadratic for a prefetch with 1,000 Observations; tests/mappings/test_same_draw.py compares the two)."""
+    if len(items) <= _SCAN_ITEMS:
+        return lambda p: _same_draw_scan(p, items, draw_keys, window)
+    return _same_draw_indexed(items, draw_keys, window)
+
+
+def _same_draw_scan(p: Measurement, items: list[Measurement], draw_keys: dict[int, set[str]],
+                    window: timedelta) -> list[Measurement]:
+    """The items sharing a draw key with p or dated within `window` of it, in their order, by one pass
+    (a datetime difference never overflows: it is the indexed form's clamped window)."""
+    keys = draw_keys.get(id(p)) if draw_keys else None
+    when = p.when
+    out = []
+    for m in items:
+        if when is not None and m.when is not None and abs(m.when - when) <= window:
+            out.append(m)
+        elif keys:
+            mk = draw_keys.get(id(m))
+            if mk and not keys.isdisjoint(mk):
+                out.append(m)
+    return out
+
+
+def _same_draw_indexed(items: list[Measurement], draw_keys: dict[int, set[str]], window: timedelta
+                       ) -> Callable[[Measurement], list[Measurement]]:
+    """_same_draw_index for many items: an index by key and a sorted time list."""
     by_key: dict[str, list[int]] = {}
     if draw_keys:  # (none when no result names a specimen or a report)
         for i, m in enumerate(items):
