@@ -244,3 +244,21 @@ def test_resource_predicates_equal_the_schema_meta_and_medication_rules():
             expected = ue._problem_text(resource, SCHEMAS[rtype]) is None
             assert ue._resource_valid(rtype)(resource) is expected, resource
             assert ue._resource_valid(rtype)({**resource, "meta": {"lastUpdated": "x"}}) is False
+
+
+@pytest.mark.parametrize("value", [0, 1, -7, 10**400, 1.5, -0.0, float("inf"), float("-inf"), float("nan"), True, False,
+                                   "1.0", "-0", "1e5", "01", "abc", "", [], {}])
+def test_compiled_decimal_check_equals_the_interpreter(value):
+    """The int / finite float test written inline in front of the decimal check."""
+    spec = Struct("D", {"d": ue._decimal})
+    assert ue.compile_valid(spec)({"d": value}) is (ue._decimal(value) is None), repr(value)
+
+
+def test_a_known_shape_without_groups_skips_the_choice_rule_call():
+    """The compiled form reads the rule's remembered shapes: the same answer before and after a shape is known."""
+    spec = Struct("V", {"valueQuantity": ue.QUANTITY, "valueString": ue.STRING}, choices=("value",))
+    fn = ue.compile_valid(spec)
+    for value in ({"valueQuantity": {"value": 1}}, {"valueQuantity": {"value": 1}, "valueString": "x"},
+                  {"valueQuantity": None, "valueString": "x"}, {"other": 1}):
+        first, again = fn(value), fn(value)
+        assert first == again == (spec(value) is None), value
