@@ -746,19 +746,38 @@ def _conditions(conds: list[dict], ctx: _Ctx) -> list[ConditionFact]:
 
 
 def _condition_concepts(concept: Any) -> list[tuple[str, str | None, str]]:
-    """(concept key, 'system|code' or None for a text match, display) for a Condition.code."""
+    """(concept key, 'system|code' or None for a text match, display) for a Condition.code.
+    The coded matches in one loop over `coded`'s pairs (its tests written out, the system through
+    `cs.known_system`), the keys kept in a list beside them (no set built per concept), the
+    'system|code' text and the display once per matching coding; tests/mappings/test_fast_paths.py
+    compares it with the helper-based form."""
     found: list[tuple[str, str | None, str]] = []
-    for system, code, c in coded(concept):
-        rule = None
-        if system == cs.SNOMED:
-            rule = cs.snomed_index().get(code)
-        elif system == cs.ICD10CM:
-            rule = cs.icd10_lookup(code)
-        if rule is None:
-            continue
-        for k in rule.concepts:
-            if k not in {f[0] for f in found}:
-                found.append((k, f"{system}|{code}", as_str(c.get("display")) or rule.display))
+    coding = concept.get("coding") if isinstance(concept, dict) else None
+    if isinstance(coding, list):
+        keys: list[str] = []
+        for c in coding:
+            if not isinstance(c, dict):
+                continue
+            code = c.get("code")
+            if not (isinstance(code, str) and code.strip()):
+                continue
+            system = cs.known_system(c.get("system"))
+            if system == cs.SNOMED:
+                rule = cs.snomed_index().get(code.strip())
+            elif system == cs.ICD10CM:
+                rule = cs.icd10_lookup(code.strip())
+            else:
+                continue
+            if rule is None:
+                continue
+            ref = display = None
+            for k in rule.concepts:
+                if k not in keys:
+                    if ref is None:
+                        ref = f"{system}|{code.strip()}"
+                        display = as_str(c.get("display")) or rule.display
+                    keys.append(k)
+                    found.append((k, ref, display))
     if found:
         return found
     text = all_text(concept).lower()

@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from .codesets import canonical_system
+from .codesets import known_system
 from .used_elements import used_element_problem
 
 _DATE_RE = re.compile(r"^(\d{4})(?:-(\d{2})(?:-(\d{2}))?)?$")
@@ -116,7 +116,7 @@ def codings(concept: Any) -> list[dict]:
 def coded(concept: Any) -> Iterator[tuple[str | None, str, dict]]:
     """(canonical system or None, code, coding) for each coding with a code (a non-blank string).
     One loop over the codings, as_str's test written out: no codings() list, no call per coding but
-    canonical_system's (a Python call is ~1K instructions here; several concepts per request)."""
+    known_system's (a Python call is ~1K instructions here; several concepts per request)."""
     coding = concept.get("coding") if isinstance(concept, dict) else None
     if not isinstance(coding, list):
         return
@@ -124,7 +124,7 @@ def coded(concept: Any) -> Iterator[tuple[str | None, str, dict]]:
         if isinstance(c, dict):
             code = c.get("code")
             if isinstance(code, str) and code.strip():
-                yield canonical_system(c.get("system")), code.strip(), c
+                yield known_system(c.get("system")), code.strip(), c  # = canonical_system(...)
 
 
 def concept_text(concept: Any) -> str:
