@@ -303,7 +303,6 @@ def _observations(observations: list[dict], reports: list[dict], ctx: _Ctx) -> d
     draw_keys: dict[int, set[str]] = {}  # id(Measurement) -> specimen / report keys of its draw
     res_of: dict[int, tuple[dict, ...]] = {}  # id(Measurement | BloodPressure) -> resources it was read from
     verdicts: dict[int, bool] = {}
-    label_of: dict[int, str] = {}  # id(resource) -> issue kind label (its code is matched once, below)
 
     observation_valid = resource_valid("Observation")  # every resource in res_of is an Observation
 
@@ -315,7 +314,7 @@ def _observations(observations: list[dict], reports: list[dict], ctx: _Ctx) -> d
             k = id(r)
             verdict = verdicts.get(k)
             if verdict is None:
-                verdict = verdicts[k] = observation_valid(r) or _valid(r, ctx, label_of.get(k))
+                verdict = verdicts[k] = observation_valid(r) or _valid(r, ctx, _label_of(r))
             if not verdict:
                 return False
         return True
@@ -323,24 +322,41 @@ def _observations(observations: list[dict], reports: list[dict], ctx: _Ctx) -> d
     bp_panels: list[BloodPressure] = []
     specific: list[SpecificIge] = []
     latest = ctx.evaluation_date + timedelta(days=1)
+    loinc_codes = cs.loinc_index()
+    own_reference = ctx.own_reference
     for res in observations:
         get = res.get
-        loinc, coding, problem = match_loinc(get("code"))
-        if problem:
-            ctx.issue(reference_of(res), f"{problem}; not used")
-            continue
+        # match_loinc's first answer inline: one coding, a usable code, the exact LOINC system (the call
+        # for anything else: tests/mappings/test_fast_paths.py compares the loop's reading with the calls)
+        concept = get("code")
+        loinc = None
+        codings = concept.get("coding") if type(concept) is dict else None
+        if type(codings) is list and len(codings) == 1:
+            coding = codings[0]
+            if type(coding) is dict:
+                code = coding.get("code")
+                if type(code) is str and code in loinc_codes and coding.get("system") == cs.LOINC:
+                    loinc = loinc_codes[code]
         if loinc is None:
-            continue  # not a test this service reads
+            loinc, coding, problem = match_loinc(concept)
+            if problem:
+                ctx.issue(reference_of(res), f"{problem}; not used")
+                continue
+            if loinc is None:
+                continue  # not a test this service reads
         kind = loinc.kind
         status = get("status")
-        status = status.lower() if isinstance(status, str) and status.strip() else ""  # as_str, lower-cased
-        if status in IGNORED_STATUSES:
-            continue
-        if not (status in USED_STATUSES or (status == "preliminary" and kind in PRELIMINARY_OK_KINDS)):
-            ctx.issue(reference_of(res), f"{loinc.display}: status '{status or 'missing'}' is not a usable "
-                      "result; not used", _kind_label(kind))
-            continue
-        if not _about_patient(res, ctx):  # (its first test is the common subject == Patient/<id>)
+        if not (type(status) is str and status in USED_STATUSES):  # (the usual 'final': already as_str, lower)
+            status = status.lower() if isinstance(status, str) and status.strip() else ""  # as_str, lower-cased
+            if status in IGNORED_STATUSES:
+                continue
+            if not (status in USED_STATUSES or (status == "preliminary" and kind in PRELIMINARY_OK_KINDS)):
+                ctx.issue(reference_of(res), f"{loinc.display}: status '{status or 'missing'}' is not a usable "
+                          "result; not used", _kind_label(kind))
+                continue
+        subject = get("subject")  # _about_patient's first test inline: subject == Patient/<id>
+        if not (own_reference is not None and type(subject) is dict and subject.get("reference") == own_reference) \
+                and not _about_patient(res, ctx):
             continue
         # effective_time's first candidate inline; the rest only when it is missing or unreadable
         when, precision = parse_datetime(get("effectiveDateTime"))
@@ -356,14 +372,14 @@ def _observations(observations: list[dict], reports: list[dict], ctx: _Ctx) -> d
             ctx.issue(reference_of(res), f"{loinc.display}: dated only to the {precision}; cannot tell "
                       "whether it predates omalizumab; not used", "total-ige")
             continue
-        label_of[id(res)] = _KIND_LABELS.get(kind, kind)
         rid = get("id")
         if not (isinstance(rid, str) and rid.strip()):
             rid = None
         specimen = get("specimen")
-        specimen = specimen.get("reference") if type(specimen) is dict else None
-        if not (isinstance(specimen, str) and specimen.strip()):
-            specimen = None
+        if specimen is not None:
+            specimen = specimen.get("reference") if type(specimen) is dict else None
+            if not (isinstance(specimen, str) and specimen.strip()):
+                specimen = None
         reports = tuple(report_of.get(rid, ())) if rid and report_of else ()
         if kind == "bp":
             bp = _bp_panel(RawObservation(res, loinc, coding or {}, when, status, specimen, reports), ctx)
@@ -417,8 +433,11 @@ def _quantity_fast(res: dict, kind: str, loinc, coding: dict | None, rid: str | 
     if comparator is not None and comparator not in COMPARATORS:
         return None
     try:
-        spelling = units.quantity_spelling(kind, q.get("code"), q.get("system"), q.get("unit"))
+        code, system, unit = q.get("code"), q.get("system"), q.get("unit")
+        spelling = units.known_spelling((kind, code, system, unit))  # a spelling seen before: no call
         if spelling is None:
+            spelling = units.quantity_spelling(kind, code, system, unit)
+        if not spelling:  # (None or False: refused)
             return None
         v = float(value)
     except (TypeError, OverflowError):  # an unhashable unit, an integer beyond the float range
@@ -444,6 +463,12 @@ def _loinc_ref(code: str) -> str:
 
 
 _KIND_LABELS = {"bp": "blood-pressure", "eosinophils-percent": "eosinophils"}
+
+
+def _label_of(res: dict) -> str:
+    """The issue kind label of an Observation a fact was read from, for the rare invalid one: its code
+    matched again (the same answer as when it was read; no label kept per resource read)."""
+    return _kind_label(match_loinc(res.get("code"))[0].kind)
 
 
 def _kind_label(kind: str) -> str:

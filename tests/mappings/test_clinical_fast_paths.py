@@ -80,3 +80,87 @@ def test_every_alias_is_its_own_canonical_form():
 @given(st.one_of(st.sampled_from(_SYSTEMS + list(cs.SYSTEM_ALIASES)), st.text(max_size=8), st.integers()))
 def test_known_system_random(system):
     assert cs.known_system(system) == cs.canonical_system(system)
+
+
+# -- the Observation loop's inline first tests (code, status, subject) --------------------------------------
+from datetime import date  # noqa: E402
+
+from fhir_mappings.fhirutil import reference_of  # noqa: E402
+from fhir_mappings.observations import (  # noqa: E402
+    IGNORED_STATUSES,
+    PRELIMINARY_OK_KINDS,
+    USED_STATUSES,
+    match_loinc,
+)
+
+_PID = "p1"
+
+
+def ref_loop_head(res):
+    """The loop's first steps as the helpers take them (the form before the inline tests): the issues
+    they add, and the status a result keeps (None when the result is not read)."""
+    ctx = ex._Ctx(_PID, date(2026, 11, 20), [])
+    loinc, coding, problem = match_loinc(res.get("code"))
+    if problem:
+        ctx.issue(reference_of(res), f"{problem}; not used")
+        return ctx.issues, None
+    if loinc is None:
+        return ctx.issues, None
+    kind = loinc.kind
+    status = res.get("status")
+    status = status.lower() if isinstance(status, str) and status.strip() else ""
+    if status in IGNORED_STATUSES:
+        return ctx.issues, None
+    if not (status in USED_STATUSES or (status == "preliminary" and kind in PRELIMINARY_OK_KINDS)):
+        ctx.issue(reference_of(res), f"{loinc.display}: status '{status or 'missing'}' is not a usable "
+                  "result; not used", ex._kind_label(kind))
+        return ctx.issues, None
+    if not ex._about_patient(res, ctx):
+        return ctx.issues, None
+    return ctx.issues, (status, coding.get("display") if coding else None)
+
+
+_OBS_CODES = ["29463-7", "19113-0", "85354-9", "0000-0", " 29463-7", 3, None]
+_OBS_SYSTEMS = ["http://loinc.org", "http://loinc.org/", "HTTP://LOINC.ORG", cs.SNOMED, None, 1]
+_obs_coding = st.one_of(st.fixed_dictionaries({"code": st.sampled_from(_OBS_CODES)},
+                                              optional={"system": st.sampled_from(_OBS_SYSTEMS),
+                                                        "display": st.sampled_from(["Body weight", "", "x"])}),
+                        st.none(), st.just("x"))
+_obs_code = st.one_of(st.fixed_dictionaries({"coding": st.one_of(st.lists(_obs_coding, min_size=0, max_size=3),
+                                                                 _obs_coding)}),
+                      st.none(), st.just([]))
+_STATUS = st.sampled_from(["final", "amended", "corrected", "Final", " final", "preliminary", "registered",
+                           "cancelled", "entered-in-error", "unknown", "", " ", None, 5, ["final"]])
+_SUBJECT = st.one_of(st.sampled_from([{"reference": f"Patient/{_PID}"}, {"reference": "Patient/other"},
+                                      {"reference": f"https://x/Patient/{_PID}"}, {"reference": None}, {}, None,
+                                      "Patient/p1", {"reference": 5}]), st.none())
+
+
+@settings(max_examples=3000, deadline=None)
+@given(code=_obs_code, status=_STATUS, subject=_SUBJECT)
+def test_observation_loop_head_equals_the_helpers(code, status, subject):
+    res = {"resourceType": "Observation", "id": "o1", "code": code, "status": status, "subject": subject,
+           "effectiveDateTime": "2026-01-02T10:00:00Z",
+           "valueQuantity": {"value": 70, "unit": "kg", "system": "http://unitsofmeasure.org", "code": "kg"}}
+    res = {k: v for k, v in res.items() if v is not None or k == "status"}
+    ctx = ex._Ctx(_PID, date(2026, 11, 20), [])
+    out = ex._observations([res], [], ctx)
+    read = [(m.status, m.source.display) for ms in out["measurements"].values() for m in ms]
+    read += [(b.source.display,) for b in out["bp_panels"]]
+    issues, expected = ref_loop_head(res)
+    head_issues = [i for i in ctx.issues if "unit '" not in i.problem and "panel without" not in i.problem]
+    assert head_issues == issues  # (a total IgE in kg, a panel without components: the value's own issues)
+    if expected is None:
+        assert read == []
+    elif read and len(read[0]) == 2:
+        assert read[0][0] == expected[0]
+        assert read[0][1] == (expected[1] if isinstance(expected[1], str) and expected[1].strip()
+                              else match_loinc(code)[0].display)
+
+
+@settings(max_examples=1000, deadline=None)
+@given(code=_obs_code)
+def test_the_label_of_an_invalid_result_is_its_kinds(code):
+    loinc = match_loinc(code)[0]
+    if loinc is not None:
+        assert ex._label_of({"code": code}) == ex._kind_label(loinc.kind)
