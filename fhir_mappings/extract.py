@@ -11,8 +11,7 @@ import itertools
 from bisect import bisect_left, bisect_right
 import logging
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
-from functools import cache
+from functools import cache, lru_cache
 from operator import attrgetter
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -72,17 +71,18 @@ _WHEN = attrgetter("when")
 _VALUE_WHEN = attrgetter("value", "when")
 
 
-@dataclass
 class _Ctx:
-    patient_id: str
-    evaluation_date: date
-    issues: list[DataIssue]
+    """One extract_facts call's patient, day and issue list (a plain slotted class: built per request)."""
 
-    def __post_init__(self) -> None:
+    __slots__ = ("patient_id", "evaluation_date", "issues", "own_reference")
+
+    def __init__(self, patient_id: str, evaluation_date: date, issues: list[DataIssue]) -> None:
+        self.patient_id = patient_id
+        self.evaluation_date = evaluation_date
+        self.issues = issues
         # 'Patient/<id>' is read back by ref_type_id as exactly this patient when the id is non-empty
         # and has no '/': then an equal subject reference needs no parsing (see _about_patient)
-        pid = self.patient_id
-        self.own_reference = f"Patient/{pid}" if pid and "/" not in pid else None
+        self.own_reference = f"Patient/{patient_id}" if patient_id and "/" not in patient_id else None
 
     def issue(self, ref: str, problem: str, kind: str | None = None) -> None:
         self.issues.append(DataIssue(ref, problem, kind))
@@ -126,7 +126,7 @@ def _extract(data: Any, ctx: _Ctx, unavailable_keys: list[str], resolver) -> Pat
         measurements.get("eosinophils-percent", []), measurements.get("wbc", []),
         measurements.get("eosinophils", []), obs["draw_keys"], obs["res_of"], ctx)
     eos_latest = _newest(eos_all, ok)
-    since = months_before(ctx.evaluation_date, 12)
+    since = _year_before(ctx.evaluation_date)
     eos_12m = [m for m in eos_all if m.when is not None and m.when.date() >= since]
     eos_max = next((m for m in sorted(eos_12m, key=_VALUE_WHEN, reverse=True) if ok(m)), None)
     bps = _blood_pressures(obs["bp_panels"], measurements.get("systolic", []), measurements.get("diastolic", []),
@@ -632,8 +632,16 @@ def _derived_eosinophils(percents: list[Measurement], wbcs: list[Measurement], a
     return out
 
 
+@lru_cache(maxsize=64)
+def _year_before(evaluation_date: date) -> date:
+    """months_before(evaluation_date, 12), remembered per evaluation day (the service's date, not patient data)."""
+    return months_before(evaluation_date, 12)
+
+
 def _newest(ms: list[Measurement], ok: Callable[[Any], bool] = lambda m: True) -> Measurement | None:
     """The newest measurement whose resource validates (undated ones only when none is dated)."""
+    if not ms:  # (a kind with no result: no sort, no scan)
+        return None
     dated = sorted((m for m in ms if m.when is not None), key=_WHEN, reverse=True)
     for m in dated:
         if ok(m):
