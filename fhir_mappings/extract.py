@@ -755,9 +755,10 @@ def _conditions(conds: list[dict], ctx: _Ctx) -> list[ConditionFact]:
         if not _about_patient(res, ctx) or not _valid(res, ctx):
             continue
         onset = parse_date(res.get("onsetDateTime")) or parse_date(as_dict(res.get("onsetPeriod")).get("start"))
-        abatement = (parse_date(res.get("abatementDateTime"))
-                     or parse_date(as_dict(res.get("abatementPeriod")).get("end"))
-                     or parse_date(as_dict(res.get("abatementPeriod")).get("start")))
+        abatement_dt, abatement_period = res.get("abatementDateTime"), res.get("abatementPeriod")
+        abatement = None if abatement_dt is None and abatement_period is None else (  # (the usual: neither)
+            parse_date(abatement_dt) or parse_date(as_dict(abatement_period).get("end"))
+            or parse_date(as_dict(abatement_period).get("start")))
         if abatement is not None and abatement <= ev:
             continue
         if clin is None and (res.get("abatementBoolean") is True or res.get("abatementString")):
@@ -836,14 +837,19 @@ def _allergies(items: list[dict], ctx: _Ctx) -> list[AllergyFact]:
         if ver in EXCLUDED_VERIFICATION or clin in ("inactive", "resolved"):
             continue
         code = res.get("code")
-        codes = list(coded(code))
+        # (a text-only code, the usual substance: no coded() generator, no scans of an empty list)
+        codes = list(coded(code)) if isinstance(code, dict) and isinstance(code.get("coding"), list) else []
         code_text = concept_text(code)
         texts = [all_text(code)]
-        for r in as_list(res.get("reaction")):
-            texts.append(all_text(as_dict(r).get("substance")))
-        text = " | ".join(t for t in texts if t).lower()
+        reactions = res.get("reaction")
+        if isinstance(reactions, list):
+            for r in reactions:  # all_text of an absent substance is '', which the join leaves out
+                substance = r.get("substance") if isinstance(r, dict) else None
+                if substance is not None:
+                    texts.append(all_text(substance))
+        text = " | ".join([t for t in texts if t]).lower()
         coded_substance = next((subst_idx[c] for system, c, _ in codes if system == cs.SNOMED and c in subst_idx),
-                               None)
+                               None) if codes else None
         category = None
         for group in ("aspirin-nsaid", "food", "environmental"):
             if groups[group].search(text):
@@ -859,12 +865,18 @@ def _allergies(items: list[dict], ctx: _Ctx) -> list[AllergyFact]:
                         else "medication" if "medication" in fhir_cat or "biologic" in fhir_cat else "other")
         if not _about_patient(res, ctx) or not _valid(res, ctx):
             continue
-        manifest = " | ".join(all_text(m) for r in as_list(res.get("reaction"))
-                              for m in as_list(as_dict(r).get("manifestation"))).lower()
+        manifestations = []
+        if isinstance(reactions, list):
+            for r in reactions:
+                ms = r.get("manifestation") if isinstance(r, dict) else None
+                if isinstance(ms, list):
+                    for m in ms:
+                        manifestations.append(all_text(m))
+        manifest = " | ".join(manifestations).lower()
         typ = as_str(res.get("type"))
         ige = True if typ == "allergy" else False if typ == "intolerance" else None
         substance = code_text or coded_substance or "unspecified substance"
-        code_str = next((f"{system}|{c}" for system, c, _ in codes if system), None)
+        code_str = next((f"{system}|{c}" for system, c, _ in codes if system), None) if codes else None
         out.append(AllergyFact(
             category=category, substance=substance,  # type: ignore[arg-type]
             source=SourceRef("AllergyIntolerance", as_str(res.get("id")), code_str, code_text),

@@ -164,3 +164,117 @@ def test_the_label_of_an_invalid_result_is_its_kinds(code):
     loinc = match_loinc(code)[0]
     if loinc is not None:
         assert ex._label_of({"code": code}) == ex._kind_label(loinc.kind)
+
+
+# -- AllergyIntolerance and Condition readers ---------------------------------------------------------------
+from clinical_core.facts import AllergyFact, SourceRef  # noqa: E402
+from fhir_mappings.fhirutil import as_dict, as_list, parse_date, status_code  # noqa: E402
+
+
+def ref_allergies(items, ctx):
+    """_allergies before the text-only shortcuts (the code as it was)."""
+    out = []
+    groups = cs.allergy_group_patterns()
+    resp = cs.respiratory_manifestation_pattern()
+    subst_idx = cs.snomed_substance_index()
+    for res in items:
+        ver = status_code(res.get("verificationStatus"))
+        clin = status_code(res.get("clinicalStatus"))
+        if ver in ex.EXCLUDED_VERIFICATION or clin in ("inactive", "resolved"):
+            continue
+        code = res.get("code")
+        codes = list(coded(code))
+        code_text = concept_text(code)
+        texts = [all_text(code)]
+        for r in as_list(res.get("reaction")):
+            texts.append(all_text(as_dict(r).get("substance")))
+        text = " | ".join(t for t in texts if t).lower()
+        coded_substance = next((subst_idx[c] for system, c, _ in codes if system == cs.SNOMED and c in subst_idx),
+                               None)
+        category = None
+        for group in ("aspirin-nsaid", "food", "environmental"):
+            if groups[group].search(text):
+                category = group
+                break
+        if category is None and coded_substance:
+            category = "food"
+        if category is None:
+            fhir_cat = {str(c).lower() for c in as_list(res.get("category"))}
+            category = ("food" if "food" in fhir_cat
+                        else "medication" if "medication" in fhir_cat or "biologic" in fhir_cat else "other")
+        if not ex._about_patient(res, ctx) or not ex._valid(res, ctx):
+            continue
+        manifest = " | ".join(all_text(m) for r in as_list(res.get("reaction"))
+                              for m in as_list(as_dict(r).get("manifestation"))).lower()
+        typ = as_str(res.get("type"))
+        ige = True if typ == "allergy" else False if typ == "intolerance" else None
+        substance = code_text or coded_substance or "unspecified substance"
+        code_str = next((f"{system}|{c}" for system, c, _ in codes if system), None)
+        out.append(AllergyFact(
+            category=category, substance=substance,
+            source=SourceRef("AllergyIntolerance", as_str(res.get("id")), code_str, code_text),
+            respiratory_reaction=resp.search(manifest) is not None,
+            ige_mediated=ige,
+            recorded=parse_date(res.get("recordedDate")) or parse_date(res.get("onsetDateTime")),
+        ))
+    return out
+
+
+_SUBST = sorted(cs.snomed_substance_index())[:4] + ["91936005", "x"]
+_aconcept = st.one_of(
+    st.fixed_dictionaries({}, optional={
+        "coding": st.one_of(st.lists(st.one_of(st.fixed_dictionaries({}, optional={
+            "system": st.sampled_from([cs.SNOMED, "http://snomed.info/sct/", None, "urn:x", 3]),
+            "code": st.sampled_from(_SUBST + [" ", None, 4]),
+            "display": st.sampled_from(["Peanut", "aspirin", "", None])}), st.none(), st.just(1)), max_size=3),
+            st.none(), st.just("x")),
+        "text": st.sampled_from(["House dust mite", "peanut", "Aspirin", "penicillin", "", " ", None, 5])}),
+    st.none(), st.just("text"), st.just([]))
+_reaction = st.one_of(st.fixed_dictionaries({}, optional={
+    "substance": _aconcept,
+    "manifestation": st.one_of(st.lists(st.one_of(_aconcept, st.none()), max_size=3), st.none(), st.just({}))}),
+    st.none(), st.just(3))
+_allergy = st.fixed_dictionaries({"resourceType": st.just("AllergyIntolerance"), "id": st.sampled_from(["a1", "", None])},
+                                 optional={
+    "code": _aconcept, "reaction": st.one_of(st.lists(_reaction, max_size=3), st.none(), st.just({})),
+    "category": st.one_of(st.lists(st.sampled_from(["food", "medication", "environment", "biologic", 3]),
+                                   max_size=2), st.none()),
+    "type": st.sampled_from(["allergy", "intolerance", "", None]),
+    "patient": st.sampled_from([{"reference": f"Patient/{_PID}"}, {"reference": "Patient/other"}, None]),
+    "clinicalStatus": st.sampled_from([{"coding": [{"code": "active"}]}, {"coding": [{"code": "resolved"}]}, None]),
+    "recordedDate": st.sampled_from(["2019-06-04", "2019", "x", None]),
+    "onsetDateTime": st.sampled_from(["2018-01-01", None])})
+
+
+@settings(max_examples=2000, deadline=None)
+@given(st.lists(_allergy, max_size=3))
+def test_allergies_equal_the_previous_reading(items):
+    c1, c2 = ex._Ctx(_PID, date(2026, 11, 20), []), ex._Ctx(_PID, date(2026, 11, 20), [])
+    assert ex._allergies(items, c1) == ref_allergies(items, c2)
+    assert c1.issues == c2.issues
+
+
+_periods = st.one_of(st.none(), st.just("x"), st.fixed_dictionaries({}, optional={
+    "start": st.sampled_from(["2020-01-01", "2030-01-01", "x", None]),
+    "end": st.sampled_from(["2021-01-01", "2030-01-01", None])}))
+
+
+@settings(max_examples=2000, deadline=None)
+@given(ab_dt=st.sampled_from(["2020-01-01", "2030-05-05", "2020", "x", None, 5]), ab_p=_periods,
+       ab_b=st.sampled_from([True, False, None]), ab_s=st.sampled_from(["resolved", "", None]),
+       clin=st.sampled_from([{"coding": [{"code": "active"}]}, None]))
+def test_condition_abatement_shortcut_equals_the_lookups(ab_dt, ab_p, ab_b, ab_s, clin):
+    res = {"resourceType": "Condition", "id": "c1", "subject": {"reference": f"Patient/{_PID}"},
+           "code": {"coding": [{"system": cs.SNOMED, "code": sorted(cs.snomed_index())[0]}]}}
+    for k, v in (("abatementDateTime", ab_dt), ("abatementPeriod", ab_p), ("abatementBoolean", ab_b),
+                 ("abatementString", ab_s), ("clinicalStatus", clin)):
+        if v is not None:
+            res[k] = v
+    ctx = ex._Ctx(_PID, date(2026, 11, 20), [])
+    facts = ex._conditions([res], ctx)
+    abatement = (parse_date(res.get("abatementDateTime")) or parse_date(as_dict(res.get("abatementPeriod")).get("end"))
+                 or parse_date(as_dict(res.get("abatementPeriod")).get("start")))
+    valid = not ctx.issues
+    gone = (abatement is not None and abatement <= date(2026, 11, 20)) or (
+        status_code(res.get("clinicalStatus")) is None and (ab_b is True or bool(ab_s)))
+    assert bool(facts) == (valid and not gone)
