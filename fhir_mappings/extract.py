@@ -49,7 +49,7 @@ from .fhirutil import (
     where_failed,
 )
 from .medications import MedicationIndex, medication_facts
-from .used_elements import resource_valid, used_element_problem
+from .used_elements import observation_read_valid, resource_valid, used_element_problem
 from .observations import (
     COMPARATORS,
     IGNORED_STATUSES,
@@ -305,6 +305,8 @@ def _observations(observations: list[dict], reports: list[dict], ctx: _Ctx) -> d
     verdicts: dict[int, bool] = {}
 
     observation_valid = resource_valid("Observation")  # every resource in res_of is an Observation
+    read_valid = observation_read_valid()  # the same test without what the usual reading checked
+    read_usual: set[int] = set()  # id(resource) of the results read by the usual path
 
     def ok(fact) -> bool:
         """Validate (once) the resources a fact was read from; only facts a decision uses get here.
@@ -314,7 +316,8 @@ def _observations(observations: list[dict], reports: list[dict], ctx: _Ctx) -> d
             k = id(r)
             verdict = verdicts.get(k)
             if verdict is None:
-                verdict = verdicts[k] = observation_valid(r) or _valid(r, ctx, _label_of(r))
+                verdict = verdicts[k] = (read_valid(r) if k in read_usual else observation_valid(r)) \
+                    or _valid(r, ctx, _label_of(r))
             if not verdict:
                 return False
         return True
@@ -330,6 +333,7 @@ def _observations(observations: list[dict], reports: list[dict], ctx: _Ctx) -> d
         # for anything else: tests/mappings/test_fast_paths.py compares the loop's reading with the calls)
         concept = get("code")
         loinc = None
+        usual = True  # every test below passed by its inline form (see used_elements.OBSERVATION_READ)
         codings = concept.get("coding") if type(concept) is dict else None
         if type(codings) is list and len(codings) == 1:
             coding = codings[0]
@@ -338,6 +342,7 @@ def _observations(observations: list[dict], reports: list[dict], ctx: _Ctx) -> d
                 if type(code) is str and code in loinc_codes and coding.get("system") == cs.LOINC:
                     loinc = loinc_codes[code]
         if loinc is None:
+            usual = False
             loinc, coding, problem = match_loinc(concept)
             if problem:
                 ctx.issue(reference_of(res), f"{problem}; not used")
@@ -347,6 +352,7 @@ def _observations(observations: list[dict], reports: list[dict], ctx: _Ctx) -> d
         kind = loinc.kind
         status = get("status")
         if not (type(status) is str and status in USED_STATUSES):  # (the usual 'final': already as_str, lower)
+            usual = False
             status = status.lower() if isinstance(status, str) and status.strip() else ""  # as_str, lower-cased
             if status in IGNORED_STATUSES:
                 continue
@@ -355,9 +361,10 @@ def _observations(observations: list[dict], reports: list[dict], ctx: _Ctx) -> d
                           "result; not used", _kind_label(kind))
                 continue
         subject = get("subject")  # _about_patient's first test inline: subject == Patient/<id>
-        if not (own_reference is not None and type(subject) is dict and subject.get("reference") == own_reference) \
-                and not _about_patient(res, ctx):
-            continue
+        if not (own_reference is not None and type(subject) is dict and subject.get("reference") == own_reference):
+            usual = False
+            if not _about_patient(res, ctx):
+                continue
         # effective_time's first candidate inline; the rest only when it is missing or unreadable
         when, precision = parse_datetime(get("effectiveDateTime"))
         if when is None:
@@ -393,6 +400,8 @@ def _observations(observations: list[dict], reports: list[dict], ctx: _Ctx) -> d
             m = read_quantity(res, kind, raw, ctx.issues)
             if m is None:
                 continue
+        elif usual:  # its status, code, subject and value were checked on the way: ok() tests the rest
+            read_usual.add(id(res))
         res_of[id(m)] = (res,)
         if kind == "specific-ige":
             specific.append(SpecificIge(loinc.allergen or loinc.display,

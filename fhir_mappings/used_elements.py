@@ -454,6 +454,30 @@ def resource_valid(rtype: str) -> Callable[[Any], bool]:
     return _RESOURCE_VALID.get(rtype) or _resource_valid(rtype)
 
 
+# The Observation test for a result extract read by its usual path (extract._observations): that path
+# took only a status in USED_STATUSES, one code.coding with a usable LOINC code and the system
+# 'http://loinc.org', a subject whose reference is a non-empty string ('Patient/<id>'), and a
+# valueQuantity whose value is an int or a finite float and whose comparator is null or one of < <= >= >.
+# Those checks passed when it read them, so this test leaves them out and checks the rest (the other
+# elements, the coding's display/version/userSelected, code.text, subject display/type, the unit's
+# spelling, meta, the required and choice rules): for such a resource it answers as resource_valid
+# ('Observation') does (tests/mappings/test_used_elements_compiled.py).
+_OBS = SCHEMAS["Observation"]
+OBSERVATION_READ = Struct("Observation", {
+    **{k: v for k, v in _OBS.fields.items() if k != "status"},
+    "code": Struct("CodeableConcept", {"coding": ListOf(Struct("Coding", {
+        "display": STRING, "version": STRING, "userSelected": _boolean})), "text": STRING}),
+    "subject": Struct("Reference", {"display": STRING, "type": URI}),
+    "valueQuantity": Struct("Quantity", {"unit": STRING, "system": URI, "code": CODE}),
+}, required=_OBS.required, choices=_OBS.choices)
+
+
+@cache
+def observation_read_valid() -> Callable[[Any], bool]:
+    """resource_valid('Observation') for a result read by extract's usual path (see OBSERVATION_READ)."""
+    return _Compiler().build(OBSERVATION_READ, meta=True)
+
+
 def used_element_problem(resource: dict) -> str | None:
     """None when every element the mappings read is valid FHIR R4, else a short description."""
     rtype = resource.get("resourceType")
