@@ -258,7 +258,7 @@ def _patient(patients: list[dict], ctx: _Ctx) -> tuple[date | None, int | None]:
             continue
         chosen = p
         break
-    if chosen is None or not _valid(chosen, ctx):
+    if chosen is None or not (resource_valid("Patient")(chosen) or _valid(chosen, ctx)):
         return None, None
     raw = chosen.get("birthDate")
     if raw is None:
@@ -753,6 +753,7 @@ def _conditions(conds: list[dict], ctx: _Ctx) -> list[ConditionFact]:
     out: list[ConditionFact] = []
     seen: set[tuple[str, str]] = set()
     ev = ctx.evaluation_date
+    condition_valid = resource_valid("Condition")  # (_valid only for an invalid one's issue text)
     for res in conds:
         matches = _condition_concepts(res.get("code"))
         if not matches:
@@ -761,7 +762,7 @@ def _conditions(conds: list[dict], ctx: _Ctx) -> list[ConditionFact]:
         clin = status_code(res.get("clinicalStatus"))
         if ver in EXCLUDED_VERIFICATION or clin in INACTIVE_CLINICAL:
             continue
-        if not _about_patient(res, ctx) or not _valid(res, ctx):
+        if not _about_patient(res, ctx) or not (condition_valid(res) or _valid(res, ctx)):
             continue
         onset = parse_date(res.get("onsetDateTime")) or parse_date(as_dict(res.get("onsetPeriod")).get("start"))
         abatement_dt, abatement_period = res.get("abatementDateTime"), res.get("abatementPeriod")
@@ -840,6 +841,7 @@ def _allergies(items: list[dict], ctx: _Ctx) -> list[AllergyFact]:
     groups = cs.allergy_group_patterns()  # one whole-word alternation per group
     resp = cs.respiratory_manifestation_pattern()
     subst_idx = cs.snomed_substance_index()
+    allergy_valid = resource_valid("AllergyIntolerance")  # (_valid only for an invalid one's issue text)
     for res in items:
         ver = status_code(res.get("verificationStatus"))
         clin = status_code(res.get("clinicalStatus"))
@@ -872,7 +874,7 @@ def _allergies(items: list[dict], ctx: _Ctx) -> list[AllergyFact]:
             # of aeroallergen sensitisation: it stays 'other'
             category = ("food" if "food" in fhir_cat
                         else "medication" if "medication" in fhir_cat or "biologic" in fhir_cat else "other")
-        if not _about_patient(res, ctx) or not _valid(res, ctx):
+        if not _about_patient(res, ctx) or not (allergy_valid(res) or _valid(res, ctx)):
             continue
         manifestations = []
         if isinstance(reactions, list):

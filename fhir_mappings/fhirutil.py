@@ -19,6 +19,7 @@ _PARTIAL_DATE_LENGTHS = frozenset((4, 7, 10))  # the only lengths _DATE_RE match
 _UTC_OFFSETS = {f"{sign}{h:02d}:{m:02d}": timedelta(hours=h, minutes=m) * (-1 if sign == "-" else 1)
                 for sign in "+-" for h in range(24) for m in range(60)}
 _UTC_OFFSETS["Z"] = timedelta(0)
+_fromisoformat = datetime.fromisoformat  # bound once: no class attribute lookup per result
 _TYPE_NAME = re.compile(r"[A-Z][A-Za-z]+")  # the resource type in a reference ('Patient' in Patient/123)
 
 
@@ -67,7 +68,7 @@ def parse_datetime(value: Any) -> tuple[datetime | None, str]:
         offset = _UTC_OFFSETS.get(s[19:])
         if offset is not None:
             try:
-                local = datetime.fromisoformat(s[:19])
+                local = _fromisoformat(s[:19])
                 if local.tzinfo is None:
                     return local - offset, "time"
             except (ValueError, OverflowError):

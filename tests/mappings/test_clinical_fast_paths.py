@@ -293,3 +293,39 @@ def test_condition_abatement_shortcut_equals_the_lookups(ab_dt, ab_p, ab_b, ab_s
     gone = (abatement is not None and abatement <= date(2026, 11, 20)) or (
         status_code(res.get("clinicalStatus")) is None and (ab_b is True or bool(ab_s)))
     assert bool(facts) == (valid and not gone)
+
+
+# -- medications: agents_for -------------------------------------------------------------------------------
+from fhir_mappings.medications import agents_for  # noqa: E402
+
+
+def ref_agents_for(concept):
+    if not concept:
+        return []
+    idx = cs.rxcui_index()
+    out = []
+    for system, code, _ in coded(concept):
+        if system == cs.RXNORM and code in idx and idx[code] not in {a for a, _ in out}:
+            out.append((idx[code], f"{system}|{code}"))
+    text = all_text(concept)
+    for agent in cs.agents_in_text(text):
+        if agent not in {a for a, _ in out}:
+            out.append((agent, None))
+    low = text.lower()
+    return [(a, c) for a, c in out if not any(x in low for x in cs.agents()[a].exclude_names)]
+
+
+_RXCUIS = sorted(cs.rxcui_index())[:6] + ["0", " "]
+_mconcept = st.one_of(st.fixed_dictionaries({}, optional={
+    "coding": st.one_of(st.lists(st.one_of(st.fixed_dictionaries({}, optional={
+        "system": st.sampled_from([cs.RXNORM, "urn:oid:2.16.840.1.113883.6.88", None, 1]),
+        "code": st.sampled_from(_RXCUIS + [None]), "display": st.sampled_from(["Xolair", "", None])}), st.none()),
+        max_size=3), st.none(), st.just("x")),
+    "text": st.sampled_from(["omalizumab 150 mg", "albuterol inhaler", "cyclosporine ophthalmic emulsion",
+                             "Advair Diskus", "", None, 3])}), st.none(), st.just("x"), st.just({}))
+
+
+@settings(max_examples=2000, deadline=None)
+@given(_mconcept)
+def test_agents_for_equals_the_previous_form(concept):
+    assert agents_for(concept) == ref_agents_for(concept)
