@@ -389,7 +389,7 @@ def _observations(observations: list[dict], reports: list[dict], ctx: _Ctx) -> d
                 specimen = None
         reports = tuple(report_of.get(rid, ())) if rid and report_of else ()
         if kind == "bp":
-            bp = _bp_panel(RawObservation(res, loinc, coding or {}, when, status, specimen, reports), ctx)
+            bp = _bp_panel(res, loinc, coding or {}, rid, when, status, specimen, reports, ctx)
             if bp is not None:
                 bp_panels.append(bp)
                 res_of[id(bp)] = (res,)
@@ -484,29 +484,39 @@ def _kind_label(kind: str) -> str:
     return _KIND_LABELS.get(kind, kind)
 
 
-def _bp_panel(raw: RawObservation, ctx: _Ctx) -> BloodPressure | None:
+def _bp_panel(res: dict, loinc: cs.LoincCode, coding: dict, rid: str | None, when: datetime | None, status: str,
+              specimen: str | None, reports: tuple[str, ...], ctx: _Ctx) -> BloodPressure | None:
+    """A panel's systolic and diastolic components.  The RawObservation the general component reader takes
+    is built only when a component needs that reader; the panel's source is RawObservation.source()'s
+    (rid is as_str of the id; tests/mappings/test_clinical_fast_paths.py compares the two)."""
     systolic = diastolic = None
-    rid = as_str(raw.resource.get("id"))
-    for comp in as_list(raw.resource.get("component")):
+    raw = None
+    for comp in as_list(res.get("component")):
         comp = as_dict(comp)
-        loinc, _, problem = match_loinc(comp.get("code"))
-        if loinc is None or problem:
+        comp_loinc, _, problem = match_loinc(comp.get("code"))
+        if comp_loinc is None or problem:
             continue
-        kind = loinc.kind
+        kind = comp_loinc.kind
         if (kind == "systolic" and systolic is None) or (kind == "diastolic" and diastolic is None):
             # = read_quantity(comp, kind, raw, ctx.issues, loinc=loinc) (its source names the panel's coding)
-            m = _quantity_fast(comp, kind, loinc, raw.coding, rid, raw.when, raw.status)
+            m = _quantity_fast(comp, kind, comp_loinc, coding, rid, when, status)
             if m is None:
-                m = read_quantity(comp, kind, raw, ctx.issues, loinc=loinc)
+                if raw is None:
+                    raw = RawObservation(res, loinc, coding, when, status, specimen, reports)
+                m = read_quantity(comp, kind, raw, ctx.issues, loinc=comp_loinc)
             if kind == "systolic":
                 systolic = m
             else:
                 diastolic = m
     if systolic is None and diastolic is None:
-        if not as_list(raw.resource.get("component")):
-            ctx.issue(raw.reference, "blood pressure panel without systolic/diastolic components", "blood-pressure")
+        if not as_list(res.get("component")):
+            ctx.issue(reference_of(res), "blood pressure panel without systolic/diastolic components",
+                      "blood-pressure")
         return None
-    return BloodPressure(systolic, diastolic, raw.when, raw.source())
+    display = coding.get("display")  # = RawObservation.source(): as_str(display) or the code's display
+    if not (isinstance(display, str) and display.strip()):
+        display = loinc.display
+    return BloodPressure(systolic, diastolic, when, SourceRef("Observation", rid, _loinc_ref(loinc.code), display))
 
 
 @cache

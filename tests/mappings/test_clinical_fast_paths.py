@@ -329,3 +329,63 @@ _mconcept = st.one_of(st.fixed_dictionaries({}, optional={
 @given(_mconcept)
 def test_agents_for_equals_the_previous_form(concept):
     assert agents_for(concept) == ref_agents_for(concept)
+
+
+# -- blood pressure panels ----------------------------------------------------------------------------------
+from clinical_core.facts import BloodPressure  # noqa: E402
+from fhir_mappings.observations import RawObservation, read_quantity  # noqa: E402
+
+
+def ref_bp_panel(raw, ctx):
+    """_bp_panel as it was: every panel read through a RawObservation."""
+    systolic = diastolic = None
+    rid = as_str(raw.resource.get("id"))
+    for comp in as_list(raw.resource.get("component")):
+        comp = as_dict(comp)
+        loinc, _, problem = match_loinc(comp.get("code"))
+        if loinc is None or problem:
+            continue
+        kind = loinc.kind
+        if (kind == "systolic" and systolic is None) or (kind == "diastolic" and diastolic is None):
+            m = ex._quantity_fast(comp, kind, loinc, raw.coding, rid, raw.when, raw.status)
+            if m is None:
+                m = read_quantity(comp, kind, raw, ctx.issues, loinc=loinc)
+            if kind == "systolic":
+                systolic = m
+            else:
+                diastolic = m
+    if systolic is None and diastolic is None:
+        if not as_list(raw.resource.get("component")):
+            ctx.issue(raw.reference, "blood pressure panel without systolic/diastolic components", "blood-pressure")
+        return None
+    return BloodPressure(systolic, diastolic, raw.when, raw.source())
+
+
+_component = st.one_of(st.fixed_dictionaries({"code": st.sampled_from([
+    {"coding": [{"system": "http://loinc.org", "code": "8480-6"}]},
+    {"coding": [{"system": "http://loinc.org", "code": "8462-4", "display": "Diastolic"}]},
+    {"coding": [{"system": "http://loinc.org", "code": "0000-0"}]}, None])}, optional={
+    "valueQuantity": st.one_of(st.fixed_dictionaries({"value": st.sampled_from([120, 80.5, "x", 10**400, None])},
+                                                     optional={"unit": st.sampled_from(["mmHg", "", None, "kg"]),
+                                                               "code": st.sampled_from(["mm[Hg]", None])}),
+                               st.none(), st.just(3)),
+    "dataAbsentReason": st.sampled_from([{"text": "not done"}, None])}), st.none(), st.just(1))
+
+
+@settings(max_examples=2000, deadline=None)
+@given(components=st.one_of(st.lists(_component, max_size=4), st.none(), st.just({})),
+       rid=st.sampled_from(["bp1", " ", "", None, 7]),
+       display=st.sampled_from(["BP panel", "", " ", None, 5]),
+       when=st.sampled_from([None, "2026-01-02T10:00:00Z"]), status=st.sampled_from(["final", "preliminary"]))
+def test_bp_panel_equals_the_raw_observation_reading(components, rid, display, when, status):
+    from fhir_mappings.fhirutil import parse_datetime
+    res = {"resourceType": "Observation", "id": rid, "component": components}
+    loinc = cs.loinc_index()["85354-9"]
+    coding = {"system": cs.LOINC, "code": "85354-9", "display": display}
+    t = parse_datetime(when)[0]
+    rid_read = rid if isinstance(rid, str) and rid.strip() else None  # the loop's reading of the id
+    c1, c2 = ex._Ctx(_PID, date(2026, 11, 20), []), ex._Ctx(_PID, date(2026, 11, 20), [])
+    got = ex._bp_panel(res, loinc, coding, rid_read, t, status, None, (), c1)
+    want = ref_bp_panel(RawObservation(res, loinc, coding, t, status, None, ()), c2)
+    assert got == want
+    assert c1.issues == c2.issues
