@@ -135,7 +135,7 @@ def _extract(data: Any, ctx: _Ctx, unavailable_keys: list[str], resolver) -> Pat
     specific = tuple(s for s in obs["specific_ige"] if ok(s.measurement))
 
     seen: set[str] = set()
-    unavailable_out = tuple(k for k in unavailable_keys if not (k in seen or seen.add(k)))
+    unavailable_out = tuple(k for k in unavailable_keys if not (k in seen or seen.add(k))) if unavailable_keys else ()
     return PatientFacts(
         patient_id=ctx.patient_id,
         evaluation_date=ctx.evaluation_date,
@@ -154,7 +154,7 @@ def _extract(data: Any, ctx: _Ctx, unavailable_keys: list[str], resolver) -> Pat
         medications=tuple(medications),
         allergies=tuple(allergies),
         specific_ige=specific,
-        issues=tuple(_dedupe_issues(ctx.issues)),
+        issues=tuple(_dedupe_issues(ctx.issues)) if ctx.issues else (),
         unavailable=unavailable_out,
     )
 
