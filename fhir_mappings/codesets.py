@@ -50,6 +50,16 @@ def canonical_system(system: Any) -> str | None:
     return SYSTEM_ALIASES.get(s)
 
 
+def known_system(system: Any) -> str | None:
+    """canonical_system(system), the usual exact alias (a key of SYSTEM_ALIASES is its own stripped,
+    lower-cased form: tests/mappings/test_codesets.py) answered by one lookup."""
+    if type(system) is str:
+        canon = SYSTEM_ALIASES.get(system)
+        if canon is not None:
+            return canon
+    return canonical_system(system)
+
+
 @cache
 def load_json(relpath: str) -> dict:
     """Read one data file (path relative to ``fhir_mappings/data``)."""

@@ -11,8 +11,7 @@ import itertools
 from bisect import bisect_left, bisect_right
 import logging
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
-from functools import cache
+from functools import cache, lru_cache
 from operator import attrgetter
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -50,7 +49,7 @@ from .fhirutil import (
     where_failed,
 )
 from .medications import MedicationIndex, medication_facts
-from .used_elements import resource_valid, used_element_problem
+from .used_elements import observation_read_valid, resource_valid, used_element_problem
 from .observations import (
     COMPARATORS,
     IGNORED_STATUSES,
@@ -72,17 +71,18 @@ _WHEN = attrgetter("when")
 _VALUE_WHEN = attrgetter("value", "when")
 
 
-@dataclass
 class _Ctx:
-    patient_id: str
-    evaluation_date: date
-    issues: list[DataIssue]
+    """One extract_facts call's patient, day and issue list (a plain slotted class: built per request)."""
 
-    def __post_init__(self) -> None:
+    __slots__ = ("patient_id", "evaluation_date", "issues", "own_reference")
+
+    def __init__(self, patient_id: str, evaluation_date: date, issues: list[DataIssue]) -> None:
+        self.patient_id = patient_id
+        self.evaluation_date = evaluation_date
+        self.issues = issues
         # 'Patient/<id>' is read back by ref_type_id as exactly this patient when the id is non-empty
         # and has no '/': then an equal subject reference needs no parsing (see _about_patient)
-        pid = self.patient_id
-        self.own_reference = f"Patient/{pid}" if pid and "/" not in pid else None
+        self.own_reference = f"Patient/{patient_id}" if patient_id and "/" not in patient_id else None
 
     def issue(self, ref: str, problem: str, kind: str | None = None) -> None:
         self.issues.append(DataIssue(ref, problem, kind))
@@ -126,7 +126,7 @@ def _extract(data: Any, ctx: _Ctx, unavailable_keys: list[str], resolver) -> Pat
         measurements.get("eosinophils-percent", []), measurements.get("wbc", []),
         measurements.get("eosinophils", []), obs["draw_keys"], obs["res_of"], ctx)
     eos_latest = _newest(eos_all, ok)
-    since = months_before(ctx.evaluation_date, 12)
+    since = _year_before(ctx.evaluation_date)
     eos_12m = [m for m in eos_all if m.when is not None and m.when.date() >= since]
     eos_max = next((m for m in sorted(eos_12m, key=_VALUE_WHEN, reverse=True) if ok(m)), None)
     bps = _blood_pressures(obs["bp_panels"], measurements.get("systolic", []), measurements.get("diastolic", []),
@@ -135,7 +135,7 @@ def _extract(data: Any, ctx: _Ctx, unavailable_keys: list[str], resolver) -> Pat
     specific = tuple(s for s in obs["specific_ige"] if ok(s.measurement))
 
     seen: set[str] = set()
-    unavailable_out = tuple(k for k in unavailable_keys if not (k in seen or seen.add(k)))
+    unavailable_out = tuple(k for k in unavailable_keys if not (k in seen or seen.add(k))) if unavailable_keys else ()
     return PatientFacts(
         patient_id=ctx.patient_id,
         evaluation_date=ctx.evaluation_date,
@@ -154,7 +154,7 @@ def _extract(data: Any, ctx: _Ctx, unavailable_keys: list[str], resolver) -> Pat
         medications=tuple(medications),
         allergies=tuple(allergies),
         specific_ige=specific,
-        issues=tuple(_dedupe_issues(ctx.issues)),
+        issues=tuple(_dedupe_issues(ctx.issues)) if ctx.issues else (),
         unavailable=unavailable_out,
     )
 
@@ -258,7 +258,7 @@ def _patient(patients: list[dict], ctx: _Ctx) -> tuple[date | None, int | None]:
             continue
         chosen = p
         break
-    if chosen is None or not _valid(chosen, ctx):
+    if chosen is None or not (resource_valid("Patient")(chosen) or _valid(chosen, ctx)):
         return None, None
     raw = chosen.get("birthDate")
     if raw is None:
@@ -303,9 +303,10 @@ def _observations(observations: list[dict], reports: list[dict], ctx: _Ctx) -> d
     draw_keys: dict[int, set[str]] = {}  # id(Measurement) -> specimen / report keys of its draw
     res_of: dict[int, tuple[dict, ...]] = {}  # id(Measurement | BloodPressure) -> resources it was read from
     verdicts: dict[int, bool] = {}
-    label_of: dict[int, str] = {}  # id(resource) -> issue kind label (its code is matched once, below)
 
     observation_valid = resource_valid("Observation")  # every resource in res_of is an Observation
+    read_valid = observation_read_valid()  # the same test without what the usual reading checked
+    read_usual: set[int] = set()  # id(resource) of the results read by the usual path
 
     def ok(fact) -> bool:
         """Validate (once) the resources a fact was read from; only facts a decision uses get here.
@@ -315,7 +316,8 @@ def _observations(observations: list[dict], reports: list[dict], ctx: _Ctx) -> d
             k = id(r)
             verdict = verdicts.get(k)
             if verdict is None:
-                verdict = verdicts[k] = observation_valid(r) or _valid(r, ctx, label_of.get(k))
+                verdict = verdicts[k] = (read_valid(r) if k in read_usual else observation_valid(r)) \
+                    or _valid(r, ctx, _label_of(r))
             if not verdict:
                 return False
         return True
@@ -323,25 +325,46 @@ def _observations(observations: list[dict], reports: list[dict], ctx: _Ctx) -> d
     bp_panels: list[BloodPressure] = []
     specific: list[SpecificIge] = []
     latest = ctx.evaluation_date + timedelta(days=1)
+    loinc_codes = cs.loinc_index()
+    own_reference = ctx.own_reference
     for res in observations:
         get = res.get
-        loinc, coding, problem = match_loinc(get("code"))
-        if problem:
-            ctx.issue(reference_of(res), f"{problem}; not used")
-            continue
+        # match_loinc's first answer inline: one coding, a usable code, the exact LOINC system (the call
+        # for anything else: tests/mappings/test_fast_paths.py compares the loop's reading with the calls)
+        concept = get("code")
+        loinc = None
+        usual = True  # every test below passed by its inline form (see used_elements.OBSERVATION_READ)
+        codings = concept.get("coding") if type(concept) is dict else None
+        if type(codings) is list and len(codings) == 1:
+            coding = codings[0]
+            if type(coding) is dict:
+                code = coding.get("code")
+                if type(code) is str and code in loinc_codes and coding.get("system") == cs.LOINC:
+                    loinc = loinc_codes[code]
         if loinc is None:
-            continue  # not a test this service reads
+            usual = False
+            loinc, coding, problem = match_loinc(concept)
+            if problem:
+                ctx.issue(reference_of(res), f"{problem}; not used")
+                continue
+            if loinc is None:
+                continue  # not a test this service reads
         kind = loinc.kind
         status = get("status")
-        status = status.lower() if isinstance(status, str) and status.strip() else ""  # as_str, lower-cased
-        if status in IGNORED_STATUSES:
-            continue
-        if not (status in USED_STATUSES or (status == "preliminary" and kind in PRELIMINARY_OK_KINDS)):
-            ctx.issue(reference_of(res), f"{loinc.display}: status '{status or 'missing'}' is not a usable "
-                      "result; not used", _kind_label(kind))
-            continue
-        if not _about_patient(res, ctx):  # (its first test is the common subject == Patient/<id>)
-            continue
+        if not (type(status) is str and status in USED_STATUSES):  # (the usual 'final': already as_str, lower)
+            usual = False
+            status = status.lower() if isinstance(status, str) and status.strip() else ""  # as_str, lower-cased
+            if status in IGNORED_STATUSES:
+                continue
+            if not (status in USED_STATUSES or (status == "preliminary" and kind in PRELIMINARY_OK_KINDS)):
+                ctx.issue(reference_of(res), f"{loinc.display}: status '{status or 'missing'}' is not a usable "
+                          "result; not used", _kind_label(kind))
+                continue
+        subject = get("subject")  # _about_patient's first test inline: subject == Patient/<id>
+        if not (own_reference is not None and type(subject) is dict and subject.get("reference") == own_reference):
+            usual = False
+            if not _about_patient(res, ctx):
+                continue
         # effective_time's first candidate inline; the rest only when it is missing or unreadable
         when, precision = parse_datetime(get("effectiveDateTime"))
         if when is None:
@@ -356,17 +379,17 @@ def _observations(observations: list[dict], reports: list[dict], ctx: _Ctx) -> d
             ctx.issue(reference_of(res), f"{loinc.display}: dated only to the {precision}; cannot tell "
                       "whether it predates omalizumab; not used", "total-ige")
             continue
-        label_of[id(res)] = _KIND_LABELS.get(kind, kind)
         rid = get("id")
         if not (isinstance(rid, str) and rid.strip()):
             rid = None
         specimen = get("specimen")
-        specimen = specimen.get("reference") if type(specimen) is dict else None
-        if not (isinstance(specimen, str) and specimen.strip()):
-            specimen = None
+        if specimen is not None:
+            specimen = specimen.get("reference") if type(specimen) is dict else None
+            if not (isinstance(specimen, str) and specimen.strip()):
+                specimen = None
         reports = tuple(report_of.get(rid, ())) if rid and report_of else ()
         if kind == "bp":
-            bp = _bp_panel(RawObservation(res, loinc, coding or {}, when, status, specimen, reports), ctx)
+            bp = _bp_panel(res, loinc, coding or {}, rid, when, status, specimen, reports, ctx)
             if bp is not None:
                 bp_panels.append(bp)
                 res_of[id(bp)] = (res,)
@@ -377,6 +400,8 @@ def _observations(observations: list[dict], reports: list[dict], ctx: _Ctx) -> d
             m = read_quantity(res, kind, raw, ctx.issues)
             if m is None:
                 continue
+        elif usual:  # its status, code, subject and value were checked on the way: ok() tests the rest
+            read_usual.add(id(res))
         res_of[id(m)] = (res,)
         if kind == "specific-ige":
             specific.append(SpecificIge(loinc.allergen or loinc.display,
@@ -417,8 +442,11 @@ def _quantity_fast(res: dict, kind: str, loinc, coding: dict | None, rid: str | 
     if comparator is not None and comparator not in COMPARATORS:
         return None
     try:
-        spelling = units.quantity_spelling(kind, q.get("code"), q.get("system"), q.get("unit"))
+        code, system, unit = q.get("code"), q.get("system"), q.get("unit")
+        spelling = units.known_spelling((kind, code, system, unit))  # a spelling seen before: no call
         if spelling is None:
+            spelling = units.quantity_spelling(kind, code, system, unit)
+        if not spelling:  # (None or False: refused)
             return None
         v = float(value)
     except (TypeError, OverflowError):  # an unhashable unit, an integer beyond the float range
@@ -446,33 +474,49 @@ def _loinc_ref(code: str) -> str:
 _KIND_LABELS = {"bp": "blood-pressure", "eosinophils-percent": "eosinophils"}
 
 
+def _label_of(res: dict) -> str:
+    """The issue kind label of an Observation a fact was read from, for the rare invalid one: its code
+    matched again (the same answer as when it was read; no label kept per resource read)."""
+    return _kind_label(match_loinc(res.get("code"))[0].kind)
+
+
 def _kind_label(kind: str) -> str:
     return _KIND_LABELS.get(kind, kind)
 
 
-def _bp_panel(raw: RawObservation, ctx: _Ctx) -> BloodPressure | None:
+def _bp_panel(res: dict, loinc: cs.LoincCode, coding: dict, rid: str | None, when: datetime | None, status: str,
+              specimen: str | None, reports: tuple[str, ...], ctx: _Ctx) -> BloodPressure | None:
+    """A panel's systolic and diastolic components.  The RawObservation the general component reader takes
+    is built only when a component needs that reader; the panel's source is RawObservation.source()'s
+    (rid is as_str of the id; tests/mappings/test_clinical_fast_paths.py compares the two)."""
     systolic = diastolic = None
-    rid = as_str(raw.resource.get("id"))
-    for comp in as_list(raw.resource.get("component")):
+    raw = None
+    for comp in as_list(res.get("component")):
         comp = as_dict(comp)
-        loinc, _, problem = match_loinc(comp.get("code"))
-        if loinc is None or problem:
+        comp_loinc, _, problem = match_loinc(comp.get("code"))
+        if comp_loinc is None or problem:
             continue
-        kind = loinc.kind
+        kind = comp_loinc.kind
         if (kind == "systolic" and systolic is None) or (kind == "diastolic" and diastolic is None):
             # = read_quantity(comp, kind, raw, ctx.issues, loinc=loinc) (its source names the panel's coding)
-            m = _quantity_fast(comp, kind, loinc, raw.coding, rid, raw.when, raw.status)
+            m = _quantity_fast(comp, kind, comp_loinc, coding, rid, when, status)
             if m is None:
-                m = read_quantity(comp, kind, raw, ctx.issues, loinc=loinc)
+                if raw is None:
+                    raw = RawObservation(res, loinc, coding, when, status, specimen, reports)
+                m = read_quantity(comp, kind, raw, ctx.issues, loinc=comp_loinc)
             if kind == "systolic":
                 systolic = m
             else:
                 diastolic = m
     if systolic is None and diastolic is None:
-        if not as_list(raw.resource.get("component")):
-            ctx.issue(raw.reference, "blood pressure panel without systolic/diastolic components", "blood-pressure")
+        if not as_list(res.get("component")):
+            ctx.issue(reference_of(res), "blood pressure panel without systolic/diastolic components",
+                      "blood-pressure")
         return None
-    return BloodPressure(systolic, diastolic, raw.when, raw.source())
+    display = coding.get("display")  # = RawObservation.source(): as_str(display) or the code's display
+    if not (isinstance(display, str) and display.strip()):
+        display = loinc.display
+    return BloodPressure(systolic, diastolic, when, SourceRef("Observation", rid, _loinc_ref(loinc.code), display))
 
 
 @cache
@@ -512,11 +556,41 @@ def _blood_pressures(panels: list[BloodPressure], systolics: list[Measurement],
     return out
 
 
+# up to this many items, _same_draw_index compares p with each item instead of building its index
+_SCAN_ITEMS = 8
+
+
 def _same_draw_index(items: list[Measurement], draw_keys: dict[int, set[str]], window: timedelta
                      ) -> Callable[[Measurement], list[Measurement]]:
     """p -> the items from the same draw as p (a shared specimen/report key, or both dated within
-    `window`), in their original order.  An index by key and a sorted time list: comparing every pair
-    was quadratic (a prefetch with 1,000 Observations)."""
+    `window`), in their original order.  Few items (a patient's usual WBCs or counts): each compared
+    with p (`_same_draw_scan`); more: an index by key and a sorted time list (comparing every pair was
+    quadratic for a prefetch with 1,000 Observations; tests/mappings/test_same_draw.py compares the two)."""
+    if len(items) <= _SCAN_ITEMS:
+        return lambda p: _same_draw_scan(p, items, draw_keys, window)
+    return _same_draw_indexed(items, draw_keys, window)
+
+
+def _same_draw_scan(p: Measurement, items: list[Measurement], draw_keys: dict[int, set[str]],
+                    window: timedelta) -> list[Measurement]:
+    """The items sharing a draw key with p or dated within `window` of it, in their order, by one pass
+    (a datetime difference never overflows: it is the indexed form's clamped window)."""
+    keys = draw_keys.get(id(p)) if draw_keys else None
+    when = p.when
+    out = []
+    for m in items:
+        if when is not None and m.when is not None and abs(m.when - when) <= window:
+            out.append(m)
+        elif keys:
+            mk = draw_keys.get(id(m))
+            if mk and not keys.isdisjoint(mk):
+                out.append(m)
+    return out
+
+
+def _same_draw_indexed(items: list[Measurement], draw_keys: dict[int, set[str]], window: timedelta
+                       ) -> Callable[[Measurement], list[Measurement]]:
+    """_same_draw_index for many items: an index by key and a sorted time list."""
     by_key: dict[str, list[int]] = {}
     if draw_keys:  # (none when no result names a specimen or a report)
         for i, m in enumerate(items):
@@ -577,8 +651,16 @@ def _derived_eosinophils(percents: list[Measurement], wbcs: list[Measurement], a
     return out
 
 
+@lru_cache(maxsize=64)
+def _year_before(evaluation_date: date) -> date:
+    """months_before(evaluation_date, 12), remembered per evaluation day (the service's date, not patient data)."""
+    return months_before(evaluation_date, 12)
+
+
 def _newest(ms: list[Measurement], ok: Callable[[Any], bool] = lambda m: True) -> Measurement | None:
     """The newest measurement whose resource validates (undated ones only when none is dated)."""
+    if not ms:  # (a kind with no result: no sort, no scan)
+        return None
     dated = sorted((m for m in ms if m.when is not None), key=_WHEN, reverse=True)
     for m in dated:
         if ok(m):
@@ -681,6 +763,7 @@ def _conditions(conds: list[dict], ctx: _Ctx) -> list[ConditionFact]:
     out: list[ConditionFact] = []
     seen: set[tuple[str, str]] = set()
     ev = ctx.evaluation_date
+    condition_valid = resource_valid("Condition")  # (_valid only for an invalid one's issue text)
     for res in conds:
         matches = _condition_concepts(res.get("code"))
         if not matches:
@@ -689,12 +772,13 @@ def _conditions(conds: list[dict], ctx: _Ctx) -> list[ConditionFact]:
         clin = status_code(res.get("clinicalStatus"))
         if ver in EXCLUDED_VERIFICATION or clin in INACTIVE_CLINICAL:
             continue
-        if not _about_patient(res, ctx) or not _valid(res, ctx):
+        if not _about_patient(res, ctx) or not (condition_valid(res) or _valid(res, ctx)):
             continue
         onset = parse_date(res.get("onsetDateTime")) or parse_date(as_dict(res.get("onsetPeriod")).get("start"))
-        abatement = (parse_date(res.get("abatementDateTime"))
-                     or parse_date(as_dict(res.get("abatementPeriod")).get("end"))
-                     or parse_date(as_dict(res.get("abatementPeriod")).get("start")))
+        abatement_dt, abatement_period = res.get("abatementDateTime"), res.get("abatementPeriod")
+        abatement = None if abatement_dt is None and abatement_period is None else (  # (the usual: neither)
+            parse_date(abatement_dt) or parse_date(as_dict(abatement_period).get("end"))
+            or parse_date(as_dict(abatement_period).get("start")))
         if abatement is not None and abatement <= ev:
             continue
         if clin is None and (res.get("abatementBoolean") is True or res.get("abatementString")):
@@ -716,19 +800,38 @@ def _conditions(conds: list[dict], ctx: _Ctx) -> list[ConditionFact]:
 
 
 def _condition_concepts(concept: Any) -> list[tuple[str, str | None, str]]:
-    """(concept key, 'system|code' or None for a text match, display) for a Condition.code."""
+    """(concept key, 'system|code' or None for a text match, display) for a Condition.code.
+    The coded matches in one loop over `coded`'s pairs (its tests written out, the system through
+    `cs.known_system`), the keys kept in a list beside them (no set built per concept), the
+    'system|code' text and the display once per matching coding; tests/mappings/test_fast_paths.py
+    compares it with the helper-based form."""
     found: list[tuple[str, str | None, str]] = []
-    for system, code, c in coded(concept):
-        rule = None
-        if system == cs.SNOMED:
-            rule = cs.snomed_index().get(code)
-        elif system == cs.ICD10CM:
-            rule = cs.icd10_lookup(code)
-        if rule is None:
-            continue
-        for k in rule.concepts:
-            if k not in {f[0] for f in found}:
-                found.append((k, f"{system}|{code}", as_str(c.get("display")) or rule.display))
+    coding = concept.get("coding") if isinstance(concept, dict) else None
+    if isinstance(coding, list):
+        keys: list[str] = []
+        for c in coding:
+            if not isinstance(c, dict):
+                continue
+            code = c.get("code")
+            if not (isinstance(code, str) and code.strip()):
+                continue
+            system = cs.known_system(c.get("system"))
+            if system == cs.SNOMED:
+                rule = cs.snomed_index().get(code.strip())
+            elif system == cs.ICD10CM:
+                rule = cs.icd10_lookup(code.strip())
+            else:
+                continue
+            if rule is None:
+                continue
+            ref = display = None
+            for k in rule.concepts:
+                if k not in keys:
+                    if ref is None:
+                        ref = f"{system}|{code.strip()}"
+                        display = as_str(c.get("display")) or rule.display
+                    keys.append(k)
+                    found.append((k, ref, display))
     if found:
         return found
     text = all_text(concept).lower()
@@ -748,20 +851,26 @@ def _allergies(items: list[dict], ctx: _Ctx) -> list[AllergyFact]:
     groups = cs.allergy_group_patterns()  # one whole-word alternation per group
     resp = cs.respiratory_manifestation_pattern()
     subst_idx = cs.snomed_substance_index()
+    allergy_valid = resource_valid("AllergyIntolerance")  # (_valid only for an invalid one's issue text)
     for res in items:
         ver = status_code(res.get("verificationStatus"))
         clin = status_code(res.get("clinicalStatus"))
         if ver in EXCLUDED_VERIFICATION or clin in ("inactive", "resolved"):
             continue
         code = res.get("code")
-        codes = list(coded(code))
+        # (a text-only code, the usual substance: no coded() generator, no scans of an empty list)
+        codes = list(coded(code)) if isinstance(code, dict) and isinstance(code.get("coding"), list) else []
         code_text = concept_text(code)
         texts = [all_text(code)]
-        for r in as_list(res.get("reaction")):
-            texts.append(all_text(as_dict(r).get("substance")))
-        text = " | ".join(t for t in texts if t).lower()
+        reactions = res.get("reaction")
+        if isinstance(reactions, list):
+            for r in reactions:  # all_text of an absent substance is '', which the join leaves out
+                substance = r.get("substance") if isinstance(r, dict) else None
+                if substance is not None:
+                    texts.append(all_text(substance))
+        text = " | ".join([t for t in texts if t]).lower()
         coded_substance = next((subst_idx[c] for system, c, _ in codes if system == cs.SNOMED and c in subst_idx),
-                               None)
+                               None) if codes else None
         category = None
         for group in ("aspirin-nsaid", "food", "environmental"):
             if groups[group].search(text):
@@ -775,14 +884,20 @@ def _allergies(items: list[dict], ctx: _Ctx) -> list[AllergyFact]:
             # of aeroallergen sensitisation: it stays 'other'
             category = ("food" if "food" in fhir_cat
                         else "medication" if "medication" in fhir_cat or "biologic" in fhir_cat else "other")
-        if not _about_patient(res, ctx) or not _valid(res, ctx):
+        if not _about_patient(res, ctx) or not (allergy_valid(res) or _valid(res, ctx)):
             continue
-        manifest = " | ".join(all_text(m) for r in as_list(res.get("reaction"))
-                              for m in as_list(as_dict(r).get("manifestation"))).lower()
+        manifestations = []
+        if isinstance(reactions, list):
+            for r in reactions:
+                ms = r.get("manifestation") if isinstance(r, dict) else None
+                if isinstance(ms, list):
+                    for m in ms:
+                        manifestations.append(all_text(m))
+        manifest = " | ".join(manifestations).lower()
         typ = as_str(res.get("type"))
         ige = True if typ == "allergy" else False if typ == "intolerance" else None
         substance = code_text or coded_substance or "unspecified substance"
-        code_str = next((f"{system}|{c}" for system, c, _ in codes if system), None)
+        code_str = next((f"{system}|{c}" for system, c, _ in codes if system), None) if codes else None
         out.append(AllergyFact(
             category=category, substance=substance,  # type: ignore[arg-type]
             source=SourceRef("AllergyIntolerance", as_str(res.get("id")), code_str, code_text),

@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from .codesets import canonical_system
+from .codesets import known_system
 from .used_elements import used_element_problem
 
 _DATE_RE = re.compile(r"^(\d{4})(?:-(\d{2})(?:-(\d{2}))?)?$")
@@ -19,6 +19,7 @@ _PARTIAL_DATE_LENGTHS = frozenset((4, 7, 10))  # the only lengths _DATE_RE match
 _UTC_OFFSETS = {f"{sign}{h:02d}:{m:02d}": timedelta(hours=h, minutes=m) * (-1 if sign == "-" else 1)
                 for sign in "+-" for h in range(24) for m in range(60)}
 _UTC_OFFSETS["Z"] = timedelta(0)
+_fromisoformat = datetime.fromisoformat  # bound once: no class attribute lookup per result
 _TYPE_NAME = re.compile(r"[A-Z][A-Za-z]+")  # the resource type in a reference ('Patient' in Patient/123)
 
 
@@ -67,7 +68,7 @@ def parse_datetime(value: Any) -> tuple[datetime | None, str]:
         offset = _UTC_OFFSETS.get(s[19:])
         if offset is not None:
             try:
-                local = datetime.fromisoformat(s[:19])
+                local = _fromisoformat(s[:19])
                 if local.tzinfo is None:
                     return local - offset, "time"
             except (ValueError, OverflowError):
@@ -116,7 +117,7 @@ def codings(concept: Any) -> list[dict]:
 def coded(concept: Any) -> Iterator[tuple[str | None, str, dict]]:
     """(canonical system or None, code, coding) for each coding with a code (a non-blank string).
     One loop over the codings, as_str's test written out: no codings() list, no call per coding but
-    canonical_system's (a Python call is ~1K instructions here; several concepts per request)."""
+    known_system's (a Python call is ~1K instructions here; several concepts per request)."""
     coding = concept.get("coding") if isinstance(concept, dict) else None
     if not isinstance(coding, list):
         return
@@ -124,7 +125,7 @@ def coded(concept: Any) -> Iterator[tuple[str | None, str, dict]]:
         if isinstance(c, dict):
             code = c.get("code")
             if isinstance(code, str) and code.strip():
-                yield canonical_system(c.get("system")), code.strip(), c
+                yield known_system(c.get("system")), code.strip(), c  # = canonical_system(...)
 
 
 def concept_text(concept: Any) -> str:

@@ -110,15 +110,18 @@ def agents_for(concept: dict | None) -> list[tuple[str, str | None]]:
     """[(agent, 'system|code' that matched or None for a name match)] for a medication concept."""
     if not concept:
         return []
-    idx = cs.rxcui_index()
     out: list[tuple[str, str | None]] = []
-    for system, code, _ in coded(concept):
-        if system == cs.RXNORM and code in idx and idx[code] not in {a for a, _ in out}:
-            out.append((idx[code], f"{system}|{code}"))
+    if isinstance(concept, dict) and isinstance(concept.get("coding"), list):  # (a text-only concept: none coded)
+        idx = cs.rxcui_index()
+        for system, code, _ in coded(concept):
+            if system == cs.RXNORM and code in idx and idx[code] not in {a for a, _ in out}:
+                out.append((idx[code], f"{system}|{code}"))
     text = all_text(concept)
     for agent in cs.agents_in_text(text):
         if agent not in {a for a, _ in out}:
             out.append((agent, None))
+    if not out:  # the usual inhaler or other drug no rule reads: nothing to veto
+        return out
     # an excluded formulation (e.g. ophthalmic cyclosporine) named in the text vetoes a code match too
     low = text.lower()
     return [(a, c) for a, c in out if not any(x in low for x in cs.agents()[a].exclude_names)]

@@ -146,6 +146,11 @@ _SPELLINGS: dict[tuple, tuple[float, str, float, float, str | None] | bool] = {}
 _FLOAT_MAX = sys.float_info.max
 
 
+# quantity_spelling's table read directly by a caller with the key tuple at hand (extract's usual result):
+# a tuple of (factor, canonical unit, low, high, shown unit), False for a refused spelling, None if not seen
+known_spelling = _SPELLINGS.get
+
+
 def quantity_spelling(kind: str, code: Any, system: Any, unit: Any) -> tuple[float, str, float, float, str | None] | None:
     """For a Quantity's raw code/system/unit as sent: (factor, canonical unit, lowest and highest plausible
     value in it, the unit shown as the original one) when `convert` accepts that spelling for `kind`, else

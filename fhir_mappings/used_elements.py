@@ -275,12 +275,15 @@ _INLINE = {
     CODE: "(type({x}) is str and (({x}.isprintable() and ' ' not in {x} and {x} != '') "
           "or _code_fullmatch({x}) is not None))",
     ID: "(type({x}) is str and _id_fullmatch({x}) is not None)",
+    # the int / finite float of JSON numbers inline; anything else (a str, a bool) the check itself
+    _decimal: "(type({x}) is int or (type({x}) is float and _isfinite({x})) or _check_decimal({x}) is None)",
     # a string: the pattern and a real date; anything else: the check itself (numbers pass)
     DATE: _TEMPORAL_OK.format(k="date", K="DATE"),
     DATETIME: _TEMPORAL_OK.format(k="datetime", K="DATETIME"),
     INSTANT: _TEMPORAL_OK.format(k="instant", K="INSTANT"),
 }
-_INLINE_NS = {"_code_fullmatch": _CODE.fullmatch, "_id_fullmatch": _ID.fullmatch, "_date_fullmatch": _DATE.fullmatch,
+_INLINE_NS = {"_code_fullmatch": _CODE.fullmatch, "_id_fullmatch": _ID.fullmatch, "_isfinite": math.isfinite,
+              "_check_decimal": _decimal, "_date_fullmatch": _DATE.fullmatch,
               "_datetime_fullmatch": _DATETIME.fullmatch, "_instant_fullmatch": _INSTANT.fullmatch,
               "_date_usual": _USUAL["date"].fullmatch, "_datetime_usual": _USUAL["datetime"].fullmatch,
               "_instant_usual": _USUAL["instant"].fullmatch,
@@ -333,6 +336,7 @@ def _choice_rule(choices: tuple[str, ...]) -> Callable[[dict], bool]:
             if sum(value[k] is not None for k in group) > 1:
                 return False
         return True
+    rule.shapes = shapes  # the compiled predicates skip the call for a known shape without groups
     return rule
 
 
@@ -392,8 +396,11 @@ class _Compiler:
             else:  # a missing or null primitive
                 lines += [f"{pad}if {v}.get({field!r}) is None:", f"{pad}    return False"]
         if spec.choices:
-            rule = self._const(_choice_rule(spec.choices), "_choices")
-            lines += [f"{pad}if not {rule}({v}):", f"{pad}    return False"]
+            # the usual shape was seen before and has no two keys of one group (its groups: ()): no call
+            fn = _choice_rule(spec.choices)
+            rule = self._const(fn, "_choices")
+            shapes = self._const(fn.shapes, "_shapes")
+            lines += [f"{pad}if {shapes}.get(tuple({v})) != () and not {rule}({v}):", f"{pad}    return False"]
         return lines
 
     def build(self, spec: Struct, *, meta: bool = False, medication_required: bool = False) -> Callable[[Any], bool]:
@@ -445,6 +452,30 @@ def resource_valid(rtype: str) -> Callable[[Any], bool]:
     knows (extract's Observations): one call per resource instead of three, the problem text still
     from `used_element_problem` when this says False."""
     return _RESOURCE_VALID.get(rtype) or _resource_valid(rtype)
+
+
+# The Observation test for a result extract read by its usual path (extract._observations): that path
+# took only a status in USED_STATUSES, one code.coding with a usable LOINC code and the system
+# 'http://loinc.org', a subject whose reference is a non-empty string ('Patient/<id>'), and a
+# valueQuantity whose value is an int or a finite float and whose comparator is null or one of < <= >= >.
+# Those checks passed when it read them, so this test leaves them out and checks the rest (the other
+# elements, the coding's display/version/userSelected, code.text, subject display/type, the unit's
+# spelling, meta, the required and choice rules): for such a resource it answers as resource_valid
+# ('Observation') does (tests/mappings/test_used_elements_compiled.py).
+_OBS = SCHEMAS["Observation"]
+OBSERVATION_READ = Struct("Observation", {
+    **{k: v for k, v in _OBS.fields.items() if k != "status"},
+    "code": Struct("CodeableConcept", {"coding": ListOf(Struct("Coding", {
+        "display": STRING, "version": STRING, "userSelected": _boolean})), "text": STRING}),
+    "subject": Struct("Reference", {"display": STRING, "type": URI}),
+    "valueQuantity": Struct("Quantity", {"unit": STRING, "system": URI, "code": CODE}),
+}, required=_OBS.required, choices=_OBS.choices)
+
+
+@cache
+def observation_read_valid() -> Callable[[Any], bool]:
+    """resource_valid('Observation') for a result read by extract's usual path (see OBSERVATION_READ)."""
+    return _Compiler().build(OBSERVATION_READ, meta=True)
 
 
 def used_element_problem(resource: dict) -> str | None:

@@ -244,3 +244,63 @@ def test_resource_predicates_equal_the_schema_meta_and_medication_rules():
             expected = ue._problem_text(resource, SCHEMAS[rtype]) is None
             assert ue._resource_valid(rtype)(resource) is expected, resource
             assert ue._resource_valid(rtype)({**resource, "meta": {"lastUpdated": "x"}}) is False
+
+
+@pytest.mark.parametrize("value", [0, 1, -7, 10**400, 1.5, -0.0, float("inf"), float("-inf"), float("nan"), True, False,
+                                   "1.0", "-0", "1e5", "01", "abc", "", [], {}])
+def test_compiled_decimal_check_equals_the_interpreter(value):
+    """The int / finite float test written inline in front of the decimal check."""
+    spec = Struct("D", {"d": ue._decimal})
+    assert ue.compile_valid(spec)({"d": value}) is (ue._decimal(value) is None), repr(value)
+
+
+def test_a_known_shape_without_groups_skips_the_choice_rule_call():
+    """The compiled form reads the rule's remembered shapes: the same answer before and after a shape is known."""
+    spec = Struct("V", {"valueQuantity": ue.QUANTITY, "valueString": ue.STRING}, choices=("value",))
+    fn = ue.compile_valid(spec)
+    for value in ({"valueQuantity": {"value": 1}}, {"valueQuantity": {"value": 1}, "valueString": "x"},
+                  {"valueQuantity": None, "valueString": "x"}, {"other": 1}):
+        first, again = fn(value), fn(value)
+        assert first == again == (spec(value) is None), value
+
+
+# -- the Observation test for a result read by extract's usual path -----------------------------------------
+from fhir_mappings.codesets import LOINC, loinc_index  # noqa: E402
+from fhir_mappings.observations import COMPARATORS, USED_STATUSES  # noqa: E402
+
+_V = st.sampled_from(VALUES)
+
+
+def test_what_the_usual_reading_checks_is_valid_fhir():
+    """OBSERVATION_READ leaves out the status, the coding's system and code, the subject reference and the
+    value and comparator: whatever the usual path accepts there must be valid."""
+    for code in loinc_index():
+        assert ue.CODE(code) is None, code
+    for text in (*COMPARATORS, *USED_STATUSES):
+        assert ue.CODE(text) is None, text
+    assert ue.URI(LOINC) is None and ue.STRING("Patient/p1") is None
+
+
+_read_observation = st.fixed_dictionaries({
+    "resourceType": st.just("Observation"),
+    "status": st.sampled_from(sorted(USED_STATUSES)),
+    "code": st.fixed_dictionaries(
+        {"coding": st.tuples(st.fixed_dictionaries(
+            {"system": st.just(LOINC), "code": st.sampled_from(sorted(loinc_index()))},
+            optional={"display": _V, "version": _V, "userSelected": _V})).map(list)},
+        optional={"text": _V}),
+    "subject": st.fixed_dictionaries({"reference": st.just("Patient/p1")}, optional={"display": _V, "type": _V}),
+    "valueQuantity": st.fixed_dictionaries(
+        {"value": st.one_of(st.integers(-10**30, 10**30), st.floats(allow_nan=False, allow_infinity=False))},
+        optional={"comparator": st.sampled_from([None, *sorted(COMPARATORS)]), "unit": _V, "system": _V,
+                  "code": _V}),
+}, optional={"id": _V, "meta": st.one_of(_V, st.fixed_dictionaries({}, optional={"lastUpdated": _V, "profile": _V})),
+             "effectiveDateTime": _V, "effectivePeriod": _V, "effectiveInstant": _V, "issued": _V,
+             "dataAbsentReason": _V, "specimen": _V, "component": _V, "valueString": _V, "category": _V})
+
+
+@settings(max_examples=3000, deadline=None, suppress_health_check=list(HealthCheck))
+@given(_read_observation)
+def test_the_read_observation_test_equals_the_whole_test(resource):
+    whole = ue.resource_valid("Observation")(resource)
+    assert ue.observation_read_valid()(resource) == whole == (used_element_problem(resource) is None), resource
