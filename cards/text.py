@@ -110,9 +110,23 @@ def dose_phrase(dose: DoseRecommendation) -> str:
     return f"{dose.dose_mg} mg SC every {dose.interval_weeks} weeks"
 
 
+def flatten(text: str) -> str:
+    """`" ".join(text.split())` (whitespace runs -> one space, none at the ends), without the split and
+    join (~8,000 instructions for a headline) when the text is already flat: no whitespace but the space
+    (every other whitespace character is non-printable, see md_escape_all), no double space, none at
+    the ends. tests/cards/test_text_flatten.py compares the two."""
+    if type(text) is str and text.isprintable() and "  " not in text and text[:1] != " " and text[-1:] != " ":
+        return text
+    return " ".join(text.split())
+
+
 def shorten(text: str, limit: int = SUMMARY_MAX) -> str:
     """One line of at most `limit` characters; cut at the last word boundary and end with '…'."""
-    flat = " ".join(text.split())
+    return _shorten_flat(flatten(text), limit)
+
+
+def _shorten_flat(flat: str, limit: int) -> str:
+    """`shorten` of a text that is already flat (`flatten(flat) == flat`)."""
     if len(flat) <= limit:
         return flat
     room = limit - len(ELLIPSIS)
@@ -124,13 +138,13 @@ def shorten(text: str, limit: int = SUMMARY_MAX) -> str:
 
 def summary_for(decision: Decision) -> str:
     """The headline, with the omalizumab dose prepended when the headline does not already name it."""
-    headline = " ".join(decision.headline.split())
+    headline = flatten(decision.headline)
     dose = decision.dose
     if dose is not None and decision.topic in ("omalizumab-dose", "omalizumab-dose-mismatch"):
         if f"{dose.dose_mg} mg" not in headline:
             prefix = f"Omalizumab {dose_phrase(dose)}: "
-            return prefix + shorten(headline, SUMMARY_MAX - len(prefix))
-    return shorten(headline)
+            return prefix + _shorten_flat(headline, SUMMARY_MAX - len(prefix))
+    return _shorten_flat(headline, SUMMARY_MAX)
 
 
 def detail_for(decision: Decision, notes: tuple[str, ...] | list[str] = ()) -> str:
