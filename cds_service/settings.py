@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field, fields
-from datetime import date
+from datetime import date, datetime, timezone
 from typing import Any, Mapping
 from urllib.parse import urlsplit
 
@@ -235,9 +235,8 @@ class Settings:
         return tuple(dict.fromkeys(bases))
 
     def evaluation_date(self, now=None) -> date:
-        """'Today' for the clinical logic: `now`, else CDS_CLOCK, else the UTC date."""
-        from datetime import datetime, timezone
-
+        """'Today' for the clinical logic: `now`, else CDS_CLOCK, else the UTC date.  (datetime is
+        imported with the module: an import statement here cost ~15,000 instructions a request.)"""
         if now is not None:
             return now.date() if hasattr(now, "date") and callable(now.date) else now
         if self.clock is not None:
