@@ -228,11 +228,16 @@ class Settings:
         return tuple(sorted(bases))
 
     def fhir_servers_without_issuer(self) -> tuple[str, ...]:
-        """FHIR bases allowed when no trusted issuer names them (CDS_AUTH=off, CLI evaluate)."""
-        bases = list(self.allowed_fhir_servers)
-        if self.demo:
-            bases.extend(self.demo_fhir_bases())
-        return tuple(dict.fromkeys(bases))
+        """FHIR bases allowed when no trusted issuer names them (CDS_AUTH=off, CLI evaluate);
+        computed once per Settings (its fields never change), asked on every hook call."""
+        found = self.__dict__.get("_bases_without_issuer")
+        if found is None:
+            bases = list(self.allowed_fhir_servers)
+            if self.demo:
+                bases.extend(self.demo_fhir_bases())
+            found = tuple(dict.fromkeys(bases))
+            object.__setattr__(self, "_bases_without_issuer", found)  # frozen: a memo, not a field
+        return found
 
     def evaluation_date(self, now=None) -> date:
         """'Today' for the clinical logic: `now`, else CDS_CLOCK, else the UTC date.  (datetime is

@@ -361,6 +361,10 @@ def _check_prefetch(prefetch: Any, patient_id: Any, problems: list[str]) -> None
     for key, value in prefetch.items():
         if value is None:
             continue  # "no data" (spec), not an error
+        if type(value) is dict:  # what a parsed body holds: `_is_str` inline for a plain str
+            rtype = value.get("resourceType")
+            if type(rtype) is str and rtype.strip():
+                continue
         if not isinstance(value, dict) or not _is_str(value.get("resourceType")):
             problems.append(f"prefetch.{key}: must be a FHIR resource, a Bundle, or null")
     patient = prefetch.get("patient")
