@@ -60,3 +60,28 @@ def test_bases_without_issuer_are_computed_once_and_as_before():
         copy = dataclasses.replace(conf, demo=not conf.demo)  # a new Settings computes its own
         assert "_bases_without_issuer" not in copy.__dict__
         assert copy == dataclasses.replace(conf, demo=not conf.demo)
+
+
+content_types = st.one_of(
+    st.none(),
+    st.sampled_from(["application/json", "application/json; charset=utf-8", "Application/JSON",
+                     " application/json", "application/json ", "application/fhir+json", "text/plain",
+                     "application/jsonx", "application/json;", "", "multipart/form-data; boundary=x"]),
+    st.text(max_size=20))
+
+
+@settings(max_examples=500, deadline=None)
+@given(content_types)
+def test_the_exact_json_content_type_shortcut_decides_as_the_parse(content_type):
+    import io
+
+    from flask import Request
+
+    env = {"REQUEST_METHOD": "POST", "SERVER_NAME": "h", "SERVER_PORT": "80", "PATH_INFO": "/",
+           "wsgi.url_scheme": "http", "wsgi.input": io.BytesIO(b"")}
+    if content_type is not None:
+        env["CONTENT_TYPE"] = content_type
+    req = Request(env)
+    general = validation.is_json_mimetype(req.mimetype or "")
+    fast = req.environ.get("CONTENT_TYPE") == "application/json" or general
+    assert fast == general
