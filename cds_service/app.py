@@ -1,15 +1,142 @@
 """The Flask application factory: a plain list of registrations, nothing done at import time."""
 from __future__ import annotations
 
+import io
 import logging
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Mapping
 
-from flask import Flask
+from flask import Flask, Request, Response, current_app
+from werkzeug.datastructures import Headers
+from werkzeug.exceptions import ClientDisconnected, RequestEntityTooLarge
+from werkzeug.utils import cached_property
+from werkzeug.wrappers import Request as WerkzeugRequest
+from werkzeug.wsgi import LimitedStream
 
 from .settings import Settings
 
 log = logging.getLogger("cds_service")
+
+
+_CHUNK = 1024 * 64  # werkzeug's LimitedStream.readall chunk
+
+
+class CdsRequest(Request):
+    """Flask's Request with `get_data` reading a Content-Length body in one `read`.
+
+    Werkzeug reads the body through a `LimitedStream` (an `io.RawIOBase`) in 64 KiB chunks: a zeroed
+    64 KiB bytearray per chunk, a temporary buffer, four copies of the body and the stream object
+    itself cost ~170,000 instructions for a 15 KB hook request; one `read(Content-Length)` of
+    `wsgi.input` costs ~10,000.  The fast path applies only where werkzeug's stream is a plain
+    `LimitedStream` over `wsgi.input` (a Content-Length of ASCII digits, no Transfer-Encoding, a
+    positive limit) and gives what it gives: the same bytes, 413 for a Content-Length above
+    `max_content_length`, `ClientDisconnected` when the input ends early or fails, and the same
+    chunks after the first (tests/service/test_request_body.py compares the two on many inputs).
+    Anything else is werkzeug's own `get_data`.
+    """
+
+    _cds_read_limit: tuple[int, bool] | None = None  # (limit, is_max) of a body read by the fast path
+
+    def get_data(self, cache: bool = True, as_text: bool = False, parse_form_data: bool = False):
+        if (cache and not as_text and not parse_form_data and not self.shallow
+                and getattr(self, "_cached_data", None) is None and "stream" not in self.__dict__):
+            raw = self._read_body()
+            if raw is not None:
+                self._cached_data = raw
+                return raw
+        return super().get_data(cache=cache, as_text=as_text, parse_form_data=parse_form_data)
+
+    def _read_body(self) -> bytes | None:
+        """What `self.stream.read()` returns (or raises), or None where werkzeug decides."""
+        environ = self.environ
+        length = environ.get("CONTENT_LENGTH")
+        if (type(length) is not str or not length.isdigit() or not length.isascii()
+                or "HTTP_TRANSFER_ENCODING" in environ):
+            return None
+        content_length = int(length)
+        max_length = self._max_length()
+        if max_length is not None and content_length > max_length:
+            raise RequestEntityTooLarge()
+        if "wsgi.input_terminated" in environ:  # gunicorn: the server ends the stream itself
+            if max_length is None:
+                return None
+            limit, is_max = max_length, True
+        else:
+            limit, is_max = content_length, False
+        if limit <= 0:
+            return None
+        stream = environ["wsgi.input"]
+        chunks = []
+        pos = 0
+        size = content_length or _CHUNK
+        while pos < limit:  # LimitedStream.readall, with the first read sized to the body
+            try:
+                data = stream.read(min(size, limit - pos))
+            except (OSError, ValueError):
+                raise ClientDisconnected() from None
+            if not data:
+                if not is_max:
+                    raise ClientDisconnected()
+                break  # a maximum limit: the stream is done
+            chunks.append(data)
+            pos += len(data)
+            size = _CHUNK
+        self._cds_read_limit = (limit - pos, is_max)
+        return chunks[0] if len(chunks) == 1 and type(chunks[0]) is bytes else b"".join(chunks)
+
+    def _max_length(self) -> int | None:
+        """Flask's `Request.max_content_length` (a per-request value, else the app's
+        MAX_CONTENT_LENGTH, else werkzeug's) with one context lookup instead of three."""
+        if self._max_content_length is not None:
+            return self._max_content_length
+        try:
+            app = current_app._get_current_object()
+        except RuntimeError:
+            return WerkzeugRequest.max_content_length  # what Flask falls back to outside an app
+        return app.config["MAX_CONTENT_LENGTH"]
+
+    @cached_property
+    def stream(self):
+        """After the fast path: the stream as werkzeug's is after its read, exhausted (a read
+        gives b"", or 413 when a maximum limit was reached)."""
+        if self._cds_read_limit is not None:
+            left, is_max = self._cds_read_limit
+            return LimitedStream(io.BytesIO(), 0, is_max=is_max and left <= 0)
+        return super().stream
+
+
+_REWRITTEN = frozenset({"location", "content-location"})
+
+
+class CdsResponse(Response):
+    """Flask's Response with `get_wsgi_headers` copying the header list as it is when werkzeug
+    would change nothing in it.
+
+    Werkzeug's copy re-adds every header through `Headers.add` (a newline check per value, values
+    that were checked when they were set) and then looks for Location, Content-Location and
+    Content-Length to rewrite or compute: for a hook answer's eight headers ~27,000 instructions.
+    When none of its rewrites applies (no Location or Content-Location, a Content-Length already
+    set, a status that keeps its body) the copy is the same list (tests/service/
+    test_response_headers.py compares the two); anything else is werkzeug's own method.
+    """
+
+    def get_wsgi_headers(self, environ):
+        items = self.headers._list
+        status = self.status_code
+        if 200 <= status and status not in (204, 304):
+            has_length = False
+            for name, _ in items:
+                lname = name.lower()
+                if lname in _REWRITTEN:
+                    break
+                if lname == "content-length":
+                    has_length = True
+            else:
+                if has_length:
+                    headers = Headers()
+                    headers._list = items.copy()
+                    return headers
+        return super().get_wsgi_headers(environ)
 
 
 class CdsFlask(Flask):
@@ -23,6 +150,8 @@ class CdsFlask(Flask):
     """
 
     _SYNC_MEMO_MAX = 512
+    request_class = CdsRequest
+    response_class = CdsResponse
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)

@@ -110,7 +110,11 @@ def complete_prefetch(templates: Mapping[str, str], prefetch: Mapping[str, Any] 
         if value is None:
             data[key] = None  # "no data": do not refetch
             continue
-        if value is not _ABSENT and not is_operation_outcome(value):
+        if type(value) is dict:  # `is_operation_outcome` inline for the plain dicts a parsed body holds
+            usable = value.get("resourceType") != "OperationOutcome"
+        else:
+            usable = value is not _ABSENT and not is_operation_outcome(value)
+        if usable:
             data[key] = value
             if (pages and (type(value) is dict or isinstance(value, Mapping))
                     and value.get("resourceType") == "Bundle" and _next_link(value)):

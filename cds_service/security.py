@@ -18,11 +18,35 @@ _HTML = _COMMON + (("Content-Security-Policy", HTML_CSP),)
 _API = _COMMON + (("Content-Security-Policy", API_CSP), ("Cache-Control", "no-store"))
 
 
+_HTML_LOWER = tuple((name.lower(), (name, value)) for name, value in _HTML)
+_API_LOWER = tuple((name.lower(), (name, value)) for name, value in _API)
+
+
 def _headers(response):
-    """Add each header the view did not set itself (one pass over the response's headers, not a
-    `setdefault` scan per header: ~25 us per response)."""
+    """Add each header the view did not set itself, in the order above.
+
+    One pass over the response's headers finds the names present and the Content-Type (what
+    `response.mimetype` reads, without its property and lookup); the constant pairs go straight
+    into werkzeug's header list, as `Headers.add` would put them there after checking each value
+    for newlines (these have none): ~37,000 instructions per response before, ~8,000 now
+    (tests/service/test_security_headers.py compares with `add` per header)."""
     h = response.headers
-    present = {name.lower() for name, _ in h}  # iterating Headers yields (name, value) pairs
+    present = set()
+    content_type = None
+    for name, value in h:  # iterating Headers yields (name, value) pairs
+        lname = name.lower()
+        if content_type is None and lname == "content-type":
+            content_type = value
+        present.add(lname)
+    html = bool(content_type) and content_type.partition(";")[0].strip() == "text/html"
+    h._list.extend([pair for lname, pair in (_HTML_LOWER if html else _API_LOWER) if lname not in present])
+    return response
+
+
+def _headers_general(response):
+    """The general form `_headers` replaces (kept as the tests' reference)."""
+    h = response.headers
+    present = {name.lower() for name, _ in h}
     for name, value in _HTML if response.mimetype == "text/html" else _API:
         if name.lower() not in present:
             h.add(name, value)
