@@ -24,13 +24,13 @@ from collections.abc import Mapping  # isinstance on typing.Mapping is ~10x slow
 from typing import Any
 from urllib.parse import parse_qs, urljoin, urlsplit
 
-import orjson
 import requests
 import urllib3
 from requests.adapters import HTTPAdapter
 from requests.structures import CaseInsensitiveDict
 
 from .settings import Settings, normalize_base_url
+from .validation import SLOW, fast_loads
 
 log = logging.getLogger("cds_service.fhir")
 
@@ -38,30 +38,22 @@ MAX_RESPONSE_BYTES = 20 * 1024 * 1024
 FHIR_ACCEPT = "application/fhir+json, application/json;q=0.9"
 
 
-_BOM = b"\xef\xbb\xbf"
-_DIGITS_AS_ZEROS = bytes(0x30 if 0x30 <= b <= 0x39 else 0x20 for b in range(256))
-_LONG_DIGIT_RUN = b"0" * 19
 _ORJSON_MAX_BRACKETS = 500
 
 
 def parse_body(raw: bytes) -> Any:
     """`json.loads(raw.decode("utf-8-sig"))`: the same value, or the same exception.
 
-    orjson (2-3x the stdlib's speed on a FHIR Bundle) answers where its answer is provably the
-    stdlib's: it refuses what the stdlib refuses, and also NaN/Infinity, numbers beyond the double
-    range and lone surrogates (those refusals go to the stdlib, which gives its own answer). Two
-    things it reads differently are kept from it: an integer beyond 64 bits (read as a float; any
-    run of 19 digits goes to the stdlib), and nesting that the stdlib refuses with RecursionError
-    near Python's recursion limit (a body with 500 or more brackets goes to the stdlib; its depth
-    is at most its bracket count).
+    The request parser's orjson guard (`validation.fast_loads`: orjson only where its answer is
+    provably the stdlib's, else SLOW) with one more case kept from orjson: nesting that the stdlib
+    refuses with RecursionError near Python's recursion limit (a body with 500 or more brackets goes
+    to the stdlib; its depth is at most its bracket count). Hook requests get their depth checked
+    separately; a FHIR response does not.
     """
-    body = raw[3:] if raw.startswith(_BOM) else raw
-    if (body.count(b"{") + body.count(b"[") < _ORJSON_MAX_BRACKETS
-            and _LONG_DIGIT_RUN not in body.translate(_DIGITS_AS_ZEROS)):
-        try:
-            return orjson.loads(body)
-        except orjson.JSONDecodeError:
-            pass
+    if raw.count(b"{") + raw.count(b"[") < _ORJSON_MAX_BRACKETS:
+        body = fast_loads(raw)
+        if body is not SLOW:
+            return body
     return json.loads(raw.decode("utf-8-sig"))
 
 

@@ -43,15 +43,5 @@ def _headers(response):
     return response
 
 
-def _headers_general(response):
-    """The general form `_headers` replaces (kept as the tests' reference)."""
-    h = response.headers
-    present = {name.lower() for name, _ in h}
-    for name, value in _HTML if response.mimetype == "text/html" else _API:
-        if name.lower() not in present:
-            h.add(name, value)
-    return response
-
-
 def init_app(app: Flask) -> None:
     app.after_request(_headers)

@@ -1,6 +1,6 @@
 """The request body parse: orjson's fast path must give exactly the stdlib's answer, or defer to it.
 
-`validation._fast_loads` is only a speed-up: for every body, the value returned (or the 400 and its
+`validation.fast_loads` is only a speed-up: for every body, the value returned (or the 400 and its
 text) must be what the stdlib parse with the transport rules gives.
 """
 from __future__ import annotations
@@ -13,7 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from cds_service.errors import ApiError
-from cds_service.validation import _SLOW, _fast_loads, _strict_loads
+from cds_service.validation import SLOW, fast_loads, _strict_loads
 
 
 def _stdlib(raw: bytes):
@@ -24,9 +24,9 @@ def _stdlib(raw: bytes):
 
 
 def _both(raw: bytes):
-    fast = _fast_loads(raw)
+    fast = fast_loads(raw)
     slow = _stdlib(raw)
-    if fast is _SLOW:
+    if fast is SLOW:
         return None, slow
     return ("ok", fast), slow
 
@@ -93,14 +93,14 @@ def test_the_fast_path_is_taken_for_an_ordinary_hook_request():
             "prefetch": {"patient": {"resourceType": "Patient", "id": "p1", "birthDate": "1980-02-29"},
                          "obs": {"resourceType": "Observation", "valueQuantity": {"value": 412.5}}}}
     raw = json.dumps(body).encode()
-    fast = _fast_loads(raw)
-    assert fast is not _SLOW and fast == body
+    fast = fast_loads(raw)
+    assert fast is not SLOW and fast == body
 
 
 def test_long_digit_runs_and_refusals_defer_to_the_stdlib():
-    assert _fast_loads(b'{"v": 12345678901234567890123}') is _SLOW  # orjson would read a float
-    assert _fast_loads(b'{"v": 1e999}') is _SLOW
-    assert _fast_loads(b'{"v": "\\ud800"}') is _SLOW  # the stdlib accepts a lone surrogate
+    assert fast_loads(b'{"v": 12345678901234567890123}') is SLOW  # orjson would read a float
+    assert fast_loads(b'{"v": 1e999}') is SLOW
+    assert fast_loads(b'{"v": "\\ud800"}') is SLOW  # the stdlib accepts a lone surrogate
 
 
 # -- nesting depth on the raw bytes ---------------------------------------------------------------

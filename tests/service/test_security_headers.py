@@ -8,6 +8,16 @@ from hypothesis import strategies as st
 
 from cds_service import security
 
+
+def _headers_general(response):
+    """The general form `security._headers` replaces: `response.mimetype`, `Headers.add` per header."""
+    h = response.headers
+    present = {name.lower() for name, _ in h}
+    for name, value in security._HTML if response.mimetype == "text/html" else security._API:
+        if name.lower() not in present:
+            h.add(name, value)
+    return response
+
 names = st.sampled_from(["Content-Type", "content-type", "X-Frame-Options", "x-frame-options",
                          "Cache-Control", "Content-Security-Policy", "Referrer-Policy", "X-Custom",
                          "Cross-Origin-Resource-Policy", "X-Content-Type-Options", "Allow"])
@@ -29,7 +39,7 @@ def test_headers_match_the_general_form(content_type, headers):
             resp.headers.add(name, value)
         return resp
 
-    fast, general = security._headers(make()), security._headers_general(make())
+    fast, general = security._headers(make()), _headers_general(make())
     assert list(fast.headers) == list(general.headers)
     assert fast.headers.to_wsgi_list() == general.headers.to_wsgi_list()
 
