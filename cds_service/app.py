@@ -7,6 +7,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Mapping
 
 from flask import Flask, Request, Response, current_app
+from flask.ctx import RequestContext
 from werkzeug.datastructures import Headers
 from werkzeug.exceptions import ClientDisconnected, RequestEntityTooLarge
 from werkzeug.utils import cached_property
@@ -139,23 +140,101 @@ class CdsResponse(Response):
         return super().get_wsgi_headers(environ)
 
 
+# what werkzeug's `Map.bind_to_environ` (and `get_host`) read from the environ: equal values, same adapter
+_ROUTE_KEYS = ("HTTP_HOST", "SERVER_NAME", "SERVER_PORT", "wsgi.url_scheme", "HTTP_CONNECTION", "HTTP_UPGRADE",
+               "SCRIPT_NAME", "PATH_INFO", "QUERY_STRING", "REQUEST_METHOD")
+
+
+class _Route:
+    """One remembered binding: the URL adapter werkzeug built for these environ values, the host
+    Flask set on the request, and the adapter's successful match (rule, view args) once known."""
+
+    __slots__ = ("adapter", "host", "rule", "view_args")
+
+    def __init__(self, adapter: Any, host: str) -> None:
+        self.adapter, self.host = adapter, host
+        self.rule: Any = None
+        self.view_args: dict | None = None
+
+
+class CdsRequestContext(RequestContext):
+    """Flask's RequestContext whose `match_request` (Flask's documented override point for matching)
+    reuses the match remembered with the request's URL adapter (`CdsFlask.create_url_adapter`)."""
+
+    def match_request(self) -> None:
+        route = self.request.__dict__.get("_cds_route")
+        if route is None or route.adapter is not self.url_adapter:
+            return super().match_request()
+        if route.view_args is not None:
+            self.request.url_rule, self.request.view_args = route.rule, dict(route.view_args)
+            return None
+        super().match_request()
+        if self.request.routing_exception is None:  # a refusal (404, 405, redirect) is not remembered
+            route.rule, route.view_args = self.request.url_rule, dict(self.request.view_args or {})
+        return None
+
+
 class CdsFlask(Flask):
-    """Flask with `ensure_sync`'s answer remembered per function.
+    """Flask with `ensure_sync`'s answer remembered per function, and the URL adapter and route match
+    remembered per request target.
 
     Flask asks `ensure_sync` (Flask's documented override point) about every before/after-request
     function and view on every request; its `inspect.iscoroutinefunction` costs ~5,000 instructions
     a call, nine calls a hook request.  The functions asked about are the app's registered ones, so
     the memo stays small; a function registered per request (`after_this_request`) would only
     refill it, hence the bound.
+
+    Flask builds a werkzeug `MapAdapter` (`Map.bind_to_environ`: host, scheme, subdomain, path
+    decoding) and matches the path against the URL map on every request: ~40 us of a hook call on
+    the bench machine, for a handful of distinct targets (`POST /cds-services/<id>`).  The adapter
+    is a pure function of the environ values in `_ROUTE_KEYS` and the URL map, and werkzeug never
+    changes it after building it; so for equal values the same adapter, the same host and, after
+    its first success, the same match (a fresh copy of the view args) are reused.  Only the plain
+    configuration is remembered (no TRUSTED_HOSTS, SERVER_NAME, host or subdomain matching; anything
+    else is Flask's own method every time); adding a URL rule forgets everything; the memo is
+    bounded (arbitrary client paths only refill it).  tests/service/test_route_memo.py compares with
+    Flask's own matching.
     """
 
     _SYNC_MEMO_MAX = 512
+    _ROUTE_MEMO_MAX = 256
     request_class = CdsRequest
     response_class = CdsResponse
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._sync_memo: dict[Any, Any] = {}
+        self._route_memo: dict[tuple, _Route] = {}
+
+    def request_context(self, environ) -> RequestContext:
+        return CdsRequestContext(self, environ)
+
+    def add_url_rule(self, *args: Any, **kwargs: Any) -> None:
+        self._route_memo = {}
+        super().add_url_rule(*args, **kwargs)
+
+    def create_url_adapter(self, request):
+        if (request is None or self.config["TRUSTED_HOSTS"] is not None or self.config["SERVER_NAME"] is not None
+                or self.url_map.host_matching or self.subdomain_matching):
+            return super().create_url_adapter(request)
+        environ = request.environ
+        key = tuple([environ.get(name) for name in _ROUTE_KEYS])
+        memo = self._route_memo
+        route = memo.get(key)
+        if route is None:
+            adapter = super().create_url_adapter(request)
+            route = _Route(adapter, request.host)
+            try:
+                hash(key)
+            except TypeError:  # a non-string environ value: nothing to remember it by
+                return adapter
+            if len(memo) >= self._ROUTE_MEMO_MAX:
+                memo.clear()
+            memo[key] = route
+        else:
+            request.host = route.host  # what Flask sets (get_host of the same values)
+        request.__dict__["_cds_route"] = route
+        return route.adapter
 
     def ensure_sync(self, func):
         memo = self._sync_memo
