@@ -82,3 +82,16 @@ def test_random_texts_same_answers(pieces):
     for names in (DRUG_NAMES, ALLERGY_NAMES):
         assert _spans(cs._whole_words(names), low) == _spans(ref_whole_words(names), low), text
     assert cs.agents_in_text(text) == ref_agents_in_text(text), text
+
+
+def test_remembered_answers_equal_computed_ones_and_are_fresh_lists():
+    texts = ["omalizumab 150 MG/ML injection (Xolair)", "XYZAL 5 MG tablet", "albuterol inhaler", "",
+             "cyclosporine 0.05% ophthalmic emulsion (Restasis)", "montelukast 10 mg and zileuton"]
+    for _ in range(2):  # computed, then remembered
+        for t in texts:
+            assert cs.agents_in_text(t) == cs.agents_in_text_uncached(t) == ref_agents_in_text(t), t
+    got = cs.agents_in_text(texts[0])
+    assert got == ["omalizumab"]
+    got.append("changed by a caller")
+    assert cs.agents_in_text(texts[0]) == ["omalizumab"]
+    assert cs._agents_in_text.cache_info().hits >= len(texts) - 1
