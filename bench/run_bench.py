@@ -12,8 +12,9 @@ What one run does (same machine, same run, so the ratios are fair):
 1. starts `omalizumab-cds serve --workers N` with the production defaults (sync workers, one thread,
    no CDS_CLOCK, card-log write-behind on) except CDS_AUTH=off (no JWTs to sign), a fresh SQLite DB,
    loopback and CDS_ALLOWED_FHIR_SERVERS naming the demo FHIR server below; the floor app
-   (bench/floor_app.py: parse the request, return one static card) under gunicorn with the same
-   worker count and worker class; and, for the fetch path, a separate demo FHIR server
+   (bench/floor_app.py: parse the request, return one static card; for a request with an empty
+   prefetch and a fhirServer, first read the service's 12 prefetch searches from it the plainest way,
+   pooled and 8 in parallel) under gunicorn with the same worker count and worker class; and, for the fetch path, a separate demo FHIR server
    (`CDS_DEMO=1 omalizumab-cds serve`, its /demo/fhir, demo defaults: 8 threads per worker);
 2. builds the realistic requests from the allergic-asthma demo patient (bench/workload.py):
    patient-view with a complete prefetch, order-sign with an omalizumab draft, feedback on a card uuid
@@ -560,7 +561,7 @@ def main(argv: list[str] | None = None) -> int:
                         for _ in range(rounds):  # interleaved: a slow spell of the machine hits both
                             for who, server in (("floor", floor), ("service", service)):
                                 r = drive(server, spec, conn, tool, args.duration, smoke_requests, tmp,
-                                          fhir_pids if (hook == "fetch" and who == "service") else None)
+                                          fhir_pids if hook == "fetch" else None)
                                 runs[who].append(r)
                                 if who == "service":
                                     served += r["requests"]
