@@ -10,11 +10,13 @@ answered without its data, so there the least a service can do is read it: the f
 service's 12 prefetch searches from that server the plainest way (one pooled `requests` Session,
 8 threads, as the service's defaults; each response's JSON decoded; one page each, no paging, no
 checks) before its static card.  The fetch ratio then measures what the service adds to the same
-reads, not the reads themselves, which a static floor never makes.
+reads, not the reads themselves, which a static floor never makes.  FLOOR_FETCH=0 in the environment
+turns the reads off (the static floor the bench also reports the fetch scenario against).
 """
 
 from __future__ import annotations
 
+import os
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 
@@ -61,6 +63,7 @@ class _Fetcher:
 def create_app() -> Flask:
     app = Flask(__name__)
     fetcher: list[_Fetcher] = []  # built on the first fetch (after gunicorn forked the worker)
+    fetch = os.environ.get("FLOOR_FETCH", "1") != "0"
 
     @app.get("/cds-services")
     def discovery():
@@ -71,7 +74,7 @@ def create_app() -> Flask:
         body = request.get_json(silent=True)
         if not isinstance(body, dict) or "hook" not in body:
             return jsonify(error="bad request"), 400
-        if body.get("fhirServer") and not body.get("prefetch"):
+        if fetch and body.get("fhirServer") and not body.get("prefetch"):
             if not fetcher:
                 fetcher.append(_Fetcher())
             fetcher[0].fetch_all(body)

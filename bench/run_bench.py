@@ -419,13 +419,15 @@ def print_table(res: dict) -> None:
           f"{'cpu us/req':>12}{'cpu ratio':>11}")
     for hook, by in res["scenarios"].items():
         for conn in res["connections"]:
-            for who in ("service", "floor"):
-                r = by[who].get(str(conn))
+            for who in ("service", "floor", "floor_static"):
+                r = (by.get(who) or {}).get(str(conn))
                 if r:
                     ratio = f"{r['ratio_to_floor']:.2f}" if who == "service" else ""
                     cpu = r.get("worker_cpu_us_per_request")
                     cpu_ratio = r.get("cpu_ratio_to_floor") if who == "service" else None
                     fhir_cpu = r.get("fhir_server_cpu_us_per_request")
+                    if who == "service" and r.get("ratio_to_static_floor") is not None:
+                        ratio += f" (static floor {r['ratio_to_static_floor']:.3f})"
                     print(f"{hook:<13}{conn:>5} {who:<8}{r['rps']:>9.1f}{r['latency_ms']['p50']:>9.2f}"
                           f"{r['latency_ms']['p99']:>9.2f}{r['errors']:>8}{ratio:>8}"
                           f"{cpu if cpu is not None else '':>12}{f'{cpu_ratio:.2f}' if cpu_ratio else '':>11}"
@@ -517,10 +519,14 @@ def main(argv: list[str] | None = None) -> int:
                                "/cds-services")
         floor = procs.Server("floor", procs.floor_command(floor_port, args.workers, worker_class, threads),
                              floor_port, env, tmp, "/cds-services")
+        static_port = procs.free_port()
+        static_floor = procs.Server("floor-static", procs.floor_command(static_port, args.workers, worker_class,
+                                                                        threads),
+                                    static_port, dict(env, FLOOR_FETCH="0"), tmp, "/cds-services")
         res["fhir_server"] = {"base": fhir_base, "command": "CDS_DEMO=1 CDS_AUTH=off omalizumab-cds serve "
                               f"--workers {args.workers} (demo defaults: gthread, 8 threads per worker)"}
         try:
-            with fhir_server, service, floor:
+            with fhir_server, service, floor, static_floor:
                 bodies = build_bodies(service, demo)
                 family_specs = build_families(service, fhir_base, args.smoke)
                 res["families"] = {k: v["summary"] for k, v in family_specs.items()}
@@ -549,6 +555,7 @@ def main(argv: list[str] | None = None) -> int:
                                        f"after {second} in all; mixed hooks, a new connection per request")
                 # warm the floor the same way (first requests import lazily)
                 mixed_requests(floor, bodies, 30 if not args.smoke else 3, connections=2)
+                mixed_requests(static_floor, bodies, 30 if not args.smoke else 3, connections=2)
 
                 rounds = 1 if args.smoke else args.rounds
                 fhir_pids = fhir_server.worker_pids()
@@ -558,8 +565,12 @@ def main(argv: list[str] | None = None) -> int:
                         res["scenarios"][hook]["family"] = spec["summary"]
                     for conn in connections if "family" not in spec else [c for c in connections if c >= 16] or connections:
                         runs: dict[str, list[dict]] = {"floor": [], "service": []}
+                        servers = [("floor", floor), ("service", service)]
+                        if hook == "fetch":  # also the static floor: the ratio the earlier sessions reported
+                            runs["floor_static"] = []
+                            servers.append(("floor_static", static_floor))
                         for _ in range(rounds):  # interleaved: a slow spell of the machine hits both
-                            for who, server in (("floor", floor), ("service", service)):
+                            for who, server in servers:
                                 r = drive(server, spec, conn, tool, args.duration, smoke_requests, tmp,
                                           fhir_pids if hook == "fetch" else None)
                                 runs[who].append(r)
@@ -572,8 +583,13 @@ def main(argv: list[str] | None = None) -> int:
                                         sent["families"] += r["requests"]
                         for who in ("floor", "service"):
                             res["scenarios"][hook][who][str(conn)] = combine_rounds(runs[who])
+                        if "floor_static" in runs:
+                            fs = combine_rounds(runs["floor_static"])
+                            res["scenarios"][hook].setdefault("floor_static", {})[str(conn)] = fs
                         s, f = res["scenarios"][hook]["service"][str(conn)], res["scenarios"][hook]["floor"][str(conn)]
                         s["ratio_to_floor"] = round(s["rps"] / f["rps"], 3) if f["rps"] else None
+                        if "floor_static" in runs:
+                            s["ratio_to_static_floor"] = round(s["rps"] / fs["rps"], 3) if fs["rps"] else None
                         s["ratio_by_round"] = [round(a["rps"] / b["rps"], 3) if b["rps"] else None
                                                for a, b in zip(runs["service"], runs["floor"])]
                         if s.get("worker_cpu_us_per_request") and f.get("worker_cpu_us_per_request"):

@@ -32,6 +32,8 @@ def main(paths: list[str]) -> int:
                 if fhir is not None:
                     cpu += f" (+ FHIR server {fhir})"
                 rounds = ", ".join(f"{r:.2f}" for r in s.get("ratio_by_round") or [])
+                if s.get("ratio_to_static_floor") is not None:
+                    rounds += f"; static floor {s['ratio_to_static_floor']:.3f}"
                 print(f"| {name} | {sc} | {conn} | {s['rps']:,.0f} | {f['rps']:,.0f} | "
                       f"{s['ratio_to_floor']:.3f} ({rounds}) | {s['latency_ms']['p50']:.1f} / "
                       f"{s['latency_ms']['p99']:.1f} ({s.get('p99_ms_worst_round', s['latency_ms']['p99']):.1f}) | {cpu} |")

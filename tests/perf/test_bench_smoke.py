@@ -51,7 +51,12 @@ def test_bench_script_smoke(tmp_path):
     fams = result["families"]
     assert set(fams) == {"family-demo", "family-random", "fetch"}
     assert fams["fetch"]["observations_in_prefetch"] == [0, 0]
-    assert result["scenarios"]["fetch"]["service"]["16"]["fhir_server_cpu_us_per_request"] >= 0
+    fetch = result["scenarios"]["fetch"]
+    assert fetch["service"]["16"]["fhir_server_cpu_us_per_request"] >= 0
+    assert fetch["floor"]["16"]["fhir_server_cpu_us_per_request"] > 0  # the floor reads from the server too
+    assert fetch["floor_static"]["16"]["requests"] > 0 and fetch["floor_static"]["16"]["errors"] == 0
+    assert fetch["service"]["16"]["ratio_to_static_floor"] > 0
+    assert "floor_static" not in result["scenarios"]["patient-view"]
 
 
 def test_cpu_seconds_reads_proc_stat():
