@@ -71,14 +71,63 @@ def _finish(response):
         value = fields.get(key)
         if value is not None:
             line[key] = value
-    # what `log.info` does, less its caller lookup (findCaller walks the stack: ~7,000 instructions);
-    # the record names this line of this function, as findCaller would
-    log.handle(log.makeRecord(log.name, logging.INFO, _SOURCE, sys._getframe().f_lineno, _dumps(line), (),
-                              None, "_finish"))
+    text = _dumps(line)
+    handler = _sole_plain_handler()
+    if handler is not None:
+        _emit_plain(handler, text)
+    else:
+        # what `log.info` does, less its caller lookup (findCaller walks the stack: ~7,000
+        # instructions); the record names this line of this function, as findCaller would
+        log.handle(log.makeRecord(log.name, logging.INFO, _SOURCE, sys._getframe().f_lineno, text, (),
+                                  None, "_finish"))
     return response
 
 
 _SOURCE = _finish.__code__.co_filename  # the pathname findCaller gives a record logged in _finish
+
+
+def _sole_plain_handler() -> logging.StreamHandler | None:
+    """The handler the request record would reach, when it is the only one and does nothing but
+    write the message: a plain `StreamHandler` (no filters, level at most INFO) formatting with
+    MessageFormatter or no formatter (logging's default is "%(message)s"), on the path `Logger.handle`
+    walks (no logger filter on `cds_service.requests`, `propagate` followed up to the root).  That is
+    how configure_logging leaves logging in a worker; anything else (caplog, a test's or an
+    operator's handler, a filter, a subclass) answers None and the record goes through logging."""
+    if log.filters:
+        return None
+    found = None
+    logger = log
+    while logger is not None:
+        for handler in logger.handlers:
+            if found is not None:
+                return None
+            found = handler
+        logger = logger.parent if logger.propagate else None
+    if (found is None or type(found) is not logging.StreamHandler or found.filters
+            or found.level > logging.INFO):
+        return None
+    formatter = found.formatter
+    if formatter is not None and type(formatter) is not MessageFormatter:
+        return None
+    return found
+
+
+def _emit_plain(handler: logging.StreamHandler, text: str) -> None:
+    """What `handler.handle(record)` writes for the request record (its lock held, the message and
+    terminator written, the stream flushed, an error reported through handleError), without the
+    LogRecord and the layers of Logger.handle, callHandlers, Handler.handle, emit and format:
+    ~6 us of the ~9 us a request line cost through logging (measured in-process)."""
+    handler.acquire()
+    try:
+        handler.stream.write(text + handler.terminator)
+        handler.flush()
+    except RecursionError:
+        raise
+    except Exception:  # noqa: BLE001 - as StreamHandler.emit, with the record it would have had
+        handler.handleError(log.makeRecord(log.name, logging.INFO, _SOURCE, sys._getframe(1).f_lineno,
+                                           text, (), None, "_finish"))
+    finally:
+        handler.release()
 
 
 def _dumps(line: dict) -> str:
