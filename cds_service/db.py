@@ -150,6 +150,7 @@ _ROW_COLUMNS = ("card_uuid", "service_id", "hook", "topic", "indicator", "hook_i
                 "suggestion_uuids", "created_at")
 _HOOK_INSTANCE = _ROW_COLUMNS.index("hook_instance")
 _CREATED_AT = _ROW_COLUMNS.index("created_at")
+assert _CREATED_AT == len(_ROW_COLUMNS) - 1  # last: _sqlite_params replaces it by slicing
 
 
 class CardLog:
@@ -223,7 +224,7 @@ class CardLog:
             created = row[_CREATED_AT]
             if created is not last:
                 last, text = created, process(created)
-            params.append((*row[:_CREATED_AT], text, *row[_CREATED_AT + 1:]))
+            params.append(row[:_CREATED_AT] + (text,))
         return params
 
     def _insert_sqlite(self, rows: list[tuple[Any, ...]]) -> None:
