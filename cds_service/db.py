@@ -113,27 +113,28 @@ class Database:
             return False
 
 
-def _is_mapping(value: Any) -> bool:
-    """isinstance(value, Mapping), with the plain dict (what cards are) answered first: an ABC
-    isinstance costs several times a type comparison."""
-    return type(value) is dict or isinstance(value, Mapping)
-
-
 def card_topic(card: Mapping[str, Any]) -> str | None:
+    """`source.topic.code` of a card, at most 80 characters, or None (the card log's and the
+    metrics' topic, once per card each).  A plain dict is answered by a type comparison before the
+    ABC isinstance (several times slower), written out: a helper call per check cost more than it."""
     source = card.get("source")
-    topic = source.get("topic") if _is_mapping(source) else None
-    code = topic.get("code") if _is_mapping(topic) else None
+    topic = source.get("topic") if type(source) is dict or isinstance(source, Mapping) else None
+    code = topic.get("code") if type(topic) is dict or isinstance(topic, Mapping) else None
     return str(code)[:80] if code else None
 
 
 def uuid_list_json(ids: list[Any]) -> str:
     """`json.dumps(ids)`, written directly for plain strings of printable ASCII without a quote or
     backslash (card and suggestion uuids), which json.dumps writes as they are: its encoder cost
-    ~15,000 instructions a call, one call per card (tests/service/test_card_log_json.py compares)."""
-    if all(type(x) is str for x in ids):
-        text = "".join(ids)
-        if text.isascii() and text.isprintable() and '"' not in text and "\\" not in text:
-            return '["' + '", "'.join(ids) + '"]' if ids else "[]"
+    ~15,000 instructions a call, one call per card (tests/service/test_card_log_json.py compares).
+    The type check is a plain loop: `all()` over a generator cost twice as much for the one or two
+    uuids a card has."""
+    for x in ids:
+        if type(x) is not str:
+            return json.dumps(ids)
+    text = "".join(ids)
+    if text.isascii() and text.isprintable() and '"' not in text and "\\" not in text:
+        return '["' + '", "'.join(ids) + '"]' if ids else "[]"
     return json.dumps(ids)
 
 
@@ -141,6 +142,15 @@ def _is_sqlite_file(engine: Engine) -> bool:
     database = engine.url.database
     return (engine.dialect.name == "sqlite" and bool(database) and database != ":memory:"
             and not database.startswith("file:") and "mode=memory" not in str(engine.url))
+
+
+# the returned_cards columns in the order CardLog queues a row's values (record builds tuples, the
+# writer binds them positionally); checked against the table when a CardLog is made
+_ROW_COLUMNS = ("card_uuid", "service_id", "hook", "topic", "indicator", "hook_instance", "patient_id",
+                "suggestion_uuids", "created_at")
+_HOOK_INSTANCE = _ROW_COLUMNS.index("hook_instance")
+_CREATED_AT = _ROW_COLUMNS.index("created_at")
+assert _CREATED_AT == len(_ROW_COLUMNS) - 1  # last: _sqlite_params replaces it by slicing
 
 
 class CardLog:
@@ -172,7 +182,9 @@ class CardLog:
         self.write_behind_s = max(0.0, float(write_behind_s))
         self._insert = ReturnedCard.__table__.insert()
         self._engine: Engine | None = None
-        self._pending: list[dict[str, Any]] = []
+        # queued rows: one tuple per card, values in _ROW_COLUMNS order (a tuple is built in a third
+        # of a 9-key dict's time and bound positionally without a per-row dict merge)
+        self._pending: list[tuple[Any, ...]] = []
         self._cond = threading.Condition()
         self._writer_pid: int | None = None  # the process whose writer thread is running
         self._writing = False  # the writer thread holds a batch it has not finished writing
@@ -180,19 +192,42 @@ class CardLog:
             self._engine = make_engine(db.engine.url.render_as_string(hide_password=False),
                                        synchronous="NORMAL")
             dialect = self._engine.dialect
-            columns = list(ReturnedCard.__table__.c)
+            columns = [ReturnedCard.__table__.c[name] for name in _ROW_COLUMNS]
             # SQLAlchemy's own bind processors (DateTime -> its SQLite text form), so rows are stored
-            # exactly as a Core insert stores them
-            self._processors = {c.name: p for c in columns
-                                if (p := c.type.dialect_impl(dialect).bind_processor(dialect)) is not None}
-            self._sql = (f"INSERT INTO {ReturnedCard.__tablename__} ({', '.join(c.name for c in columns)}) "
-                         f"VALUES ({', '.join(':' + c.name for c in columns)})")
+            # exactly as a Core insert stores them; by position in the row tuple
+            processors = {i: p for i, c in enumerate(columns)
+                          if (p := c.type.dialect_impl(dialect).bind_processor(dialect)) is not None}
+            # created_at is the one column with a processor (its value, one datetime per response,
+            # is converted once per distinct value in a batch, see _sqlite_params)
+            if set(processors) - {_CREATED_AT}:
+                raise RuntimeError(f"unexpected bind processors for {sorted(processors)}")
+            self._created_at_processor = processors.get(_CREATED_AT)
+            # qmark parameters: sqlite3 binds a tuple by position, a named style looks up every name
+            self._sql = (f"INSERT INTO {ReturnedCard.__tablename__} ({', '.join(_ROW_COLUMNS)}) "
+                         f"VALUES ({', '.join('?' for _ in _ROW_COLUMNS)})")
             self._idle: list[Any] = []  # DBAPI connections of the card-log engine, reused LIFO
             self._idle_lock = threading.Lock()
+        if set(_ROW_COLUMNS) != set(ReturnedCard.__table__.c.keys()):
+            raise RuntimeError("CardLog's row columns do not match the returned_cards table")
         if self.write_behind_s:
             _WRITE_BEHIND_LOGS.add(self)
 
-    def _insert_sqlite(self, rows: list[dict[str, Any]]) -> None:
+    def _sqlite_params(self, rows: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
+        """The rows with created_at in SQLAlchemy's stored form, its processor called once per
+        distinct datetime (every card of a response shares one) instead of once per row."""
+        process = self._created_at_processor
+        if process is None:
+            return rows
+        params = []
+        last = text = None
+        for row in rows:
+            created = row[_CREATED_AT]
+            if created is not last:
+                last, text = created, process(created)
+            params.append(row[:_CREATED_AT] + (text,))
+        return params
+
+    def _insert_sqlite(self, rows: list[tuple[Any, ...]]) -> None:
         """One executemany and commit on a pooled-by-us DBAPI connection of the card-log engine
         (SQLAlchemy's checkout, reset and statement layers cost ~0.1 ms of the ~0.2 ms per call)."""
         with self._idle_lock:
@@ -203,8 +238,7 @@ class CardLog:
             fairy.detach()
         conn = fairy.dbapi_connection
         try:
-            params = [{**row, **{k: p(row[k]) for k, p in self._processors.items()}} for row in rows]
-            conn.executemany(self._sql, params)
+            conn.executemany(self._sql, self._sqlite_params(rows))
             conn.commit()
         except BaseException:
             try:
@@ -218,18 +252,16 @@ class CardLog:
     def record(self, cards: Iterable[Mapping[str, Any]], *, service_id: str, hook: str,
                hook_instance: str, patient_id: str) -> bool:
         now = datetime.now(timezone.utc)
+        hook_instance_80 = hook_instance[:80]
         rows = []
         for card in cards:
-            if not _is_mapping(card) or not card.get("uuid"):
+            if not (type(card) is dict or isinstance(card, Mapping)) or not card.get("uuid"):
                 continue
             suggestions = [s.get("uuid") for s in card.get("suggestions") or ()
-                           if _is_mapping(s) and s.get("uuid")]
-            rows.append({
-                "card_uuid": str(card["uuid"])[:200], "service_id": service_id, "hook": hook,
-                "topic": card_topic(card), "indicator": card.get("indicator"),
-                "hook_instance": hook_instance[:80], "patient_id": patient_id,
-                "suggestion_uuids": uuid_list_json(suggestions), "created_at": now,
-            })
+                           if (type(s) is dict or isinstance(s, Mapping)) and s.get("uuid")]
+            rows.append((  # _ROW_COLUMNS order
+                str(card["uuid"])[:200], service_id, hook, card_topic(card), card.get("indicator"),
+                hook_instance_80, patient_id, uuid_list_json(suggestions), now))
         if not rows:
             return True
         if self.write_behind_s:
@@ -272,7 +304,7 @@ class CardLog:
                         self._writing = False
                         self._cond.notify_all()
 
-    def _write(self, rows: list[dict[str, Any]], hook_instance: str | None) -> bool:
+    def _write(self, rows: list[tuple[Any, ...]], hook_instance: str | None) -> bool:
         # where the database's sessions write (a test or tool may rebind them)
         bind = self.db.sessions.kw.get("bind") or self.db.engine
         try:
@@ -284,7 +316,7 @@ class CardLog:
                 # connections stay as their engine made them, so feedback never gets a relaxed one)
                 if conn.dialect.name == "postgresql":
                     conn.exec_driver_sql("SET LOCAL synchronous_commit TO OFF")
-                conn.execute(self._insert, rows)
+                conn.execute(self._insert, [dict(zip(_ROW_COLUMNS, row)) for row in rows])
             return True
         except (IntegrityError, sqlite3.IntegrityError):
             if len(rows) > 1:  # one bad row (a repeated card uuid) must not cost the batch's others
@@ -294,13 +326,13 @@ class CardLog:
             return self._failed(rows, hook_instance, type(exc).__name__)
 
     @staticmethod
-    def _failed(rows: list[dict[str, Any]], hook_instance: str | None, error: str) -> bool:
+    def _failed(rows: list[tuple[Any, ...]], hook_instance: str | None, error: str) -> bool:
         """The clinical answer went out, but loudly: these uuids will not join feedback."""
-        instances = sorted({r["hook_instance"] for r in rows})
+        instances = sorted({r[_HOOK_INSTANCE] for r in rows})
         log.error(json.dumps({"event": "card_log_failed", "error": error,
                               "hookInstance": hook_instance or (instances[0] if len(instances) == 1
                                                                 else instances[:20]),
-                              "cards": [r["card_uuid"] for r in rows][:100]}))
+                              "cards": [r[0] for r in rows][:100]}))  # card_uuid
         return False
 
 

@@ -25,7 +25,7 @@ import time
 from collections.abc import Mapping  # isinstance on typing.Mapping is ~10x slower
 from typing import Any, Iterable
 
-from flask import Blueprint, Flask, Response, current_app, g, has_app_context, request
+from flask import Blueprint, Flask, Response, current_app, g, request
 
 from .db import card_topic as _logged_topic
 
@@ -61,6 +61,10 @@ class CdsMetrics:
 
         self.registry = registry
         self._children: dict[tuple[int, tuple[str, ...]], Any] = {}
+        # the same children by the values the service passes, before they are made labels (see
+        # _plain_key): the hook series of a call and the HTTP series of a request in one lookup
+        self._hook_children: dict[tuple[Any, ...], Any] = {}
+        self._http_children: dict[tuple[str, str, int], Any] = {}
         self.hook_duration = Histogram(
             "cds_hook_request_duration_seconds",
             "Time to evaluate one CDS Hooks request (decode, FHIR fetch, mappings, core, cards).",
@@ -113,11 +117,27 @@ class CdsMetrics:
 
     def record_hook(self, service: Any, hook: Any, status: Any, duration_s: float,
                     cards: Iterable[Mapping[str, Any]] | None) -> None:
-        self.child(self.hook_duration, _label(service), _label(hook), _label(status)).observe(
-            max(float(duration_s or 0.0), 0.0))
+        key = (service, hook, status)
+        child = self._hook_children.get(key) if _plain_key(key) else None
+        if child is None:
+            child = self.child(self.hook_duration, _label(service), _label(hook), _label(status))
+            if _plain_key(key) and len(self._hook_children) < _RAW_KEYS_MAX:
+                self._hook_children[key] = child
+        child.observe(max(float(duration_s or 0.0), 0.0))
         for card in cards or ():
             if type(card) is dict or isinstance(card, Mapping):  # dict first: an ABC check is slower
                 self.child(self.cards, card_topic(card), _label(card.get("indicator"))).inc()
+
+    def http_child(self, method: str, endpoint: str, status_code: int) -> Any:
+        """`child(http_duration, method, endpoint, str(status_code))` by the request's own values
+        (method already one of _METHODS or "other", the route template, the int status)."""
+        key = (method, endpoint, status_code)
+        child = self._http_children.get(key)
+        if child is None:
+            child = self.child(self.http_duration, method, endpoint, str(status_code))
+            if type(status_code) is int and len(self._http_children) < _RAW_KEYS_MAX:
+                self._http_children[key] = child
+        return child
 
     def record_fhir(self, key: Any, duration_s: float, ok: bool) -> None:
         outcome = "ok" if ok else "failure"
@@ -127,6 +147,19 @@ class CdsMetrics:
 
     def record_feedback(self, topic: Any, outcome: Any) -> None:
         self.feedback.labels(_label(topic), _label(outcome)).inc()
+
+
+_RAW_KEYS_MAX = 4096  # label values are bounded sets; the bound only guards a leak
+
+
+def _plain_key(values: tuple[Any, ...]) -> bool:
+    """Values whose equality means equal labels (str, int, None), so a dict keyed by them finds
+    the child `_label` would name: not bool/float/subclasses (True == 1 == 1.0, labels differ)."""
+    for value in values:
+        kind = type(value)
+        if kind is not str and kind is not int and value is not None:
+            return False
+    return True
 
 
 def _label(value: Any) -> str:
@@ -142,13 +175,13 @@ def card_topic(card: Mapping[str, Any]) -> str:
 
 # -- signal receivers: module-level functions so blinker keeps one (strong) reference each --------
 def _metrics_for(sender: Any) -> CdsMetrics | None:
-    app = None
-    if has_app_context():
-        app = current_app._get_current_object()  # one proxy lookup (~9,000 instructions each)
-    elif isinstance(sender, Flask):
+    try:
+        # the app of the current context (one lookup; has_app_context() first was a second one)
+        app = current_app._get_current_object()
+    except RuntimeError:  # no application context
+        if not isinstance(sender, Flask):
+            return None
         app = sender
-    if app is None:
-        return None
     return app.extensions.get(EXTENSION_KEY)
 
 
@@ -206,8 +239,7 @@ def _observe_http(response):
         method = req.method
         if method not in _METHODS:
             method = "other"  # the client names it
-        metrics.child(metrics.http_duration, method, endpoint, str(response.status_code)).observe(
-            time.perf_counter() - t0)
+        metrics.http_child(method, endpoint, response.status_code).observe(time.perf_counter() - t0)
     return response
 
 
