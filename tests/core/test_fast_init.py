@@ -192,3 +192,44 @@ def test_fast_replace_of_other_classes_is_dataclasses_replace():
     from clinical_core.facts import PatientFacts
     pf = PatientFacts("p", date(2026, 1, 1))
     assert fast_replace(pf, patient_id="q") == dataclasses.replace(pf, patient_id="q")
+
+
+# ---------------------------------------------------------------------------------------------------
+# _fast_init.maker against the class call
+
+from clinical_core._fast_init import maker  # noqa: E402
+
+
+@settings(max_examples=400, deadline=None)
+@given(data=st.data())
+def test_maker_builds_what_the_class_call_builds(data):
+    cls = data.draw(st.sampled_from(FAST))
+    make = maker(cls)
+    fields = dataclasses.fields(cls)
+    required = [f for f in fields if f.default is dataclasses.MISSING]
+    optional = [f for f in fields if f.default is not dataclasses.MISSING]
+    n_opt = data.draw(st.integers(0, len(optional)))
+    args = [data.draw(VALUES) for _ in required]
+    given_opt = {f.name: data.draw(VALUES) for f in optional[:n_opt]}
+    if data.draw(st.booleans()):
+        kwargs = {**{f.name: a for f, a in zip(required, args)}, **given_opt}
+        got, want = make(**kwargs), cls(**kwargs)
+    else:
+        got, want = make(*args, *given_opt.values()), cls(*args, *given_opt.values())
+    assert type(got) is type(want) is cls
+    for f in fields:
+        assert getattr(got, f.name) is getattr(want, f.name)  # the very stored objects, defaults included
+    assert repr(got) == repr(want)
+    if all(v == v for v in (getattr(want, f.name) for f in fields)):  # NaN is not equal to itself
+        assert got == want
+        assert pickle.loads(pickle.dumps(got)) == want
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        setattr(got, fields[0].name, "x")
+
+
+@pytest.mark.parametrize("cls", FAST, ids=lambda c: c.__name__)
+def test_maker_has_the_init_parameters(cls):
+    make = maker(cls)
+    init = inspect.signature(cls.__init__._generated).parameters
+    assert list(inspect.signature(make).parameters) == list(init)[1:]  # without self
+    assert make.__defaults__ is cls.__init__._generated.__defaults__
