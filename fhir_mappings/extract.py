@@ -73,6 +73,7 @@ _VALUE_WHEN = attrgetter("value", "when")
 # the facts built per resource, without the generic class call (the same objects: see _fast_init.maker)
 _Measurement, _SourceRef, _BloodPressure = maker(Measurement), maker(SourceRef), maker(BloodPressure)
 _ConditionFact, _AllergyFact, _SpecificIge = maker(ConditionFact), maker(AllergyFact), maker(SpecificIge)
+_IgeBaseline = maker(IgeBaseline)
 
 
 class _Ctx:
@@ -711,16 +712,16 @@ def _ige_baseline(results: list[Measurement], meds: list[MedicationFact], ctx: _
     if not courses:
         newest = _newest(dated, ok)
         if newest is not None:
-            return IgeBaseline("newest-no-omalizumab", newest, note="no omalizumab history: newest result")
-        return IgeBaseline("missing", None,
-                           note="total IgE results have no date" if undated else "no usable total IgE result")
+            return _IgeBaseline("newest-no-omalizumab", newest, note="no omalizumab history: newest result")
+        return _IgeBaseline("missing", None,
+                            note="total IgE results have no date" if undated else "no usable total IgE result")
     if not results:
-        return IgeBaseline("missing", None, note="no usable total IgE result")
+        return _IgeBaseline("missing", None, note="no usable total IgE result")
     if any(c.start is None for c in courses):
         refs = ", ".join(c.source.reference for c in courses if c.start is None)
-        return IgeBaseline("only-on-treatment", None, excluded=tuple(dated),
-                           note=f"omalizumab recorded without a start date ({refs}): cannot tell which IgE "
-                                "predates treatment; confirm the baseline IgE")
+        return _IgeBaseline("only-on-treatment", None, excluded=tuple(dated),
+                            note=f"omalizumab recorded without a start date ({refs}): cannot tell which IgE "
+                                 "predates treatment; confirm the baseline IgE")
     ev = ctx.evaluation_date
     windows = []
     for c in courses:
@@ -737,25 +738,25 @@ def _ige_baseline(results: list[Measurement], meds: list[MedicationFact], ctx: _
     usable = [r for r in dated if not excluded(r)]
     dropped = tuple(r for r in dated if excluded(r))
     if not usable:
-        return IgeBaseline("only-on-treatment", None, excluded=dropped,
-                           note="every total IgE was drawn on omalizumab or within a year of stopping")
+        return _IgeBaseline("only-on-treatment", None, excluded=dropped,
+                            note="every total IgE was drawn on omalizumab or within a year of stopping")
     chosen = max(usable, key=_WHEN)
     ongoing = [c for c in courses if c.is_active or c.end is None]
     last_end = max((c.end for c in courses if c.end is not None), default=None)
     interrupted = not ongoing and last_end is not None and (ev - last_end) >= ONE_YEAR
     if interrupted and chosen.when.date() < last_end + ONE_YEAR:
-        return IgeBaseline("retest-after-interruption", chosen, excluded=dropped,
-                           note=f"omalizumab stopped {last_end.isoformat()} (a year or more ago): the label asks "
-                                "for a new total IgE before dosing")
+        return _IgeBaseline("retest-after-interruption", chosen, excluded=dropped,
+                            note=f"omalizumab stopped {last_end.isoformat()} (a year or more ago): the label asks "
+                                 "for a new total IgE before dosing")
     if chosen.when.date() < first_start:
         unknown_stop = [c for c in courses if not c.is_active and c.end is None]
         extra = ("; omalizumab is recorded as " + "/".join(sorted({c.status for c in unknown_stop}))
                  + " without a stop date: if treatment was interrupted for a year or more, re-test total IgE"
                  ) if unknown_stop else ""
-        return IgeBaseline("baseline-before-omalizumab", chosen, excluded=dropped,
-                           note=f"newest result before the first omalizumab start ({first_start.isoformat()}){extra}")
-    return IgeBaseline("baseline-before-omalizumab", chosen, excluded=dropped,
-                       note="re-test drawn a year or more after omalizumab was stopped")
+        return _IgeBaseline("baseline-before-omalizumab", chosen, excluded=dropped,
+                            note=f"newest result before the first omalizumab start ({first_start.isoformat()}){extra}")
+    return _IgeBaseline("baseline-before-omalizumab", chosen, excluded=dropped,
+                        note="re-test drawn a year or more after omalizumab was stopped")
 
 
 # ------------------------------------------------------------------------------- conditions
