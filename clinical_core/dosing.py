@@ -14,7 +14,7 @@ from functools import lru_cache
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Literal
 
-from ._fast_init import fast_init  # a cheaper __init__ only: see _fast_init.py
+from ._fast_init import fast_init, maker  # a cheaper __init__ (and maker): see _fast_init.py
 from .facts import Measurement
 from .knowledge import Cell, TableMeta, dose_table, table_meta
 
@@ -132,6 +132,9 @@ def outside_limits(table_id: str, ige: Measurement | None, weight: Measurement |
     return lk if lk is not None and lk.outcome in ("below-min", "above-max") else None
 
 
+_Lookup = maker(Lookup)  # Lookup(...) without the generic class call: see _fast_init.maker
+
+
 def lookup(table_id: str, ige: Measurement, weight: Measurement) -> Lookup:
     """Apply one label table to a baseline IgE (IU/mL) and a body weight (kg)."""
     meta = table_meta(table_id)
@@ -182,8 +185,8 @@ def _limits(meta: TableMeta, ige: Measurement | None, weight: Measurement | None
         limits = f" (table limits {', '.join(lim)})" if lim else ""
         text = meta.raw.get("outside_limits_text", "no dose can be given from the table").rstrip(".")
         tail = "" if outcome == "indeterminate" else f" {text[0].upper()}{text[1:]}."
-        return Lookup(outcome, meta, reason=f"{meta.short_label}: " + "; ".join(problems) + limits + "." + tail,
-                      missing=tuple(missing), weight_kg=kg)
+        return _Lookup(outcome, meta, reason=f"{meta.short_label}: " + "; ".join(problems) + limits + "." + tail,
+                       missing=tuple(missing), weight_kg=kg)
     return None
 
 
@@ -202,9 +205,9 @@ def _cell(meta: TableMeta, table, ige: Measurement, kg: float) -> Lookup:
             where += " (band layout as expected, not verified)." if meta.raw.get("edges_source") else "."
         else:
             where = f" Baseline IgE {_ige_words(ige)}, weight {fmt_num(kg)} kg."
-        return Lookup("table-unverified", meta, ige_band, w_band,
-                      reason=f"Not dosable automatically: use {meta.short_label} of the {meta.label} "
-                             f"(its cells are not verified in this service).{where}", weight_kg=kg)
+        return _Lookup("table-unverified", meta, ige_band, w_band,
+                       reason=f"Not dosable automatically: use {meta.short_label} of the {meta.label} "
+                              f"(its cells are not verified in this service).{where}", weight_kg=kg)
 
     ib = band_index(table.ige_edges, ige.value)
     wb = band_index(table.weight_edges, kg)
@@ -215,19 +218,19 @@ def _cell(meta: TableMeta, table, ige: Measurement, kg: float) -> Lookup:
     cell: Cell = table.cell_at(lo_i, lo_w)
     where = f"{meta.short_label}, IgE {ige_band}, {w_band}"
     if not cell.verified:
-        return Lookup("unverified-cell", meta, ige_band, w_band, reason=(
+        return _Lookup("unverified-cell", meta, ige_band, w_band, reason=(
             f"Not dosable automatically: the cell {where} is not verified in this service; "
             f"use {meta.short_label} of the {meta.label}."), weight_kg=kg)
     if cell.outcome == "insufficient-data":
-        return Lookup("insufficient-data", meta, ige_band, w_band, reason=(
+        return _Lookup("insufficient-data", meta, ige_band, w_band, reason=(
             f"{where}: the label gives no dose (insufficient data to recommend a dose)."), weight_kg=kg)
     if cell.outcome.startswith("see-table:"):
         other = table_meta(cell.outcome.split(":", 1)[1])
-        return Lookup("see-table", meta, ige_band, w_band, see_table=other, reason=(
+        return _Lookup("see-table", meta, ige_band, w_band, see_table=other, reason=(
             f"{where}: the dose is in {other.short_label} (every-2-weeks table), which is not verified "
             f"in this service. Not dosable automatically: use {other.short_label} of the {other.label}."),
             weight_kg=kg)
-    return Lookup("dose", meta, ige_band, w_band, cell.dose_mg, cell.interval_weeks, weight_kg=kg)
+    return _Lookup("dose", meta, ige_band, w_band, cell.dose_mg, cell.interval_weeks, weight_kg=kg)
 
 
 def band_of(table_id: str, weight_kg: float) -> str | None:

@@ -12,6 +12,11 @@ from operator import attrgetter
 from .dosing import fmt_num
 from .facts import AllergyFact, BloodPressure, ConditionFact, Measurement, MedicationFact, SpecificIge
 from .decisions import Evidence
+from ._fast_init import maker
+
+# Evidence(...) without the generic class call (the same object: see _fast_init.maker); a dozen rows
+# are built per assessment
+new_evidence = maker(Evidence)
 
 # canonical UCUM unit -> how a clinician writes it
 DISPLAY_UNITS: dict[str, str] = {
@@ -77,23 +82,23 @@ def measurement(label: str, m: Measurement, *, decimals: int | None = None, note
     when = m.when
     if when is not None and isinstance(when, datetime):
         when = when.date()
-    return Evidence(label, text, when, m.source.reference, original)
+    return new_evidence(label, text, when, m.source.reference, original)
 
 
 def blood_pressure(label: str, bp: BloodPressure) -> Evidence:
     s = fmt_num(bp.systolic.value) if bp.systolic else "?"
     d = fmt_num(bp.diastolic.value) if bp.diastolic else "?"
-    return Evidence(label, f"{s}/{d} mmHg", day(bp.when), bp.source.reference)
+    return new_evidence(label, f"{s}/{d} mmHg", day(bp.when), bp.source.reference)
 
 
 def condition(c: ConditionFact) -> Evidence:
-    return Evidence("Condition", c.display or c.concept, c.onset or c.recorded, c.source.reference)
+    return new_evidence("Condition", c.display or c.concept, c.onset or c.recorded, c.source.reference)
 
 
 def medication(m: MedicationFact) -> Evidence:
     state = "active" if m.is_active else (m.status or "inactive")
     text = m.text or m.agent
-    return Evidence("Medication", f"{text} ({state})", m.start, m.source.reference)
+    return new_evidence("Medication", f"{text} ({state})", m.start, m.source.reference)
 
 
 def allergy(a: AllergyFact) -> Evidence:
@@ -103,7 +108,7 @@ def allergy(a: AllergyFact) -> Evidence:
     if a.ige_mediated:
         extra.append("IgE-mediated")
     suffix = f" ({', '.join(extra)})" if extra else ""
-    return Evidence(f"Allergy ({a.category})", f"{a.substance}{suffix}", a.recorded, a.source.reference)
+    return new_evidence(f"Allergy ({a.category})", f"{a.substance}{suffix}", a.recorded, a.source.reference)
 
 
 def specific_ige(s: SpecificIge) -> Evidence:
@@ -111,4 +116,4 @@ def specific_ige(s: SpecificIge) -> Evidence:
 
 
 def age(years: int, patient_id: str) -> Evidence:
-    return Evidence("Age", f"{years} years", None, f"Patient/{patient_id}")
+    return new_evidence("Age", f"{years} years", None, f"Patient/{patient_id}")

@@ -165,6 +165,7 @@ class DraftOrder:
     route: str | None = None
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class PatientFacts:
     """Everything the phenotype model reads about one patient at one evaluation date."""

@@ -11,6 +11,7 @@ from datetime import date
 from functools import lru_cache
 
 from . import evidence as ev
+from ._fast_init import maker
 from .decisions import Evidence, PhenotypeFinding
 from .dosing import fmt_num
 from .facts import BloodPressure, ConditionFact, Measurement, PatientFacts
@@ -219,6 +220,9 @@ _FIXED_FINDINGS: dict[tuple, PhenotypeFinding] = {
     )}
 
 
+_PhenotypeFinding = maker(PhenotypeFinding)  # without the generic class call: see _fast_init.maker
+
+
 def _add(p: Profile, key: str, status: str, evidence=(), missing=(), note: str = "") -> None:
     missing = tuple(missing)
     if not evidence:
@@ -227,13 +231,13 @@ def _add(p: Profile, key: str, status: str, evidence=(), missing=(), note: str =
             p.findings[key] = fixed
             return
     # one row or none cannot repeat: only longer evidence is de-duplicated (hashing every row)
-    p.findings[key] = PhenotypeFinding(key, status, ev.unique(evidence) if len(evidence) > 1  # type: ignore[arg-type]
-                                       else tuple(evidence), missing, note)
+    p.findings[key] = _PhenotypeFinding(key, status, ev.unique(evidence) if len(evidence) > 1
+                                        else tuple(evidence), missing, note)
 
 
 def build_profile(facts: PatientFacts) -> Profile:
     age = facts.age_years
-    age_ev = (Evidence("Age", f"{age} years", None, f"Patient/{facts.patient_id}"),) if age is not None else ()
+    age_ev = (ev.new_evidence("Age", f"{age} years", None, f"Patient/{facts.patient_id}"),) if age is not None else ()
     groups = _condition_groups(facts.conditions)
     asthma_conds = groups.get("*asthma", ())
     total = facts.total_ige

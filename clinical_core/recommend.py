@@ -9,7 +9,7 @@ from __future__ import annotations
 
 
 from . import evidence as ev
-from ._fast_init import replace  # dataclasses.replace, cheaper for the Decision class
+from ._fast_init import maker, replace  # dataclasses.replace, cheaper for the Decision class
 from .decisions import Assessment, Citation, Decision, DoseRecommendation, Evidence, TherapyOption
 from .dosing import Lookup, band_of, fmt_num, lookup, outside_limits
 from .knowledge import citation, csu_fixed, table_meta, therapies
@@ -34,6 +34,9 @@ COVER_WORDS = {"allergic-asthma": "allergic asthma", "csu-refractory": "CSU", "c
 # data/policy.json's thresholds as cards write them, formatted once (the file stays their only source)
 _P_TEXT = T
 _p = _P_TEXT.__getitem__  # _p("egfr_warn_below") -> "60"
+
+# built once per assessment, without the generic class call (see _fast_init.maker)
+_DoseRecommendation, _Assessment = maker(DoseRecommendation), maker(Assessment)
 
 
 def eosinophil_policy_note(t: dict[str, str] = _P_TEXT) -> str:
@@ -143,7 +146,7 @@ def dose_inputs(p: Profile, table_id: str) -> tuple[Lookup | None, tuple[str, ..
 
 def dose_from(lk: Lookup) -> DoseRecommendation:
     meta = lk.table
-    return DoseRecommendation(
+    return _DoseRecommendation(
         dose_mg=int(lk.dose_mg), interval_weeks=int(lk.interval_weeks), table_id=meta.id,  # type: ignore[arg-type]
         table_label=meta.raw.get("dose_label") or f"{meta.short_label} (age >= {meta.age_min})",
         region=meta.region, citation=meta.citation, ige_band=lk.ige_band, weight_band=lk.weight_band,
@@ -894,7 +897,7 @@ def assess(facts, *, region: str = "US") -> Assessment:
         out.append(need)
     out.append(no_type2_decision(p, oma))
     decisions = mark_partial([d for d in out if d is not None], facts)
-    return Assessment(phenotypes=tuple(p.findings.values()), decisions=tuple(decisions), profile=p)
+    return _Assessment(phenotypes=tuple(p.findings.values()), decisions=tuple(decisions), profile=p)
 
 
 def mark_partial(decisions: list[Decision], facts) -> list[Decision]:

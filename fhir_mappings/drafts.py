@@ -12,6 +12,7 @@ import math
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
+from clinical_core._fast_init import maker
 from clinical_core.facts import DraftOrder
 
 from . import codesets as cs
@@ -24,6 +25,8 @@ log = logging.getLogger(__name__)
 _ROUTES = (("subcut", "subcutaneous"), ("sub-cut", "subcutaneous"), ("s.c.", "subcutaneous"),
            ("intraven", "intravenous"), ("i.v.", "intravenous"), ("oral", "oral"), ("by mouth", "oral"),
            ("per os", "oral"))
+
+_DraftOrder = maker(DraftOrder)  # DraftOrder(...) without the generic class call: see _fast_init.maker
 
 
 def extract_draft_orders(draft_orders: Mapping | None, selections: Sequence[str] | None, *, hook: str,
@@ -63,7 +66,7 @@ def _extract(draft_orders: Any, selections: Any, hook: str, resolver) -> tuple[D
         text = concept_text(concept) if concept else ""
         dosage = first_dosage(res)
         dose_value, dose_unit = _dose(dosage)
-        out.append(DraftOrder(
+        out.append(_DraftOrder(
             reference=reference, agent=agent, drug_class=drug_class, text=text, selected=selected,
             intent=as_str(res.get("intent")), dose_value=dose_value, dose_unit=dose_unit,
             interval_weeks=_interval_weeks(dosage), route=_route(dosage),

@@ -28,6 +28,7 @@ from clinical_core.facts import (
     SourceRef,
     SpecificIge,
 )
+from clinical_core._fast_init import maker
 from clinical_core.phenotypes import months_before
 
 from . import codesets as cs
@@ -69,6 +70,10 @@ ONE_YEAR = timedelta(days=365)
 # sort keys in C (a lambda is one Python call per item): the same keys, so the same order
 _WHEN = attrgetter("when")
 _VALUE_WHEN = attrgetter("value", "when")
+# the facts built per resource, without the generic class call (the same objects: see _fast_init.maker)
+_Measurement, _SourceRef, _BloodPressure = maker(Measurement), maker(SourceRef), maker(BloodPressure)
+_ConditionFact, _AllergyFact, _SpecificIge = maker(ConditionFact), maker(AllergyFact), maker(SpecificIge)
+_IgeBaseline = maker(IgeBaseline)
 
 
 class _Ctx:
@@ -404,7 +409,7 @@ def _observations(observations: list[dict], reports: list[dict], ctx: _Ctx) -> d
             read_usual.add(id(res))
         res_of[id(m)] = (res,)
         if kind == "specific-ige":
-            specific.append(SpecificIge(loinc.allergen or loinc.display,
+            specific.append(_SpecificIge(loinc.allergen or loinc.display,
                                         loinc.allergen_group or "other", m))  # type: ignore[arg-type]
             continue
         group = measurements.get(kind)
@@ -460,9 +465,9 @@ def _quantity_fast(res: dict, kind: str, loinc, coding: dict | None, rid: str | 
     display = coding.get("display") if coding else None
     if not (isinstance(display, str) and display.strip()):
         display = loinc.display
-    return Measurement(kind, converted, canonical, when,
-                       SourceRef("Observation", rid, _loinc_ref(loinc.code), display),
-                       comparator, v, original_unit, status)
+    return _Measurement(kind, converted, canonical, when,
+                        _SourceRef("Observation", rid, _loinc_ref(loinc.code), display),
+                        comparator, v, original_unit, status)
 
 
 @cache
@@ -516,7 +521,7 @@ def _bp_panel(res: dict, loinc: cs.LoincCode, coding: dict, rid: str | None, whe
     display = coding.get("display")  # = RawObservation.source(): as_str(display) or the code's display
     if not (isinstance(display, str) and display.strip()):
         display = loinc.display
-    return BloodPressure(systolic, diastolic, when, SourceRef("Observation", rid, _loinc_ref(loinc.code), display))
+    return _BloodPressure(systolic, diastolic, when, _SourceRef("Observation", rid, _loinc_ref(loinc.code), display))
 
 
 @cache
@@ -545,11 +550,11 @@ def _blood_pressures(panels: list[BloodPressure], systolics: list[Measurement],
                 match = min(cands, key=lambda d: abs(d.when - s.when))
         if match is not None:
             unpaired_d.remove(match)
-        bp = BloodPressure(s, match, s.when, s.source)
+        bp = _BloodPressure(s, match, s.when, s.source)
         res_of[id(bp)] = res_of.get(id(s), ()) + (res_of.get(id(match), ()) if match is not None else ())
         out.append(bp)
     for d in unpaired_d:
-        bp = BloodPressure(None, d, d.when, d.source)
+        bp = _BloodPressure(None, d, d.when, d.source)
         res_of[id(bp)] = res_of.get(id(d), ())
         out.append(bp)
     out.sort(key=lambda b: b.when or datetime.min, reverse=True)
@@ -641,7 +646,7 @@ def _derived_eosinophils(percents: list[Measurement], wbcs: list[Measurement], a
                       "eosinophils")
             continue
         value = units.ten_significant_digits(w.value * 1000.0 * p.value / 100.0)  # = float(f"{...:.10g}")
-        m = Measurement(
+        m = _Measurement(
             kind="eosinophils", value=value, unit="/uL", when=p.when, source=p.source, comparator=comparator,
             original_value=p.original_value, original_unit=p.original_unit or "%", status=p.status,
             derived_from=(p.source, w.source),
@@ -707,16 +712,16 @@ def _ige_baseline(results: list[Measurement], meds: list[MedicationFact], ctx: _
     if not courses:
         newest = _newest(dated, ok)
         if newest is not None:
-            return IgeBaseline("newest-no-omalizumab", newest, note="no omalizumab history: newest result")
-        return IgeBaseline("missing", None,
-                           note="total IgE results have no date" if undated else "no usable total IgE result")
+            return _IgeBaseline("newest-no-omalizumab", newest, note="no omalizumab history: newest result")
+        return _IgeBaseline("missing", None,
+                            note="total IgE results have no date" if undated else "no usable total IgE result")
     if not results:
-        return IgeBaseline("missing", None, note="no usable total IgE result")
+        return _IgeBaseline("missing", None, note="no usable total IgE result")
     if any(c.start is None for c in courses):
         refs = ", ".join(c.source.reference for c in courses if c.start is None)
-        return IgeBaseline("only-on-treatment", None, excluded=tuple(dated),
-                           note=f"omalizumab recorded without a start date ({refs}): cannot tell which IgE "
-                                "predates treatment; confirm the baseline IgE")
+        return _IgeBaseline("only-on-treatment", None, excluded=tuple(dated),
+                            note=f"omalizumab recorded without a start date ({refs}): cannot tell which IgE "
+                                 "predates treatment; confirm the baseline IgE")
     ev = ctx.evaluation_date
     windows = []
     for c in courses:
@@ -733,25 +738,25 @@ def _ige_baseline(results: list[Measurement], meds: list[MedicationFact], ctx: _
     usable = [r for r in dated if not excluded(r)]
     dropped = tuple(r for r in dated if excluded(r))
     if not usable:
-        return IgeBaseline("only-on-treatment", None, excluded=dropped,
-                           note="every total IgE was drawn on omalizumab or within a year of stopping")
+        return _IgeBaseline("only-on-treatment", None, excluded=dropped,
+                            note="every total IgE was drawn on omalizumab or within a year of stopping")
     chosen = max(usable, key=_WHEN)
     ongoing = [c for c in courses if c.is_active or c.end is None]
     last_end = max((c.end for c in courses if c.end is not None), default=None)
     interrupted = not ongoing and last_end is not None and (ev - last_end) >= ONE_YEAR
     if interrupted and chosen.when.date() < last_end + ONE_YEAR:
-        return IgeBaseline("retest-after-interruption", chosen, excluded=dropped,
-                           note=f"omalizumab stopped {last_end.isoformat()} (a year or more ago): the label asks "
-                                "for a new total IgE before dosing")
+        return _IgeBaseline("retest-after-interruption", chosen, excluded=dropped,
+                            note=f"omalizumab stopped {last_end.isoformat()} (a year or more ago): the label asks "
+                                 "for a new total IgE before dosing")
     if chosen.when.date() < first_start:
         unknown_stop = [c for c in courses if not c.is_active and c.end is None]
         extra = ("; omalizumab is recorded as " + "/".join(sorted({c.status for c in unknown_stop}))
                  + " without a stop date: if treatment was interrupted for a year or more, re-test total IgE"
                  ) if unknown_stop else ""
-        return IgeBaseline("baseline-before-omalizumab", chosen, excluded=dropped,
-                           note=f"newest result before the first omalizumab start ({first_start.isoformat()}){extra}")
-    return IgeBaseline("baseline-before-omalizumab", chosen, excluded=dropped,
-                       note="re-test drawn a year or more after omalizumab was stopped")
+        return _IgeBaseline("baseline-before-omalizumab", chosen, excluded=dropped,
+                            note=f"newest result before the first omalizumab start ({first_start.isoformat()}){extra}")
+    return _IgeBaseline("baseline-before-omalizumab", chosen, excluded=dropped,
+                        note="re-test drawn a year or more after omalizumab was stopped")
 
 
 # ------------------------------------------------------------------------------- conditions
@@ -793,9 +798,9 @@ def _conditions(conds: list[dict], ctx: _Ctx) -> list[ConditionFact]:
             if key in seen:
                 continue
             seen.add(key)
-            out.append(ConditionFact(concept=concept, display=text or display,
-                                     source=SourceRef("Condition", rid, code, display),
-                                     onset=onset, recorded=recorded))
+            out.append(_ConditionFact(concept=concept, display=text or display,
+                                      source=_SourceRef("Condition", rid, code, display),
+                                      onset=onset, recorded=recorded))
     return out
 
 
@@ -898,9 +903,9 @@ def _allergies(items: list[dict], ctx: _Ctx) -> list[AllergyFact]:
         ige = True if typ == "allergy" else False if typ == "intolerance" else None
         substance = code_text or coded_substance or "unspecified substance"
         code_str = next((f"{system}|{c}" for system, c, _ in codes if system), None) if codes else None
-        out.append(AllergyFact(
+        out.append(_AllergyFact(
             category=category, substance=substance,  # type: ignore[arg-type]
-            source=SourceRef("AllergyIntolerance", as_str(res.get("id")), code_str, code_text),
+            source=_SourceRef("AllergyIntolerance", as_str(res.get("id")), code_str, code_text),
             respiratory_reaction=resp.search(manifest) is not None,
             ige_mediated=ige,
             recorded=parse_date(res.get("recordedDate")) or parse_date(res.get("onsetDateTime")),

@@ -34,12 +34,25 @@ def test_the_hot_classes_have_the_fast_init():
     names = {c.__name__ for c in FAST}
     assert {"SourceRef", "Measurement", "ConditionFact", "MedicationFact", "AllergyFact", "DataIssue",
             "Evidence", "PhenotypeFinding", "Decision", "Citation", "TherapyOption", "Lookup"} <= names
-    assert "PatientFacts" not in names  # a default_factory: keeps the generated __init__
+    assert "PatientFacts" in names  # a default_factory, called as the generated __init__ calls it
 
 
 VALUES = st.one_of(st.none(), st.text(max_size=5), st.integers(-5, 5), st.floats(allow_nan=True),
                    st.just(date(2026, 1, 2)), st.just(datetime(2026, 1, 2, 3, 4)), st.booleans(),
                    st.tuples(st.text(max_size=2)), st.just(()), st.just([1]), st.just({"a": 1}))
+
+
+def _has_default(f: dataclasses.Field) -> bool:
+    return f.default is not dataclasses.MISSING or f.default_factory is not dataclasses.MISSING
+
+
+def _same_stored(f: dataclasses.Field, got, want) -> None:
+    """The very object stored, or for a default_factory's own value an equal new one (a call per object)."""
+    a, b = getattr(got, f.name), getattr(want, f.name)
+    if f.default_factory is not dataclasses.MISSING and a is not b:
+        assert type(a) is type(b) and a == b == f.default_factory()
+    else:
+        assert a is b
 
 
 def _build_both(cls, args, kwargs):
@@ -54,8 +67,8 @@ def _build_both(cls, args, kwargs):
 def test_fast_init_stores_exactly_what_the_generated_init_stores(data):
     cls = data.draw(st.sampled_from(FAST))
     fields = dataclasses.fields(cls)
-    required = [f for f in fields if f.default is dataclasses.MISSING]
-    optional = [f for f in fields if f.default is not dataclasses.MISSING]
+    required = [f for f in fields if not _has_default(f)]
+    optional = [f for f in fields if _has_default(f)]
     n_opt = data.draw(st.integers(0, len(optional)))
     as_kw = data.draw(st.booleans())
     args = [data.draw(VALUES) for _ in required]
@@ -65,7 +78,7 @@ def test_fast_init_stores_exactly_what_the_generated_init_stores(data):
     else:
         fast, ref = _build_both(cls, args + list(given_opt.values()), {})
     for f in fields:
-        assert getattr(fast, f.name) is getattr(ref, f.name)
+        _same_stored(f, fast, ref)
     assert repr(fast) == repr(ref)
     if all(v == v for v in (getattr(ref, f.name) for f in fields if f.compare)):  # NaN is not equal to itself
         assert fast == ref
@@ -133,8 +146,8 @@ def test_argument_errors_read_as_before(cls):
 
 def test_fast_init_refuses_what_it_cannot_copy():
     @dataclasses.dataclass(frozen=True, slots=True)
-    class WithFactory:
-        x: tuple = dataclasses.field(default_factory=tuple)
+    class KwOnly:
+        x: int = dataclasses.field(kw_only=True)
 
     @dataclasses.dataclass(frozen=True, slots=True)
     class WithPost:
@@ -151,7 +164,7 @@ def test_fast_init_refuses_what_it_cannot_copy():
     class NotFrozen:
         x: int
 
-    for cls in (WithFactory, WithPost, NoSlots, NotFrozen):
+    for cls in (KwOnly, WithPost, NoSlots, NotFrozen):
         with pytest.raises(TypeError):
             fast_init(cls)
 
@@ -192,3 +205,67 @@ def test_fast_replace_of_other_classes_is_dataclasses_replace():
     from clinical_core.facts import PatientFacts
     pf = PatientFacts("p", date(2026, 1, 1))
     assert fast_replace(pf, patient_id="q") == dataclasses.replace(pf, patient_id="q")
+
+
+# ---------------------------------------------------------------------------------------------------
+# _fast_init.maker against the class call
+
+from clinical_core._fast_init import maker  # noqa: E402
+
+
+@settings(max_examples=400, deadline=None)
+@given(data=st.data())
+def test_maker_builds_what_the_class_call_builds(data):
+    cls = data.draw(st.sampled_from(FAST))
+    make = maker(cls)
+    fields = dataclasses.fields(cls)
+    required = [f for f in fields if not _has_default(f)]
+    optional = [f for f in fields if _has_default(f)]
+    n_opt = data.draw(st.integers(0, len(optional)))
+    args = [data.draw(VALUES) for _ in required]
+    given_opt = {f.name: data.draw(VALUES) for f in optional[:n_opt]}
+    if data.draw(st.booleans()):
+        kwargs = {**{f.name: a for f, a in zip(required, args)}, **given_opt}
+        got, want = make(**kwargs), cls(**kwargs)
+    else:
+        got, want = make(*args, *given_opt.values()), cls(*args, *given_opt.values())
+    assert type(got) is type(want) is cls
+    for f in fields:
+        _same_stored(f, got, want)  # the very stored objects, defaults included
+    assert repr(got) == repr(want)
+    if all(v == v for v in (getattr(want, f.name) for f in fields)):  # NaN is not equal to itself
+        assert got == want
+        assert pickle.loads(pickle.dumps(got)) == want
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        setattr(got, fields[0].name, "x")
+
+
+@pytest.mark.parametrize("cls", FAST, ids=lambda c: c.__name__)
+def test_maker_has_the_init_parameters(cls):
+    make = maker(cls)
+    init = inspect.signature(cls.__init__._generated).parameters
+    assert list(inspect.signature(make).parameters) == list(init)[1:]  # without self
+    assert make.__defaults__ is cls.__init__._generated.__defaults__
+
+
+def test_a_default_factory_is_called_for_each_object_as_by_the_generated_init():
+    from clinical_core.facts import IgeBaseline, PatientFacts
+
+    @fast_init
+    @dataclasses.dataclass(frozen=True, slots=True)
+    class WithFactory:
+        a: int
+        x: list = dataclasses.field(default_factory=list)
+        b: str = "b"
+
+    for cls, args in ((WithFactory, (1,)), (PatientFacts, ("p", date(2026, 1, 1)))):
+        field = next(f for f in dataclasses.fields(cls) if f.default_factory is not dataclasses.MISSING)
+        for build in (cls, maker(cls)):
+            one, two = build(*args), build(*args)
+            ref = object.__new__(cls)
+            cls.__init__._generated(ref, *args)
+            assert one == two == ref and repr(one) == repr(ref)
+            assert getattr(one, field.name) is not getattr(two, field.name) or getattr(one, field.name) == ()
+            given = field.default_factory()
+            assert getattr(build(*args, **{field.name: given}), field.name) is given
+    assert PatientFacts("p", date(2026, 1, 1)).total_ige == IgeBaseline("missing", None)

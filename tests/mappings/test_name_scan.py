@@ -1,6 +1,7 @@
-"""The trie-shaped whole-word patterns (codesets._whole_words) and agents_in_text's one-search prefilter
-(codesets._any_name) give exactly the answers of the code they replaced, kept here as the reference:
-a plain alternation of the escaped names, and agents_in_text without the prefilter."""
+"""The trie-shaped whole-word patterns (codesets._whole_words) and agents_in_text's choice of the names to
+try (those whose leading word the text holds: codesets._names_by_word) give exactly the answers of the code
+they replaced, kept here as the reference: a plain alternation of the escaped names, and agents_in_text
+trying every name that occurs in the text."""
 from __future__ import annotations
 
 import re
@@ -21,7 +22,7 @@ def ref_whole_words(names) -> re.Pattern:
 
 
 def ref_agents_in_text(text):
-    """agents_in_text before the prefilter (its general path, unchanged)."""
+    """agents_in_text trying every name that occurs in the text (its general path, unchanged)."""
     if not isinstance(text, str) or not text:
         return []
     low = text.lower()
@@ -95,3 +96,28 @@ def test_remembered_answers_equal_computed_ones_and_are_fresh_lists():
     got.append("changed by a caller")
     assert cs.agents_in_text(texts[0]) == ["omalizumab"]
     assert cs._agents_in_text.cache_info().hits >= len(texts) - 1
+
+
+def _lookbehind_first(name: str) -> re.Pattern:
+    """codesets._whole_word as first written: the lookbehind before the name."""
+    return re.compile(r"(?<![a-z0-9])" + re.escape(name) + r"(?![a-z0-9])")
+
+
+_NAMES = DRUG_NAMES + ALLERGY_NAMES + ["a", "a-b", "x y", "(z)", "9", "é", "a.b", "levocetirizine", "cetirizine"]
+
+
+def test_whole_word_matches_where_the_lookbehind_first_form_does():
+    for name in _NAMES:
+        new, ref = cs._whole_word(name), _lookbehind_first(name)
+        for p in ("", "a", " ", "(", "9", "-", "É", name, name[:1]):
+            for suffix in ("", "s", " x", ")", "1", "-", name):
+                t = f"{p}{name}{suffix}"
+                assert _spans(new, t) == _spans(ref, t), (name, t)
+
+
+@settings(max_examples=800, deadline=None, suppress_health_check=list(HealthCheck))
+@given(name=st.sampled_from(_NAMES), pieces=st.lists(_piece, max_size=6))
+def test_whole_word_random_texts(name, pieces):
+    low = "".join(pieces).lower()
+    for text in (low, name + low, low + name, low + name + low):
+        assert _spans(cs._whole_word(name), text) == _spans(_lookbehind_first(name), text), (name, text)
