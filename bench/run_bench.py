@@ -426,12 +426,12 @@ def print_table(res: dict) -> None:
                     cpu = r.get("worker_cpu_us_per_request")
                     cpu_ratio = r.get("cpu_ratio_to_floor") if who == "service" else None
                     fhir_cpu = r.get("fhir_server_cpu_us_per_request")
-                    if who == "service" and r.get("ratio_to_static_floor") is not None:
-                        ratio += f" (static floor {r['ratio_to_static_floor']:.3f})"
+                    static = r.get("ratio_to_static_floor") if who == "service" else None
                     print(f"{hook:<13}{conn:>5} {who:<8}{r['rps']:>9.1f}{r['latency_ms']['p50']:>9.2f}"
                           f"{r['latency_ms']['p99']:>9.2f}{r['errors']:>8}{ratio:>8}"
                           f"{cpu if cpu is not None else '':>12}{f'{cpu_ratio:.2f}' if cpu_ratio else '':>11}"
-                          f"{f'  + FHIR server {fhir_cpu} us/req' if fhir_cpu is not None else ''}")
+                          f"{f'  + FHIR server {fhir_cpu} us/req' if fhir_cpu is not None else ''}"
+                          f"{f'  (ratio to the static floor {static:.3f})' if static is not None else ''}")
     if res.get("families"):
         print("\nworkload families (sent round-robin):")
         for name, fam in res["families"].items():
