@@ -117,6 +117,20 @@ def fhir_server_env(tmp: Path) -> dict[str, str]:
     return env
 
 
+def keep_log(server: procs.Server, out_dir: Path, prefix: str, max_lines: int = 2000) -> str:
+    """What a server logged beyond its one JSON line per request (gunicorn's worker starts, exits, timeouts,
+    warnings, tracebacks; capped) and its last 40 lines, kept beside the results: the temporary directory
+    with the whole log is removed at the end of the run, and an error in a round needs its cause."""
+    try:
+        lines = server.log_path.read_text(errors="replace").splitlines()
+    except OSError:
+        lines = []
+    other = [line for line in lines if '"event": "request"' not in line and '"event":"request"' not in line]
+    path = out_dir / f"{prefix}-{server.name}-log.txt"
+    path.write_text("\n".join(other[:max_lines] + ["--- last 40 lines ---"] + lines[-40:]) + "\n")
+    return path.name
+
+
 def gunicorn_worker_class() -> tuple[str, int]:
     """The worker class and threads `omalizumab-cds serve` uses by default, so the floor matches."""
     from cds_service import server  # noqa: PLC0415
@@ -614,6 +628,8 @@ def main(argv: list[str] | None = None) -> int:
             print(f"--- service log ---\n{service.log_tail()}\n--- floor log ---\n{floor.log_tail()}"
                   f"\n--- demo FHIR server log ---\n{fhir_server.log_tail()}", file=sys.stderr)
             raise
+        res["server_logs"] = [keep_log(server, args.output, "smoke" if args.smoke else "latest")
+                              for server in (service, floor, static_floor, fhir_server)]
         res["scaling"]["inprocess"] = scaling_inprocess(demo, base_prefetch, demo["clock"],
                                                         3 if args.smoke else 30)
         if not args.skip_decision:

@@ -21,6 +21,9 @@ def test_bench_script_smoke(tmp_path):
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     result = json.loads((tmp_path / "smoke.json").read_text())
     assert (tmp_path / "smoke.png").stat().st_size > 1000
+    assert result["server_logs"] == [f"smoke-{n}-log.txt" for n in ("service", "floor", "floor-static", "demo-fhir")]
+    kept = (tmp_path / "smoke-service-log.txt").read_text()
+    assert "Booting worker" in kept and "--- last 40 lines ---" in kept
 
     assert result["mode"] == "smoke" and result["workers"] == 2
     assert result["connections"] == [1, 16]
