@@ -117,12 +117,7 @@ class CdsMetrics:
 
     def record_hook(self, service: Any, hook: Any, status: Any, duration_s: float,
                     cards: Iterable[Mapping[str, Any]] | None) -> None:
-        key = (service, hook, status)
-        child = self._hook_children.get(key) if _plain_key(key) else None
-        if child is None:
-            child = self.child(self.hook_duration, _label(service), _label(hook), _label(status))
-            if _plain_key(key) and len(self._hook_children) < _RAW_KEYS_MAX:
-                self._hook_children[key] = child
+        child = self._by_values(self._hook_children, self.hook_duration, (service, hook, status), _labels)
         child.observe(max(float(duration_s or 0.0), 0.0))
         for card in cards or ():
             if type(card) is dict or isinstance(card, Mapping):  # dict first: an ABC check is slower
@@ -131,12 +126,18 @@ class CdsMetrics:
     def http_child(self, method: str, endpoint: str, status_code: int) -> Any:
         """`child(http_duration, method, endpoint, str(status_code))` by the request's own values
         (method already one of _METHODS or "other", the route template, the int status)."""
-        key = (method, endpoint, status_code)
-        child = self._http_children.get(key)
+        return self._by_values(self._http_children, self.http_duration, (method, endpoint, status_code),
+                               _http_labels)
+
+    def _by_values(self, cache: dict, metric: Any, values: tuple[Any, ...], to_labels) -> Any:
+        """`child(metric, *to_labels(values))`, found in `cache` by the raw values when they are plain
+        (`_plain_key`: equal values, equal labels) and remembered there up to `_RAW_KEYS_MAX`."""
+        plain = _plain_key(values)
+        child = cache.get(values) if plain else None
         if child is None:
-            child = self.child(self.http_duration, method, endpoint, str(status_code))
-            if type(status_code) is int and len(self._http_children) < _RAW_KEYS_MAX:
-                self._http_children[key] = child
+            child = self.child(metric, *to_labels(values))
+            if plain and len(cache) < _RAW_KEYS_MAX:
+                cache[values] = child
         return child
 
     def record_fhir(self, key: Any, duration_s: float, ok: bool) -> None:
@@ -160,6 +161,15 @@ def _plain_key(values: tuple[Any, ...]) -> bool:
         if kind is not str and kind is not int and value is not None:
             return False
     return True
+
+
+def _labels(values: tuple[Any, ...]) -> tuple[str, ...]:
+    return tuple([_label(v) for v in values])
+
+
+def _http_labels(values: tuple[str, str, int]) -> tuple[str, str, str]:
+    method, endpoint, status_code = values
+    return method, endpoint, str(status_code)
 
 
 def _label(value: Any) -> str:

@@ -11,7 +11,8 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Literal
 
-from ._fast_init import fast_init  # a cheaper __init__ only: see _fast_init.py
+# a cheaper __init__ (see _fast_init.py); `maker` is offered here for the mappings, which build these facts
+from ._fast_init import fast_init, maker  # noqa: F401
 
 # Canonical (UCUM) unit of each measurement kind. Converters in fhir_mappings produce these.
 CANONICAL_UNITS: dict[str, str] = {

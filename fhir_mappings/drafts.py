@@ -12,8 +12,7 @@ import math
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from clinical_core._fast_init import maker
-from clinical_core.facts import DraftOrder
+from clinical_core.facts import DraftOrder, maker
 
 from . import codesets as cs
 from . import units

@@ -27,8 +27,8 @@ from clinical_core.facts import (
     PatientFacts,
     SourceRef,
     SpecificIge,
+    maker,
 )
-from clinical_core._fast_init import maker
 from clinical_core.phenotypes import months_before
 
 from . import codesets as cs
