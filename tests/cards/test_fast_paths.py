@@ -267,6 +267,54 @@ def test_new_uuid_is_a_version_4_uuid_text():
     assert len(seen) == 2000
 
 
+def test_new_uuid_pool_reads_once_per_256_ids(monkeypatch):
+    reads = []
+    real = suggestions.os.urandom
+    monkeypatch.setattr(suggestions.os, "urandom", lambda n: reads.append(n) or real(n))
+    suggestions._uuid_pool.clear()
+    ids = [suggestions.new_uuid() for _ in range(600)]
+    assert reads == [4096, 4096, 4096] and len(set(ids)) == 600
+
+
+def test_new_uuid_threads_never_share_an_id():
+    import threading
+
+    suggestions._uuid_pool.clear()
+    out: list[list[str]] = [[] for _ in range(8)]
+
+    def take(bucket: list[str]) -> None:
+        for _ in range(1500):
+            bucket.append(suggestions.new_uuid())
+
+    threads = [threading.Thread(target=take, args=(b,)) for b in out]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    flat = [u for b in out for u in b]
+    assert len(flat) == 12000 and len(set(flat)) == 12000
+
+
+def test_forked_child_does_not_reuse_the_parents_pooled_ids():
+    import os
+
+    suggestions._uuid_pool.clear()
+    suggestions.new_uuid()  # the pool now holds 255 ids the parent will hand out
+    pending = list(suggestions._uuid_pool)
+    read_fd, write_fd = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # child: report its first id and exit without running pytest's teardown
+        os.close(read_fd)
+        os.write(write_fd, suggestions.new_uuid().encode())
+        os._exit(0)
+    os.close(write_fd)
+    child_id = os.read(read_fd, 100).decode()
+    os.close(read_fd)
+    os.waitpid(pid, 0)
+    assert uuidlib.UUID(child_id).version == 4
+    assert child_id not in pending and pending == list(suggestions._uuid_pool)
+
+
 @settings(max_examples=300, deadline=None)
 @given(st.dictionaries(st.sampled_from(["label", "url", "x", "topic", "zz", "icon"]), st.just(1), max_size=4))
 def test_only_keys_equals_the_reference(obj):
