@@ -78,6 +78,21 @@ def new_uuid() -> str:
         return _uuid_pool.popleft()
 
 
+def json_copy(value: Any) -> Any:
+    """A deep copy of a JSON tree (dicts, lists, and scalars, which are immutable and shared), as
+    `copy.deepcopy` makes of it, in about a third of its time (no memo, no dispatch per value); any
+    other object inside goes through `copy.deepcopy`.  Trees decoded from JSON share no sub-objects,
+    so the memo that deepcopy keeps for shared ones has nothing to do for them."""
+    cls = type(value)
+    if cls is dict:
+        return {k: json_copy(v) for k, v in value.items()}
+    if cls is list:
+        return [json_copy(v) for v in value]
+    if cls is str or cls is int or cls is float or cls is bool or value is None:
+        return value
+    return copy.deepcopy(value)
+
+
 def not_codable(option: TherapyOption, rxnorm: RxNormLookup) -> str | None:
     """Why `option` cannot become a coded MedicationRequest, or None when it can."""
     return _codes(option, rxnorm)[0]
@@ -143,7 +158,7 @@ def _maintenance_phase(option: TherapyOption, dosage: dict) -> list[dict]:
         return []
     dosage["sequence"] = 1
     dosage["timing"]["repeat"]["count"] = int(option.initial_doses)
-    later = copy.deepcopy(dosage)
+    later = json_copy(dosage)
     later["sequence"] = 2
     later["timing"]["repeat"] = {"frequency": option.frequency, "period": _num(option.then_period),
                                  "periodUnit": option.period_unit}
@@ -170,7 +185,7 @@ def new_medication_request(option: TherapyOption, *, patient_id: str, intent: st
         for key in ("encounter", "requester"):
             value = draft.get(key)
             if isinstance(value, dict) and isinstance(value.get("reference"), str):
-                candidate = {**resource, key: copy.deepcopy(value)}
+                candidate = {**resource, key: json_copy(value)}
                 try:
                     validate_fhir_resource(candidate, "create")
                 except CardValidationError:
@@ -188,8 +203,8 @@ def corrected_draft(draft: Mapping[str, Any], dose: DoseRecommendation) -> dict:
     """
     option = option_of(dose)
     route = route_coding(option.route)
-    resource = copy.deepcopy(dict(draft))
-    first = copy.deepcopy(_first_object(resource.get("dosageInstruction")))
+    resource = json_copy(dict(draft))
+    first = json_copy(_first_object(resource.get("dosageInstruction")))
     first["text"] = option.display
     if not _has_coding(first.get("route"), route):
         first["route"] = {"coding": [route], "text": option.route}

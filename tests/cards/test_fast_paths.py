@@ -476,3 +476,38 @@ def test_single_card_fast_paths_equal_the_general_forms():
     assert builder._dedupe([d]) == builder._dedupe(iter([d]))
     planned = [(d, [], ["n"])]
     assert builder._one_order_button_per_regimen(planned) == [(d, [], ["n"])]
+
+
+# ---------------------------------------------------------------------------------------------------
+# json_copy: the deep copy of a draft's JSON tree (corrected drafts, maintenance phases, kept references)
+
+_json_scalars = st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=6)
+_json_trees = st.recursive(_json_scalars, lambda kids: st.lists(kids, max_size=4)
+                           | st.dictionaries(st.text(max_size=4), kids, max_size=4), max_leaves=30)
+
+
+@settings(max_examples=300, deadline=None)
+@given(_json_trees)
+def test_json_copy_equals_deepcopy_and_shares_no_container(tree):
+    copied = suggestions.json_copy(tree)
+    assert copied == copy.deepcopy(tree) and type(copied) is type(tree)
+
+    def containers(value):
+        if isinstance(value, (dict, list)):
+            yield value
+            for child in (value.values() if isinstance(value, dict) else value):
+                yield from containers(child)
+
+    original_ids = {id(c) for c in containers(tree)}
+    assert not original_ids & {id(c) for c in containers(copied)}
+
+
+def test_json_copy_deep_copies_what_is_not_json():
+    class Box:
+        def __init__(self, items):
+            self.items = items
+
+    tree = {"a": [Box([1, 2])], "t": (1, [2])}
+    copied = suggestions.json_copy(tree)
+    assert copied["a"][0] is not tree["a"][0] and copied["a"][0].items == [1, 2]
+    assert copied["t"] == (1, [2]) and copied["t"][1] is not tree["t"][1]
