@@ -16,7 +16,7 @@ from clinical_core.decisions import INDICATOR_RANK, Citation, Decision
 
 from .suggestions import RxNormLookup, new_uuid, suggestions_for
 from .text import detail_for, summary_for
-from .validation import CardValidationError, validate_card
+from .validation import CardValidationError, CheckedResources, validate_card
 from .vocabulary import (CARD_TOPIC_SYSTEM, SOURCE_PRODUCT, TOPIC_DISPLAYS,
                          override_reason_codings)
 
@@ -48,13 +48,17 @@ def build_cards(decisions: Sequence[Decision], *, hook: str, patient_id: str,
     rxnorm = rxnorm_lookup if rxnorm_lookup is not None else _default_rxnorm()
     drafts = drafts or {}
     ordered = _dedupe(decisions)  # most severe first
-    planned = [(d, *suggestions_for(d, hook=hook, patient_id=patient_id, drafts=drafts, rxnorm=rxnorm))
+    # the suggestion resources that passed validate_fhir_resource while being built: nothing below changes
+    # them before validate_card, which would otherwise check each a second time
+    checked = CheckedResources()
+    planned = [(d, *suggestions_for(d, hook=hook, patient_id=patient_id, drafts=drafts, rxnorm=rxnorm,
+                                    checked=checked))
                for d in ordered]
     planned = _one_order_button_per_regimen(planned)
     cards = [_card(d, suggestions, notes) for d, suggestions, notes in planned]
     for card in cards:
         try:
-            validate_card(card)
+            validate_card(card, checked)
         except CardValidationError:
             log.error("refused card topic=%s patient=%s", card.get("source", {}).get("topic", {}).get("code"),
                       patient_id)
