@@ -402,6 +402,32 @@ def test_md_escape_all_equals_md_escape_text_by_text(texts):
     assert card_text.md_escape_all(texts) == [card_text.md_escape(t) for t in texts]
 
 
+@settings(max_examples=600, deadline=None)
+@given(st.lists(st.lists(batch_text | st.sampled_from(["IgE >100-200 IU/mL", "Observation/x", ""]) | st.integers()
+                         | st.builds(Text, batch_text) | st.builds(Str, batch_text), max_size=6), min_size=1, max_size=4))
+def test_md_escape_all_remembers_each_escape_exactly(batches):
+    """The memo of escaped texts: every call, first (misses) or again (hits), with texts seen before and
+    equal str subclasses (never looked up), equals md_escape text by text; only exact str is remembered."""
+    for texts in batches + batches:
+        assert card_text.md_escape_all(texts) == [card_text.md_escape(t) for t in texts]
+    assert all(type(k) is str and v == card_text.md_escape(k) for k, v in card_text._ESCAPED.items())
+
+
+def test_md_escape_all_keeps_escaping_when_its_memo_is_full(monkeypatch):
+    monkeypatch.setattr(card_text, "_ESCAPED", {})
+    monkeypatch.setattr(card_text, "_ESCAPED_MAX", 3)
+    texts = [f"t{i} <{i}>" for i in range(10)] + ["x" * 300]
+    assert card_text.md_escape_all(texts) == [card_text.md_escape(t) for t in texts]
+    assert card_text.md_escape_all(texts) == [card_text.md_escape(t) for t in texts]
+    assert len(card_text._ESCAPED) == 10  # filled by the first batch (it had room), not beyond
+    assert "x" * 300 not in card_text._ESCAPED  # a text over _ESCAPED_TEXT_MAX is not kept
+    class Sly(str):
+        def __str__(self):
+            return "<sly>"
+    sly = Sly(texts[0])
+    assert card_text.md_escape_all([sly]) == [card_text.md_escape(sly)] == ["\\<sly\\>"]
+
+
 @pytest.mark.parametrize("texts", [[], [""], ["", ""], ["a", ""], ["", "a"], [" a"], ["a "], ["a  b"], ["a ^^ b"],
                                    ["^^", "x"], ["a^", "^b"], ["a\tb", "c"], ["x\u00a0y"], ["<", "|", "\\*"],
                                    ["IgE >100-200 IU/mL", "Observation/aaa-1", "75 kg"]])
