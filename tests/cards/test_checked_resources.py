@@ -72,6 +72,16 @@ def _both_ways(monkeypatch, decisions, **kwargs):
     return fast, full, trusted
 
 
+def _assert_trusted_pass(trusted):
+    """The premise: only resources that pass validate_fhir_resource, and override-reason lists that pass
+    their rules, are trusted."""
+    for obj in trusted:
+        if isinstance(obj, list):
+            assert validation._surely_valid_reasons(obj)
+        else:
+            validate_fhir_resource(obj)
+
+
 def _weird_rxnorm(agent):
     return {"omalizumab": ("302379", " "), "cyclosporine": ["3008", "cyclosporine"],
             "montelukast": ("", "montelukast"), "mepolizumab": ("1720597", "mepolizumab", "x"),
@@ -94,8 +104,7 @@ def test_the_checked_set_changes_no_outcome(monkeypatch, hook, rx, patient):
         fast, full, trusted = _both_ways(monkeypatch, [one], hook=hook, patient_id=patient, drafts=drafts,
                                          rxnorm_lookup=rx)
         assert fast == full
-        for resource in trusted:
-            validate_fhir_resource(resource)  # the premise: only valid resources are trusted
+        _assert_trusted_pass(trusted)
 
 
 json_values = st.recursive(
@@ -130,8 +139,7 @@ def test_the_checked_set_changes_no_outcome_on_malformed_drafts(monkeypatch, cha
     fast, full, trusted = _both_ways(monkeypatch, decisions, hook=hook, patient_id=patient, rxnorm_lookup=rx,
                                      drafts={"MedicationRequest/draft-oma": oma, "MedicationRequest/draft-cyc": cyc})
     assert fast == full
-    for resource in trusted:
-        validate_fhir_resource(resource)
+    _assert_trusted_pass(trusted)
 
 
 def _built_with_checked() -> list[tuple[dict, CheckedResources]]:
@@ -170,8 +178,8 @@ def test_mutants_around_a_trusted_resource_are_judged_as_by_the_general_checks(c
     resources = list(checked.values())
     judged = 0
     for path in _paths(card):
-        if not path or "resource" in path:
-            continue
+        if not path or "resource" in path or (path[0] == "overrideReasons" and len(path) > 1):
+            continue  # inside a trusted object (the builder hands them over unchanged)
         for new in REPLACEMENTS[:20] + [None]:
             mutant = copy.deepcopy(card, {id(r): r for r in resources})  # the resources are not copied
             _parent(mutant, path)[path[-1]] = copy.deepcopy(new)
@@ -182,12 +190,35 @@ def test_mutants_around_a_trusted_resource_are_judged_as_by_the_general_checks(c
     assert judged
 
 
+def test_the_builder_trusts_its_override_reasons():
+    trusted = [card for card, checked in TRUSTING if "overrideReasons" in card and checked.holds(card["overrideReasons"])]
+    assert trusted
+    assert all(validation._surely_valid_reasons(card["overrideReasons"]) for card in trusted)
+
+
+def test_override_reasons_are_trusted_only_as_copies_of_a_table_that_passes(monkeypatch):
+    from cards import vocabulary
+    checked = CheckedResources()
+    reasons = validation.checked_override_reasons(checked)
+    assert reasons == vocabulary.override_reason_codings() and checked.holds(reasons)
+    assert validation._OVERRIDE_REASONS_PASS is validation._surely_valid_reasons(reasons) is True
+    with pytest.raises(TypeError):  # the table cannot change after the verdict
+        vocabulary._OVERRIDE_REASON_CODINGS[0]["code"] = " "
+    reasons[0]["code"] = "changed"  # a copy is the card's own
+    assert vocabulary.override_reason_codings()[0]["code"] == "clinical-judgement"
+    monkeypatch.setattr(validation, "_OVERRIDE_REASONS_PASS", False)
+    checked = CheckedResources()
+    assert not checked.holds(validation.checked_override_reasons(checked)) and len(checked) == 0
+    assert validation.checked_override_reasons(None) == vocabulary.override_reason_codings()
+
+
 def test_a_checked_set_holds_objects_not_equal_values():
     checked = CheckedResources()
     resource = {"resourceType": "MedicationRequest"}
     checked.add(resource)
     assert checked.holds(resource)
     assert not checked.holds(dict(resource)) and not checked.holds(copy.deepcopy(resource))
+    assert not checked.holds(None) and not CheckedResources().holds(None)  # dict.get's default is None
 
 
 # ---------------------------------------------------------------------------------------------------
