@@ -403,6 +403,28 @@ def _update(dose: DoseRecommendation, draft: Mapping[str, Any], *, label: str,
 _STRENGTH = re.compile(r"(\d+(?:\.\d+)?)\s*mg\b", re.IGNORECASE)
 
 
+_STRENGTHS: dict[str, float | None] = {}
+_STRENGTHS_MAX = 4096
+
+
+def _strength_mg(name: str) -> float | None:
+    """The first "<number> mg" of a product name, as a float, or None: remembered per exact str name (the
+    drafts name a few products again and again; the case-insensitive search was ~8,000 instructions a
+    name, two names a demo draft). Other str types are searched each time."""
+    if type(name) is str:
+        found = _STRENGTHS.get(name, _NO_STRENGTH)
+        if found is not _NO_STRENGTH:
+            return found
+    match = _STRENGTH.search(name)
+    strength = float(match.group(1)) if match else None
+    if type(name) is str and len(_STRENGTHS) < _STRENGTHS_MAX and len(name) <= 512:
+        _STRENGTHS[name] = strength
+    return strength
+
+
+_NO_STRENGTH = object()
+
+
 def _strength_notes(draft: Mapping[str, Any], dose: DoseRecommendation) -> list[str]:
     """The update changes the dosage only, not the product: say so when the drafted product's strength
     cannot make up the corrected dose (a 300 mg/2 mL syringe cannot give 225 mg)."""
@@ -416,8 +438,8 @@ def _strength_notes(draft: Mapping[str, Any], dose: DoseRecommendation) -> list[
     if isinstance(reference, dict):
         names.append(reference.get("display"))
     for name in (n for n in names if isinstance(n, str)):
-        match = _STRENGTH.search(name)
-        if match and float(match.group(1)) > 0 and dose.dose_mg % float(match.group(1)) != 0:
+        strength = _strength_mg(name)
+        if strength is not None and strength > 0 and dose.dose_mg % strength != 0:
             return [f"The draft names the product \"{shorten(name, 80)}\", which cannot make up "
                     f"{dose.dose_mg} mg: choose the product/syringes for {dose.dose_mg} mg when accepting the "
                     "change (the update changes the dose, not the product)."]

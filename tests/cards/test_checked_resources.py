@@ -350,3 +350,34 @@ def test_a_demo_like_draft_is_corrected_as_before():
     assert got["dosageInstruction"][0]["timing"]["repeat"]["boundsPeriod"] is not \
         draft["dosageInstruction"][0]["timing"]["repeat"]["boundsPeriod"]
     assert len(got["dosageInstruction"]) == 1
+
+
+# ---------------------------------------------------------------------------------------------------
+# _strength_mg: the product strength read once per name
+
+def _strength_reference(name):
+    match = suggestions._STRENGTH.search(name)
+    return float(match.group(1)) if match else None
+
+
+class _Name(str):
+    pass
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.lists(st.text(alphabet=st.sampled_from(list("0123456789. mgMG/x٣")), max_size=12)
+                | st.sampled_from(["omalizumab 150 mg/mL prefilled syringe (Xolair)", "Xolair 75MG", "mg", ""])
+                | st.text(max_size=8).map(_Name), min_size=1, max_size=5))
+def test_strength_is_read_as_by_the_search(names):
+    for name in names + names:  # the second time from the memo
+        assert suggestions._strength_mg(name) == _strength_reference(name)
+    assert all(type(k) is str and v == _strength_reference(k) for k, v in suggestions._STRENGTHS.items())
+
+
+def test_strength_notes_are_as_before():
+    draft = omalizumab_draft(medicationCodeableConcept={"text": "Xolair 150 mg/mL syringe", "coding": [
+        {"display": "omalizumab 75 MG"}]})
+    for _ in range(2):
+        [note] = suggestions._strength_notes(draft, table_dose(225, 2))
+        assert '"Xolair 150 mg/mL syringe"' in note and "225 mg" in note
+        assert suggestions._strength_notes(draft, table_dose(300, 4)) == []
