@@ -16,9 +16,8 @@ from clinical_core.decisions import INDICATOR_RANK, Citation, Decision
 
 from .suggestions import RxNormLookup, new_uuid, suggestions_for
 from .text import detail_for, summary_for
-from .validation import CardValidationError, validate_card
-from .vocabulary import (CARD_TOPIC_SYSTEM, SOURCE_PRODUCT, TOPIC_DISPLAYS,
-                         override_reason_codings)
+from .validation import CardValidationError, CheckedResources, checked_override_reasons, validate_card
+from .vocabulary import CARD_TOPIC_SYSTEM, SOURCE_PRODUCT, TOPIC_DISPLAYS
 
 log = logging.getLogger(__name__)
 
@@ -48,13 +47,18 @@ def build_cards(decisions: Sequence[Decision], *, hook: str, patient_id: str,
     rxnorm = rxnorm_lookup if rxnorm_lookup is not None else _default_rxnorm()
     drafts = drafts or {}
     ordered = _dedupe(decisions)  # most severe first
-    planned = [(d, *suggestions_for(d, hook=hook, patient_id=patient_id, drafts=drafts, rxnorm=rxnorm))
+    # the suggestion resources that passed validate_fhir_resource while being built, and the override
+    # reasons copied from their table: nothing below changes them before validate_card, which would
+    # otherwise check each a second time
+    checked = CheckedResources()
+    planned = [(d, *suggestions_for(d, hook=hook, patient_id=patient_id, drafts=drafts, rxnorm=rxnorm,
+                                    checked=checked))
                for d in ordered]
     planned = _one_order_button_per_regimen(planned)
-    cards = [_card(d, suggestions, notes) for d, suggestions, notes in planned]
+    cards = [_card(d, suggestions, notes, checked) for d, suggestions, notes in planned]
     for card in cards:
         try:
-            validate_card(card)
+            validate_card(card, checked)
         except CardValidationError:
             log.error("refused card topic=%s patient=%s", card.get("source", {}).get("topic", {}).get("code"),
                       patient_id)
@@ -120,7 +124,8 @@ def _one_order_button_per_regimen(planned: list[tuple]) -> list[tuple]:
     return out
 
 
-def _card(decision: Decision, suggestions: list[dict], notes: list[str]) -> dict:
+def _card(decision: Decision, suggestions: list[dict], notes: list[str],
+          checked: CheckedResources | None = None) -> dict:
     card: dict = {
         "uuid": new_uuid(),
         "summary": summary_for(decision),
@@ -132,7 +137,7 @@ def _card(decision: Decision, suggestions: list[dict], notes: list[str]) -> dict
         card["suggestions"] = suggestions
         card["selectionBehavior"] = "at-most-one"
     if decision.indicator in ("warning", "critical"):
-        card["overrideReasons"] = override_reason_codings()
+        card["overrideReasons"] = checked_override_reasons(checked)
     links = _links(decision)
     if links:
         card["links"] = links

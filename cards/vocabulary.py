@@ -13,6 +13,7 @@ Route and unit codes are clinical codes and so live with the other code sets, in
 from __future__ import annotations
 
 from functools import cache
+from types import MappingProxyType
 from typing import Any
 
 CARD_TOPIC_SYSTEM = "http://omalizumab-cds.org/CodeSystem/card-topic"
@@ -49,15 +50,17 @@ TOPIC_DISPLAYS: dict[str, str] = {
 SOURCE_PRODUCT = "Omalizumab CDS"
 
 
-# The codings of OVERRIDE_REASONS, built once; `override_reason_codings` hands out copies.
-_OVERRIDE_REASON_CODINGS: tuple[dict[str, str], ...] = tuple(
-    {"system": OVERRIDE_REASON_SYSTEM, "code": code, "display": display} for code, display in OVERRIDE_REASONS)
+# The codings of OVERRIDE_REASONS, built once; `override_reason_codings` hands out copies. Read-only views
+# (no one holds the dicts themselves): cards.validation decides once, at import, that the copies pass.
+_OVERRIDE_REASON_CODINGS: tuple[MappingProxyType, ...] = tuple(
+    MappingProxyType({"system": OVERRIDE_REASON_SYSTEM, "code": code, "display": display})
+    for code, display in OVERRIDE_REASONS)
 
 
 def override_reason_codings() -> list[dict[str, str]]:
     """The override-reason codings, as fresh dicts (a caller may change its card): copies of the table
     built once at import, by one C-level map (~9,000 -> ~2,500 instructions a warning card)."""
-    return list(map(dict.copy, _OVERRIDE_REASON_CODINGS))
+    return list(map(MappingProxyType.copy, _OVERRIDE_REASON_CODINGS))
 
 
 @cache

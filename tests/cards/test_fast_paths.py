@@ -116,6 +116,114 @@ def test_canonical_json_falls_back_to_the_stdlib_where_orjson_differs(value):
     assert validation._canonical_json(value) == json.dumps(value, separators=(",", ":"))
 
 
+# _clean_json: the null/empty rule proven from the JSON the model cache needs anyway
+
+import sys  # noqa: E402
+from datetime import date, datetime  # noqa: E402
+
+from hypothesis import HealthCheck  # noqa: E402
+
+class Float(float):
+    pass
+
+
+class Int(int):
+    pass
+
+
+ALL_WHITESPACE = [chr(c) for c in range(sys.maxunicode + 1) if chr(c).isspace()]
+clean_leaves = (st.none() | st.booleans() | st.integers(-2**70, 2**70) | st.floats()
+                | st.lists(st.sampled_from(ALL_WHITESPACE + ["a", '"', "\\", "{}", "[]", "null", "é", "/"]),
+                           max_size=4).map("".join)
+                | st.text(max_size=6) | st.text(max_size=3).map(Str) | st.floats().map(Float) | st.integers(0, 3).map(Int)
+                | st.sampled_from([date(2026, 1, 1), datetime(2026, 1, 1, 8), math.nan, -math.inf, "", " "]))
+clean_trees = st.recursive(
+    clean_leaves,
+    lambda children: (st.lists(children, max_size=3)
+                      | st.dictionaries(st.text(alphabet=st.sampled_from([" ", "a", '"', "\u00a0"]), max_size=3),
+                                        children, max_size=3)
+                      | st.lists(children, max_size=2).map(List) | st.lists(children, max_size=2).map(tuple)
+                      | st.dictionaries(st.text(max_size=3), children, max_size=2).map(Dict)
+                      | st.dictionaries(st.integers(0, 2), children, max_size=2)),
+    max_leaves=15,
+)
+
+
+@settings(max_examples=1500, deadline=None)
+@given(clean_trees)
+def test_a_clean_plain_json_proves_every_tree_with_that_json(value):
+    """_CLEAN_PLAIN_JSON rests on this: when the plain tree with some JSON passes the walk, every tree
+    with that JSON (tuples, enums, ... where the plain one has lists and texts) passes it too; and
+    _plain_and_clean only says True for a plain tree the walk passes."""
+    assert not validation._plain_and_clean(value) or validation._has_null_or_empty_generic(value) is False
+    key = validation._plain_json(value)
+    if key is None:
+        return
+    plain = json.loads(key)  # the plain tree with this JSON
+    if validation._plain_and_clean(plain):
+        assert validation._has_null_or_empty_generic(value) is False
+        assert validation._has_null_or_empty(value) is False
+    if "null" not in key:
+        assert key == validation._canonical_json(value)  # the model cache's key, written once
+
+
+@pytest.mark.parametrize("value", [
+    {"a": "b", "c": [1, 2.5, True]}, {"a": "x y"}, {"a": "é"}, {"a": " b"}, {"a": "b "}, {"a": ""}, {"a": " "},
+    {"a": "\u00a0"}, {"a": "\u3000"}, {"a": "\x1c"}, {"a": "\x0b"}, {"a": "\t"}, {"a": "\n"}, {"a": "\x85"},
+    {"a": None}, {"a": {}}, {"a": []}, {"a": math.nan}, {"a": math.inf}, {"a": Str(" ")}, {"a": Float("nan")},
+    {"a": Dict()}, {"a": List()}, {"a": (None,)}, {"a": ()}, {"a": date(2026, 1, 1)}, {"a": 2**70}, {1: "x"},
+    {"": "x"}, {" ": "x"}, {"a": 'say "no"'}, {"a": "null"}, {"a": "{}"}, {"a": Int(1)}, {"a": [[]]},
+    {"resourceType": "MedicationRequest", "status": "draft", "subject": {"reference": "Patient/p1"}},
+])
+def test_plain_and_clean_on_edge_values(value):
+    walk = validation._has_null_or_empty_generic(value)
+    if validation._plain_and_clean(value):
+        assert not walk
+    if walk:
+        assert not validation._plain_and_clean(value)
+    if value in ({"a": "b", "c": [1, 2.5, True]}, {"a": "x y"}, {"a": "é"}, {"a": "b "}, {"a": "null"}, {"a": math.inf}):
+        assert validation._plain_and_clean(value)  # plain trees passing the rule are proven
+
+
+def test_the_builders_resources_are_remembered_clean(monkeypatch):
+    """It saves the walk only if the usual resources are plain: the builder's corrected draft is, and
+    the second check of the same JSON takes no walk."""
+    from cards import suggestions
+    from tests.cards.factories import omalizumab_draft, table_dose
+    monkeypatch.setattr(validation, "_CLEAN_PLAIN_JSON", set())
+    resource = suggestions.corrected_draft(omalizumab_draft(), table_dose())
+    validation.validate_fhir_resource(resource)
+    assert validation._CLEAN_PLAIN_JSON == {validation._canonical_json(resource)}
+    walks = []
+    monkeypatch.setattr(validation, "_no_null_or_empty", lambda *a: walks.append(a))
+    validation.validate_fhir_resource(suggestions.corrected_draft(omalizumab_draft(), table_dose()))
+    assert walks == []
+
+
+@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(clean_trees, st.sampled_from(["status", "subject", "note", "dosageInstruction", "extra"]))
+def test_validate_fhir_resource_answers_as_with_the_walk(monkeypatch, value, key):
+    """The whole check, with the remembered JSON (filled by an earlier resource, and by this one) and with
+    the walk always, raises the same error (or none)."""
+    from tests.cards.factories import omalizumab_draft
+    monkeypatch.setattr(validation, "_CLEAN_PLAIN_JSON", set())
+
+    def outcome(resource):
+        try:
+            validation.validate_fhir_resource(resource)
+            return None
+        except Exception as exc:  # noqa: BLE001 - the exact error is what is compared
+            return type(exc), str(exc)
+
+    earlier, resource = omalizumab_draft(), omalizumab_draft()
+    earlier[key] = json.loads(validation._plain_json(value) or "null")  # the plain tree of the same JSON
+    resource[key] = value
+    answers = [outcome(earlier), outcome(resource), outcome(resource)]
+    with monkeypatch.context() as patched:
+        patched.setattr(validation, "_plain_json", lambda resource: None)  # the walk, always
+        assert [outcome(earlier), outcome(resource), outcome(resource)] == answers
+
+
 def test_resource_inside_a_card_is_still_refused_for_an_empty_value():
     """validate_card checks the whole card (resources included) for null/empty values before the
     suggestion resources are validated without a second walk."""
@@ -400,6 +508,32 @@ batch_text = st.lists(st.sampled_from(AWKWARD_CHARS + ["^", "^^", " ^^ ", "{", "
 @given(st.lists(batch_text | st.integers() | st.builds(Text, batch_text) | st.builds(Str, batch_text), max_size=8))
 def test_md_escape_all_equals_md_escape_text_by_text(texts):
     assert card_text.md_escape_all(texts) == [card_text.md_escape(t) for t in texts]
+
+
+@settings(max_examples=600, deadline=None)
+@given(st.lists(st.lists(batch_text | st.sampled_from(["IgE >100-200 IU/mL", "Observation/x", ""]) | st.integers()
+                         | st.builds(Text, batch_text) | st.builds(Str, batch_text), max_size=6), min_size=1, max_size=4))
+def test_md_escape_all_remembers_each_escape_exactly(batches):
+    """The memo of escaped texts: every call, first (misses) or again (hits), with texts seen before and
+    equal str subclasses (never looked up), equals md_escape text by text; only exact str is remembered."""
+    for texts in batches + batches:
+        assert card_text.md_escape_all(texts) == [card_text.md_escape(t) for t in texts]
+    assert all(type(k) is str and v == card_text.md_escape(k) for k, v in card_text._ESCAPED.items())
+
+
+def test_md_escape_all_keeps_escaping_when_its_memo_is_full(monkeypatch):
+    monkeypatch.setattr(card_text, "_ESCAPED", {})
+    monkeypatch.setattr(card_text, "_ESCAPED_MAX", 3)
+    texts = [f"t{i} <{i}>" for i in range(10)] + ["x" * 300]
+    assert card_text.md_escape_all(texts) == [card_text.md_escape(t) for t in texts]
+    assert card_text.md_escape_all(texts) == [card_text.md_escape(t) for t in texts]
+    assert len(card_text._ESCAPED) == 10  # filled by the first batch (it had room), not beyond
+    assert "x" * 300 not in card_text._ESCAPED  # a text over _ESCAPED_TEXT_MAX is not kept
+    class Sly(str):
+        def __str__(self):
+            return "<sly>"
+    sly = Sly(texts[0])
+    assert card_text.md_escape_all([sly]) == [card_text.md_escape(sly)] == ["\\<sly\\>"]
 
 
 @pytest.mark.parametrize("texts", [[], [""], ["", ""], ["a", ""], ["", "a"], [" a"], ["a "], ["a  b"], ["a ^^ b"],
