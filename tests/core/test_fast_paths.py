@@ -191,3 +191,62 @@ def test_evidence_unique_equals_dict_fromkeys(rows, kind):
     assert type(got) is tuple and got == want and repr(got) == repr(want)
     # which of several equal rows is kept may differ (they are equal in every field, so indistinguishable)
     assert all(type(g) is type(w) for g, w in zip(got, want))
+
+
+def _cell_or_error(cell, meta, table, ige, kg):
+    try:
+        return cell(meta, table, ige, kg)
+    except (AssertionError, ValueError) as exc:  # outside the bands (the limits are checked before _cell), NaN
+        return (type(exc).__name__, str(exc))
+
+
+def test_dose_table_cells_from_the_per_table_entries_equal_the_per_call_computation():
+    """dosing._cell (bisection, each cell's Lookup fields built once) against the per-call form, on every
+    band edge, just beside it, band midpoints, outside values and NaN, for every table (verified or not)."""
+    import math
+
+    from clinical_core import dosing
+    from clinical_core.knowledge import TABLE_IDS, dose_table, table_meta
+    from tests.core import builders as b
+    from tests.core import reference_impl as ref
+
+    for table_id in TABLE_IDS:
+        meta, table = table_meta(table_id), dose_table(table_id)
+        ige_edges = table.ige_edges if table else meta.ige_edges or (30.0, 1500.0)
+        w_edges = table.weight_edges if table else meta.weight_edges or (20.0, 150.0)
+
+        def values(edges):
+            out = [edges[0] - 1, edges[-1] + 1, math.nan, 0.0, -0.0]
+            for lo, hi in zip(edges, edges[1:]):
+                out += [lo, hi, lo + 1e-9, hi - 1e-9, (lo + hi) / 2, int(lo)]
+            return out
+
+        checked = 0
+        for ige_value in values(ige_edges):
+            ige = b.meas("total-ige", ige_value)
+            for kg in values(w_edges):
+                for _ in range(2):  # the second time from the cell entry the first call filled
+                    got = _cell_or_error(dosing._cell, meta, table, ige, kg)
+                    want = _cell_or_error(ref.dosing_cell, meta, table, ige, kg)
+                    assert got == want and repr(got) == repr(want), (table_id, ige_value, kg)
+                checked += 1
+        assert checked > 25
+
+
+def _value_or_error(fn, *args):
+    try:
+        return fn(*args)
+    except Exception as exc:  # noqa: BLE001 - the same error either way (inf: decimal.InvalidOperation)
+        return (type(exc).__name__, str(exc))
+
+
+def test_round_weight_shortcut_equals_the_decimal_form():
+    from clinical_core.dosing import round_weight
+    from tests.core import reference_impl as ref
+
+    for kg in (75.0, 0.0, -0.0, -3.0, 1e14, 9.99e14, 1e15, 1e16, 2.5e17, 60.05, 60.04, 72.4, 80.0, 33.333, 1e-7,
+               float("inf"), float("-inf"), 70, 0, True):
+        got, want = _value_or_error(round_weight, kg), _value_or_error(ref.round_weight, kg)
+        assert got == want and type(got) is type(want) and repr(got) == repr(want), kg
+    nan = round_weight(float("nan"))
+    assert nan != nan
