@@ -63,6 +63,7 @@ def cyclosporine_policy_note(t: dict[str, str] = _P_TEXT) -> str:
 EOSINOPHIL_POLICY_NOTE = eosinophil_policy_note()
 LTE4_POLICY_NOTE = lte4_policy_note()
 CYCLOSPORINE_POLICY_NOTE = cyclosporine_policy_note()
+SENSITISATION_POLICY_NOTE = f"Sensitisation cut-off {_p('sensitisation_sige_min')} kU/L is product policy, not label text."
 
 
 def check_region(region: str) -> str:
@@ -171,9 +172,11 @@ def _common_cautions(p: Profile, region: str) -> list[str]:
         if p.ige.value < rast_below and p.ige.comparator in (None, "<", "<="):
             out.append(f"EU SmPC: with IgE below {rast_below} IU/mL ensure unequivocal in vitro reactivity (RAST) to "
                        "a perennial allergen before starting.")
-    if p.present("allergic-asthma") and any(e.label.startswith("Specific IgE") for e in p.ev("allergic-asthma")):
-        out.append(f"Sensitisation cut-off {_p('sensitisation_sige_min')} kU/L is product policy, "
-                   "not label text.")
+    if p.present("allergic-asthma"):
+        for e in p.ev("allergic-asthma"):  # a loop, not any(<generator>): one frame fewer per assessment
+            if e.label.startswith("Specific IgE"):
+                out.append(SENSITISATION_POLICY_NOTE)
+                break
     return out
 
 

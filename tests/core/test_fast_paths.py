@@ -250,3 +250,16 @@ def test_round_weight_shortcut_equals_the_decimal_form():
         assert got == want and type(got) is type(want) and repr(got) == repr(want), kg
     nan = round_weight(float("nan"))
     assert nan != nan
+
+
+def test_remembered_options_equal_the_options_computed_afresh():
+    from clinical_core import options as o
+
+    lists = (o.ANTI_IL5_REGIMENS, o.LTM_REGIMENS, ("tezepelumab-asthma-12plus",), ("omalizumab-csu",))
+    for regimen_ids in lists:
+        for age in (None, *range(-2, 100), 150, 12.0, True):
+            for exclude in ((), ("mepolizumab",), ("montelukast", "zileuton"), ("",)):
+                got = o.options(regimen_ids, age, exclude_agents=exclude)
+                want = o._options.__wrapped__(regimen_ids, age, exclude)
+                assert got == want and all(g is w for g, w in zip(got, want)), (regimen_ids, age, exclude)
+    assert any(o.options(o.ANTI_IL5_REGIMENS, age) for age in range(6, 20))
