@@ -97,3 +97,31 @@ def round_weight(kg):
         if dot > 0 and len(s) - dot <= 2 and "e" not in s:
             return kg
     return float(Decimal(str(kg)).quantize(Decimal("0.1"), rounding=ROUND_HALF_UP))
+
+
+def measurement(label, m, *, decimals=None, note=""):
+    """evidence.measurement before fmt_num and SourceRef.reference were written out in it (session 11)."""
+    from datetime import datetime
+
+    from clinical_core.dosing import fmt_num
+    from clinical_core.evidence import DISPLAY_UNITS, new_evidence
+    # (as it was)
+    comparator = m.comparator or ""
+    unit, value, original_value = m.unit, m.value, m.original_value
+    original = None
+    # the number as shown: formatted once, and reused for the original when the lab sent the same number in
+    # another spelling of the unit ("250 IU/mL" for 250 [IU]/mL; equal numbers format alike)
+    num = fmt_num(value if decimals is None else round(value, decimals))
+    if original_value is not None and (m.original_unit != unit or original_value != value):
+        same = decimals is None and original_value == value
+        original = f"{comparator}{num if same else fmt_num(original_value)} {m.original_unit or ''}".strip()
+    elif m.derived_from:
+        original = "computed from " + ", ".join([r.reference for r in m.derived_from])
+    text = f"{comparator}{num} {DISPLAY_UNITS.get(unit or '', unit or '')}".strip()
+    if note:
+        text = f"{text} ({note})"
+    when = m.when
+    if when is not None and isinstance(when, datetime):
+        when = when.date()
+    return new_evidence(label, text, when, m.source.reference, original)
+

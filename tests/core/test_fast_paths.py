@@ -263,3 +263,35 @@ def test_remembered_options_equal_the_options_computed_afresh():
                 want = o._options.__wrapped__(regimen_ids, age, exclude)
                 assert got == want and all(g is w for g, w in zip(got, want)), (regimen_ids, age, exclude)
     assert any(o.options(o.ANTI_IL5_REGIMENS, age) for age in range(6, 20))
+
+
+def test_measurement_rows_equal_the_rows_of_the_plain_form():
+    """evidence.measurement (fmt_num, round and SourceRef.reference written out) against the form before,
+    on whole, fractional, negative, huge, non-finite values, comparators, converted units, derived counts."""
+    import math
+
+    from clinical_core import evidence as ev
+    from clinical_core.facts import Measurement, SourceRef
+    from tests.core import reference_impl as ref
+
+    src = SourceRef("Observation", "o-1", "http://loinc.org|1", "x")
+    no_id = SourceRef("Observation", None)
+    derived = (SourceRef("Observation", "eos-pct"), SourceRef("Observation", "wbc"))
+    checked = 0
+    for value in (75.0, 75, 60.05, 60.04, 12.4, 0.35, 0.0, -0.0, -3.5, 1e16, 1e300, 1500.0, 72.449, math.inf, math.nan):
+        for unit, orig_value, orig_unit in (("kg", None, None), ("kg", value, "kg"), ("[IU]/mL", value, "IU/mL"),
+                                            ("/uL", 0.12, "10*3/uL"), ("odd-unit", 2.0, None), ("", None, "")):
+            for comparator in (None, ">", "<="):
+                for source, der in ((src, ()), (no_id, derived)):
+                    m = Measurement("weight", value, unit, None, source, comparator, orig_value, orig_unit, None, der)
+                    for kw in ({}, {"decimals": 1}, {"decimals": 0, "note": "policy"}, {"note": "x"}):
+                        try:
+                            want = ref.measurement("Body weight", m, **kw)
+                        except (ValueError, OverflowError) as exc:
+                            with pytest.raises(type(exc)):
+                                ev.measurement("Body weight", m, **kw)
+                            continue
+                        got = ev.measurement("Body weight", m, **kw)
+                        assert got == want and repr(got) == repr(want), (m, kw)
+                        checked += 1
+    assert checked > 1000
