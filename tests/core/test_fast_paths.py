@@ -295,3 +295,50 @@ def test_measurement_rows_equal_the_rows_of_the_plain_form():
                         assert got == want and repr(got) == repr(want), (m, kw)
                         checked += 1
     assert checked > 1000
+
+
+def _allergic_asthma_variants():
+    from datetime import date
+
+    from clinical_core.facts import IgeBaseline, SpecificIge
+    import dataclasses as dc
+
+    base = b.allergic_asthma(weight=75.0)
+    on_tx = b.meas("total-ige", 420.0, rid="ige-on", original=(1000.0, "ng/mL"))
+    yield base
+    yield b.allergic_asthma(weight=None)
+    yield b.allergic_asthma(age=None, weight=80.4, extra_conditions=("allergic-asthma", "allergic-asthma"))
+    yield b.allergic_asthma(ige_value=1200.0, weight=151.0, extra_conditions=("eosinophilic-asthma",), eos=450)
+    yield dc.replace(base, total_ige=IgeBaseline("baseline-before-omalizumab", base.total_ige.measurement,
+                                                 excluded=(on_tx, on_tx, dc.replace(on_tx, value=380.0))))
+    yield dc.replace(base, total_ige=IgeBaseline("only-on-treatment", on_tx, excluded=(on_tx,)))
+    yield dc.replace(base, allergies=(b.allergy("environmental", "cat", ige_mediated=True),) * 2,
+                     specific_ige=base.specific_ige * 2 + (SpecificIge("Age", "perennial-aeroallergen",
+                                                                        b.meas("specific-ige", 9.0, rid="s2")),))
+    yield dc.replace(base, conditions=base.conditions * 2 + (b.cond("allergic-asthma", rid="cond-asthma"),),
+                     weight=b.meas("weight", 70.0, rid="wt-1", on=date(2019, 1, 1)))
+    yield dc.replace(base, medications=(b.med("omalizumab", "anti-ige", start=date(2024, 2, 1)),),
+                     weight_at_omalizumab_start=b.meas("weight", 58.0, rid="wt-0", on=date(2024, 1, 1)))
+
+
+@pytest.mark.parametrize("region", ["US", "EU"])
+def test_omalizumab_asthma_evidence_without_the_rehashing_equals_the_de_duplicated_rows(region):
+    """_oma_asthma without CSU or polyps skips de-duplicating `base_ev + ige_ev`: on demo patients and on
+    charts with repeated conditions, allergies, specific and on-treatment IgE, the rows it uses are exactly
+    the de-duplicated ones."""
+    from clinical_core import evidence as ev
+    from clinical_core.recommend import _oma_asthma
+
+    facts = [demo_inputs(slug, "order-sign")[0] for slug in demo_slugs()] + list(_allergic_asthma_variants())
+    checked = 0
+    for f in facts:
+        p = build_profile(f)
+        if not p.present("allergic-asthma") or p.present("csu-refractory") or p.present("crswnp"):
+            continue
+        plain = p.age_ev + p.ev("allergic-asthma") + p.weight_ev
+        assert ev.unique(plain + p.ige_ev) == plain
+        dec = _oma_asthma(p, region)
+        dedup = ev.unique(plain + p.ige_ev)
+        assert dec.evidence[:len(dedup)] == dedup  # the on-treatment rows (if any) follow
+        checked += 1
+    assert checked >= 8
