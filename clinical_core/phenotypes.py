@@ -360,7 +360,7 @@ def _eosinophilic(p: Profile) -> None:
     latest, peak = f.eosinophils_latest, f.eosinophils_max_12m
     if latest is not None:
         evid.append(ev.measurement("Blood eosinophils (newest)", latest))
-    if peak is not None and peak != latest:
+    if peak is not None and peak is not latest and peak != latest:  # the same object: equal, no field compare
         evid.append(ev.measurement("Blood eosinophils (highest, 12 months)", peak))
     dx = p.groups.get("eosinophilic-asthma")
     months = _EOS_CURRENT_MONTHS
@@ -565,7 +565,12 @@ def _cyclosporine_risks(p: Profile, treated: tuple) -> None:
     evid = p.condition_ev(htn)
     evid += [ev.blood_pressure("Blood pressure" + (" (newest)" if i == 0 else ""), r) for i, r in enumerate(readings)]
     latest_high = latest is not None and bp_high(latest, sys_w, dia_w)
-    n_high = sum(bp_high(r, sys_w, dia_w) for r in readings)
+    n_high = 0
+    for r in readings:  # a loop, not sum(<generator>); the newest reading's answer is latest_high
+        if r is latest:
+            n_high += latest_high
+        elif bp_high(r, sys_w, dia_w):
+            n_high += 1
     persistent = n_high >= need
     severe_bp = latest is not None and bp_high(latest, sys_c, dia_c)
     p.bp_uncontrolled_on_treatment = bool(treated) and latest_high and not severe_bp and bool(
