@@ -361,7 +361,10 @@ def _eosinophilic(p: Profile) -> None:
     latest, peak = f.eosinophils_latest, f.eosinophils_max_12m
     if latest is not None:
         evid.append(ev.measurement("Blood eosinophils (newest)", latest))
-    if peak is not None and peak is not latest and peak != latest:  # the same object: equal, no field compare
+    # `peak != latest` (the dataclass's field-by-field compare, ~3K instructions) only when neither the
+    # identity (the same result: equal) nor the values (distinct and unequal: the fields differ) settle it
+    if peak is not None and peak is not latest and (
+            latest is None or (peak.value is not latest.value and peak.value != latest.value) or peak != latest):
         evid.append(ev.measurement("Blood eosinophils (highest, 12 months)", peak))
     dx = p.groups.get("eosinophilic-asthma")
     months = _EOS_CURRENT_MONTHS

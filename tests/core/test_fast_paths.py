@@ -342,3 +342,25 @@ def test_omalizumab_asthma_evidence_without_the_rehashing_equals_the_de_duplicat
         assert dec.evidence[:len(dedup)] == dedup  # the on-treatment rows (if any) follow
         checked += 1
     assert checked >= 8
+
+
+def test_the_highest_eosinophil_row_is_added_exactly_when_it_differs_from_the_newest():
+    """_eosinophilic settles `peak != latest` by identity or by the values first: the same rows as the plain
+    compare, for the same result, equal copies, other values and fields, int against float, 0.0 and -0.0."""
+    import dataclasses as dc
+
+    from clinical_core.phenotypes import _eosinophilic
+
+    newest = b.meas("eosinophils", 320.0, rid="eos-1")
+    pairs = [(newest, newest), (newest, dc.replace(newest)), (newest, dc.replace(newest, value=410.0)),
+             (newest, dc.replace(newest, status="amended")), (newest, dc.replace(newest, value=320)),
+             (newest, dc.replace(newest, value=-0.0)), (dc.replace(newest, value=0.0), dc.replace(newest, value=-0.0)),
+             (newest, None), (None, newest)]
+    for latest, peak in pairs:
+        f = b.allergic_asthma(weight=70.0)
+        f = dc.replace(f, eosinophils_latest=latest, eosinophils_max_12m=peak)
+        p = build_profile(f)
+        _eosinophilic(p)
+        labels = [e.label for e in p.findings["eosinophilic-asthma"].evidence]
+        want_peak = peak is not None and peak != latest
+        assert ("Blood eosinophils (highest, 12 months)" in labels) == want_peak, (latest, peak)
