@@ -50,11 +50,11 @@ def interval_text(weeks: float) -> str:
 
 def _omalizumab_decision(assessment: Assessment) -> Decision | None:
     """The assessment's omalizumab answer: a dose, why there is none, or what to measure first."""
+    decisions = assessment.decisions
     for topics in (("omalizumab-dose", "omalizumab-not-dosable"), ("data-needed",)):
-        found = next((d for d in assessment.decisions if d.topic in topics and not _IGE_KEY_SET.isdisjoint(d.covers)),
-                     None)
-        if found is not None:
-            return found
+        for d in decisions:  # loops, not next(<generator>): one per drafted omalizumab order
+            if d.topic in topics and not _IGE_KEY_SET.isdisjoint(d.covers):
+                return d
     return None
 
 
@@ -287,7 +287,13 @@ def check_orders(facts: PatientFacts, drafts: Sequence[DraftOrder], *, hook: str
     checks = mark_partial([_replacement_not_drafted_twice(dec, drafts) for dec in checks], facts)
     for dec in checks:
         for agent in _ordered_agents(dec):
-            ordered.setdefault(agent, f"ordered by the card for {dec.order_reference}")
-    out = [_without_second_order(dec, ordered) for dec in assessment.decisions
-           if not any(_supersedes(c, dec) for c in checks)]
+            if agent not in ordered:  # setdefault, without formatting the words it would not store
+                ordered[agent] = f"ordered by the card for {dec.order_reference}"
+    out = []
+    for dec in assessment.decisions:  # a loop, not any(<generator>) per decision
+        for c in checks:
+            if _supersedes(c, dec):
+                break
+        else:
+            out.append(_without_second_order(dec, ordered))
     return tuple(out + checks)
