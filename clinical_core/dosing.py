@@ -251,8 +251,9 @@ def _cell_entry(meta: TableMeta, table, ib: int, wb: int) -> tuple:
 class _TableCells:
     """A verified table's cells as `_cell` reads them, filled once per process: each cell's Lookup fields
     (bands' labels, outcome, words) the first time a patient falls in it, so a lookup is two bisections, a
-    dict look-up and the Lookup (callgrind: `_cell` ~21K -> ~6K instructions; two band_index loops, two
-    band_label cache calls hashing the edge tuples, cell_at and the f-strings per request before). A cell's
+    dict look-up and the Lookup (callgrind: `_cell` ~21K -> ~12K instructions, `lookup` ~30K -> ~18K; two
+    band_index loops, two band_label cache calls hashing the edge tuples, cell_at and the f-strings per
+    request before). A cell's
     entry is built on first use, not at load, so a bad cell (a see-table target file missing) fails only
     the lookups that reach it, as before."""
 
