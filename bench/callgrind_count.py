@@ -207,6 +207,22 @@ def _stage_runner(app, stage: str, path: str, bodies: list[bytes], n: int):
     facts = [facts_of(b) for b in parsed]
     if stage == "assess":
         return lambda i: clinical_core.assess(facts[i], region=settings.region)
+    if stage == "orders":  # check_orders alone, on facts, drafts and the assessment prepared per request
+        prepared = []
+        for body, f in zip(parsed, facts):
+            hook = body["hook"]
+            if hook == "patient-view":
+                raise SystemExit("--stage orders needs an order hook (order-sign, order-select)")
+            c = body["context"]
+            resolve = _resolver(body["prefetch"], c.get("draftOrders"), no_fhir, 1e18, None)
+            drafts = fhir_mappings.extract_draft_orders(c.get("draftOrders"), c.get("selections"), hook=hook,
+                                                        resolve_reference=resolve)
+            prepared.append((f, drafts, hook, clinical_core.assess(f, region=settings.region)))
+
+        def orders(i):
+            f, drafts, hook, assessment = prepared[i]
+            return clinical_core.check_orders(f, drafts, hook=hook, assessment=assessment, region=settings.region)
+        return orders
     if stage == "cards":
         body = parsed[0]
         hook = body["hook"]
@@ -260,7 +276,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--keep", default=None, help="keep the callgrind output at this path")
     ap.add_argument("--stage", default="request",
                     help="request (the whole WSGI request), or one stage alone: parse, evaluate, extract, "
-                         "assess, cards")
+                         "assess, orders (check_orders, order hooks only), cards")
     ap.add_argument("--inner", action="store_true", help=argparse.SUPPRESS)
     ap.add_argument("--inner-measure", action="store_true", help=argparse.SUPPRESS)
     args = ap.parse_args(argv)

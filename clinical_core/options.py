@@ -5,7 +5,7 @@ option note says "check the label" so no card asserts an unverified dose.
 """
 from __future__ import annotations
 
-from functools import cache
+from functools import cache, lru_cache
 
 from .decisions import Citation, DoseRecommendation, TherapyOption
 from .knowledge import csu_fixed, label_age_limits, policy_values, table_meta, therapies
@@ -46,6 +46,15 @@ def option(regimen_id: str) -> TherapyOption:
 
 
 def options(regimen_ids: tuple[str, ...], age: int | None, *, exclude_agents: tuple[str, ...] = ()) -> tuple[TherapyOption, ...]:
+    return _options(regimen_ids, age, exclude_agents)
+
+
+@lru_cache(maxsize=1024)
+def _options(regimen_ids: tuple[str, ...], age: int | None, exclude_agents: tuple[str, ...]) -> tuple[TherapyOption, ...]:
+    """`options`, remembered: the answer depends on the regimen list, the age (a whole number of years, or
+    None) and the agents excluded only, against therapies.json and policy.json, read once per process; the
+    same options (the very objects of `option`). Two to four calls an assessment, each a generator with
+    `_fits` per regimen (~6K instructions for the five anti-IL-5/5R regimens)."""
     regs = therapies()
     return tuple(option(r) for r in regimen_ids if _fits(regs[r], age) and regs[r]["agent"] not in exclude_agents)
 

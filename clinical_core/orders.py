@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Sequence
 
-from ._fast_init import replace  # dataclasses.replace, cheaper for the Decision class
+from ._fast_init import maker, replace  # dataclasses.replace, cheaper for the Decision class
 from .decisions import Assessment, Decision, DoseRecommendation, Evidence, TherapyOption
 from .dosing import fmt_num
 from .facts import DraftOrder, PatientFacts
@@ -24,6 +24,8 @@ ORDER_HOOKS = ("order-select", "order-sign")
 ANTI_IL5_AGENTS = ("mepolizumab", "benralizumab", "reslizumab")
 IGE_KEYS = ("allergic-asthma", "csu-refractory", "crswnp")
 _IGE_KEY_SET = frozenset(IGE_KEYS)  # built once: each decision is asked whether it covers one of them
+# Decision(...) and Evidence(...) without the generic class call (the same objects: see _fast_init.maker)
+_Decision, _Evidence = maker(Decision), maker(Evidence)
 
 
 def _draft_evidence(d: DraftOrder) -> Evidence:
@@ -32,7 +34,7 @@ def _draft_evidence(d: DraftOrder) -> Evidence:
         parts.append(f"{fmt_num(d.dose_value)} {d.dose_unit or ''}".strip())
     if d.interval_weeks is not None:
         parts.append(interval_text(d.interval_weeks))
-    return Evidence("Drafted order", ", ".join(parts), None, d.reference)
+    return _Evidence("Drafted order", ", ".join(parts), None, d.reference)
 
 
 def interval_text(weeks: float) -> str:
@@ -48,11 +50,11 @@ def interval_text(weeks: float) -> str:
 
 def _omalizumab_decision(assessment: Assessment) -> Decision | None:
     """The assessment's omalizumab answer: a dose, why there is none, or what to measure first."""
+    decisions = assessment.decisions
     for topics in (("omalizumab-dose", "omalizumab-not-dosable"), ("data-needed",)):
-        found = next((d for d in assessment.decisions if d.topic in topics and not _IGE_KEY_SET.isdisjoint(d.covers)),
-                     None)
-        if found is not None:
-            return found
+        for d in decisions:  # loops, not next(<generator>): one per drafted omalizumab order
+            if d.topic in topics and not _IGE_KEY_SET.isdisjoint(d.covers):
+                return d
     return None
 
 
@@ -88,7 +90,7 @@ def _check_omalizumab(p, d: DraftOrder, hook: str, assessment: Assessment) -> De
                      if x.topic in ("food-allergy-omalizumab", "pemphigoid-itch-off-label")), None)
         if info is not None:  # labelled but not dosable automatically, or off-label: say so on the order
             return replace(info, order_reference=d.reference, evidence=draft_ev + info.evidence)
-        return Decision(
+        return _Decision(
             topic="data-needed", indicator="info",
             headline="Omalizumab drafted, but no IgE-driven indication is recorded: record the diagnosis",
             rationale="Omalizumab is labelled for allergic asthma, chronic spontaneous urticaria, nasal polyps and "
@@ -126,7 +128,7 @@ def _check_omalizumab(p, d: DraftOrder, hook: str, assessment: Assessment) -> De
             f"({dose.table_label.split(' (')[0]})")
     rationale = (f"The drafted order ({'; '.join(problems)}) differs from the label dose for this patient: "
                  f"{dose.dose_mg} mg every {dose.interval_weeks} weeks ({where}).")
-    return Decision(
+    return _Decision(
         topic="omalizumab-dose-mismatch", indicator="warning", headline=clip(head), rationale=rationale,
         citation=dose.citation, evidence=draft_ev + dec.evidence, rule=dec.rule, missing=dec.missing,
         cautions=dec.cautions, dose=dose, alternatives=(dose.as_option(),), order_reference=d.reference,
@@ -136,7 +138,7 @@ def _check_omalizumab(p, d: DraftOrder, hook: str, assessment: Assessment) -> De
 def _anti_il5_warning(p, d: DraftOrder, *, headline: str, rationale: str, citation_key: str, rule: str,
                       alternatives: tuple[TherapyOption, ...]) -> Decision:
     """The order-check warning for a drafted anti-IL-5/5R agent: the draft, age and eosinophil evidence."""
-    return Decision(
+    return _Decision(
         topic="anti-il5-recommended", indicator="warning", headline=clip(headline), rationale=rationale,
         citation=citation(citation_key), evidence=(_draft_evidence(d),) + p.age_ev + p.ev("eosinophilic-asthma"),
         rule=rule, cautions=unverified(alternatives), alternatives=alternatives, order_reference=d.reference,
@@ -285,7 +287,13 @@ def check_orders(facts: PatientFacts, drafts: Sequence[DraftOrder], *, hook: str
     checks = mark_partial([_replacement_not_drafted_twice(dec, drafts) for dec in checks], facts)
     for dec in checks:
         for agent in _ordered_agents(dec):
-            ordered.setdefault(agent, f"ordered by the card for {dec.order_reference}")
-    out = [_without_second_order(dec, ordered) for dec in assessment.decisions
-           if not any(_supersedes(c, dec) for c in checks)]
+            if agent not in ordered:  # setdefault, without formatting the words it would not store
+                ordered[agent] = f"ordered by the card for {dec.order_reference}"
+    out = []
+    for dec in assessment.decisions:  # a loop, not any(<generator>) per decision
+        for c in checks:
+            if _supersedes(c, dec):
+                break
+        else:
+            out.append(_without_second_order(dec, ordered))
     return tuple(out + checks)

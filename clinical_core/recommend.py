@@ -35,8 +35,11 @@ COVER_WORDS = {"allergic-asthma": "allergic asthma", "csu-refractory": "CSU", "c
 _P_TEXT = T
 _p = _P_TEXT.__getitem__  # _p("egfr_warn_below") -> "60"
 
-# built once per assessment, without the generic class call (see _fast_init.maker)
+# built once per assessment, without the generic class call (see _fast_init.maker); a Decision through its
+# maker: the same object, called with the same keywords, without type_call, slot_tp_init and the two class
+# assignments of the fast __init__ (callgrind: ~5K instructions less a Decision, two to four per assessment)
 _DoseRecommendation, _Assessment = maker(DoseRecommendation), maker(Assessment)
+_Decision, _Evidence = maker(Decision), maker(Evidence)
 
 
 def eosinophil_policy_note(t: dict[str, str] = _P_TEXT) -> str:
@@ -60,6 +63,7 @@ def cyclosporine_policy_note(t: dict[str, str] = _P_TEXT) -> str:
 EOSINOPHIL_POLICY_NOTE = eosinophil_policy_note()
 LTE4_POLICY_NOTE = lte4_policy_note()
 CYCLOSPORINE_POLICY_NOTE = cyclosporine_policy_note()
+SENSITISATION_POLICY_NOTE = f"Sensitisation cut-off {_p('sensitisation_sige_min')} kU/L is product policy, not label text."
 
 
 def check_region(region: str) -> str:
@@ -168,9 +172,11 @@ def _common_cautions(p: Profile, region: str) -> list[str]:
         if p.ige.value < rast_below and p.ige.comparator in (None, "<", "<="):
             out.append(f"EU SmPC: with IgE below {rast_below} IU/mL ensure unequivocal in vitro reactivity (RAST) to "
                        "a perennial allergen before starting.")
-    if p.present("allergic-asthma") and any(e.label.startswith("Specific IgE") for e in p.ev("allergic-asthma")):
-        out.append(f"Sensitisation cut-off {_p('sensitisation_sige_min')} kU/L is product policy, "
-                   "not label text.")
+    if p.present("allergic-asthma"):
+        for e in p.ev("allergic-asthma"):  # a loop, not any(<generator>): one frame fewer per assessment
+            if e.label.startswith("Specific IgE"):
+                out.append(SENSITISATION_POLICY_NOTE)
+                break
     return out
 
 
@@ -255,7 +261,7 @@ def _not_dosable(p: Profile, region: str, *, reason: str, missing: tuple[str, ..
         headline = f"Omalizumab fits ({what}): record {items} to compute the dose"
     else:
         topic, indicator, headline = "omalizumab-not-dosable", "warning", f"Omalizumab: {short}"
-    return Decision(
+    return _Decision(
         topic=topic, indicator=indicator, headline=clip(headline),
         rationale=rationale, citation=cit, evidence=evidence, rule=reason, missing=missing,
         cautions=_uniq(list(cautions) + _common_cautions(p, region) + list(unverified(alts))),
@@ -331,11 +337,16 @@ def _oma_asthma(p: Profile, region: str) -> Decision:
     csu, polyps = p.present("csu-refractory"), p.present("crswnp")
     covers = ("allergic-asthma",) + (("csu-refractory",) if csu else ()) + (("crswnp",) if polyps else ())
     base_ev = p.age_ev + p.ev("allergic-asthma") + p.weight_ev
-    if csu:
-        base_ev += tuple(e for e in p.ev("csu-refractory") if e not in base_ev)
-    if polyps:
-        base_ev += tuple(e for e in p.ev("crswnp") if e not in base_ev)
-    base_ev = _uniq_ev(base_ev + p.ige_ev)
+    if csu or polyps:
+        if csu:
+            base_ev += tuple(e for e in p.ev("csu-refractory") if e not in base_ev)
+        if polyps:
+            base_ev += tuple(e for e in p.ev("crswnp") if e not in base_ev)
+        base_ev = _uniq_ev(base_ev + p.ige_ev)
+    # else: already unique, ige_ev included: the present allergic-asthma finding holds every ige_ev row
+    # (_allergic adds them, _add de-duplicates) and no row labelled "Age" or "Body weight" (its rows are
+    # conditions, allergies, specific and total IgE), so de-duplicating `base_ev + ige_ev` gives base_ev
+    # (callgrind: ~20K instructions for the hashing of 7-8 rows; tests/core/test_fast_paths.py compares)
     start_age = age_at_first_omalizumab(p)
     table_id, age_problem = asthma_table(region, p.age, start_age)
     cit = label_citation(region)
@@ -366,7 +377,7 @@ def _oma_asthma(p: Profile, region: str) -> Decision:
         rationale = (f"Severe allergic asthma with sensitisation and a baseline IgE and weight inside "
                      f"{lk.table.short_label}: the label table gives {dose.dose_mg} mg every {dose.interval_weeks} "
                      f"weeks. One omalizumab course treats {treats}.")
-        return Decision(topic="omalizumab-dose", indicator="info", headline=clip(head), rationale=rationale,
+        return _Decision(topic="omalizumab-dose", indicator="info", headline=clip(head), rationale=rationale,
                         citation=lk.table.citation,
                         # base_ev is already de-duplicated (and Evidence is never falsy): hash only when
                         # the on-treatment rows are added
@@ -407,7 +418,7 @@ def _oma_csu(p: Profile, region: str, *, covers: tuple[str, ...], extra_cautions
         evid = _uniq_ev(evid + tuple(ev.medication(m) for m in p.on_omalizumab))
     rule = (f"CSU refractory to H1 antihistamines, age >= {raw['age_min']}: fixed {dose.dose_mg} mg every "
             f"{dose.interval_weeks} weeks, independent of IgE and weight (label).")
-    return Decision(
+    return _Decision(
         topic="omalizumab-dose", indicator="info",
         headline=clip(f"Omalizumab {dose.dose_mg} mg SC every {dose.interval_weeks} weeks for CSU (fixed label dose, "
                       "independent of IgE and weight)"),
@@ -433,7 +444,7 @@ def _oma_crswnp(p: Profile, region: str) -> Decision:
         dose = dose_from(lk)
         cautions = _common_cautions(p, region) + [
             "EU SmPC: nasal polyps use the asthma dose tables; body weights below 30 kg were not studied for CRSwNP."]
-        return Decision(topic="omalizumab-dose", indicator="info", headline=clip(
+        return _Decision(topic="omalizumab-dose", indicator="info", headline=clip(
             f"Omalizumab {dose.dose_mg} mg SC every {dose.interval_weeks} weeks for nasal polyps "
             f"({lk.table.short_label}: IgE {lk.ige_band}, {lk.weight_band})"),
             rationale="Chronic rhinosinusitis with nasal polyps in an adult: omalizumab is labelled, dosed from "
@@ -455,7 +466,7 @@ def anti_il5_decision(p: Profile) -> Decision | None:
     if not alts:  # too young for every anti-IL-5/5R regimen: say so, never nothing (brief 10)
         youngest = min(a for a in (min_age(r["agent"]) for r in (therapies()[k] for k in ANTI_IL5_REGIMENS))
                        if a is not None)
-        return Decision(
+        return _Decision(
             topic="anti-il5-recommended", indicator="info",
             headline=clip(f"Eosinophilic asthma at {p.age} years: no anti-IL-5/5R is labelled below {youngest} years"),
             rationale=(f"Eosinophilic asthma ({p.findings['eosinophilic-asthma'].note}), but no anti-IL-5/5R biologic "
@@ -473,7 +484,7 @@ def anti_il5_decision(p: Profile) -> Decision | None:
     cautions = [EOSINOPHIL_POLICY_NOTE] + list(unverified(alts))
     if p.age is None:
         cautions.append("Age unknown: check the label's age limits before ordering.")
-    return Decision(
+    return _Decision(
         topic="anti-il5-recommended", indicator="info",
         headline=clip(f"Eosinophilic asthma: anti-IL-5/5R fits, e.g. {alts[0].display}"),
         rationale=rationale, citation=citation("gina-severe"), evidence=evid,
@@ -566,7 +577,7 @@ def not_preferred_decision(p: Profile, *, order_reference: str | None = None, dr
         rationale += (" Sensitisation is not documented, which counts as no allergic phenotype: test it (specific "
                       "IgE to perennial aeroallergens or skin-prick); omalizumab becomes an option only if the "
                       "patient is sensitised with a baseline IgE inside the label table.")
-    return Decision(
+    return _Decision(
         topic="omalizumab-not-preferred", indicator="warning", headline=clip(head), rationale=rationale,
         citation=citation("gina-severe"), evidence=evid, missing=missing,
         rule="Anti-IgE fits allergic (sensitised, IgE-driven) phenotypes; eosinophilic non-allergic asthma -> "
@@ -599,7 +610,7 @@ def leukotriene_decision(p: Profile) -> Decision | None:
         cautions.append(f"Already on {', '.join(active_ltm)}.")
     cautions += [f"{o.display}: {o.note}." for o in alts if o.note]
     first = alts[0].display if alts else "a leukotriene modifier"
-    return Decision(
+    return _Decision(
         topic="leukotriene-modifier-recommended", indicator="info",
         headline=clip(f"AERD: {first[0].lower() + first[1:]} and aspirin-desensitisation referral"),
         rationale=rationale, citation=citation("lte4-mayo"), evidence=evid, rule=p.findings["aerd"].note,
@@ -631,7 +642,7 @@ def aerd_possible_decision(p: Profile) -> Decision | None:
     rationale += ("AERD (asthma + nasal polyps + respiratory reactions to aspirin/NSAIDs, or LTE4 at or above "
                   f"{fmt_num(aerd_t)} with asthma) would favour a leukotriene modifier and aspirin-desensitisation "
                   "referral.")
-    return Decision(
+    return _Decision(
         topic="data-needed", indicator="info",
         headline=clip(f"Possible AERD ({what}): check " + ", ".join(checks)),
         rationale=rationale, citation=citation("lte4-mayo"), evidence=_uniq_ev(p.age_ev + finding.evidence),
@@ -716,7 +727,7 @@ def cyclosporine_decision(p: Profile, *, hook: str | None = None, order_referenc
     if p.groups.get("kidney-transplant"):  # facts.has_condition("kidney-transplant"), from the index
         cautions.append("A kidney transplant is on record: if this cyclosporine is transplant immunosuppression, the "
                         "transplant team decides; this warning is about cyclosporine for urticaria.")
-    return Decision(
+    return _Decision(
         topic="cyclosporine-unsafe", indicator="critical" if critical else "warning", headline=clip(head),
         rationale=rationale.strip(), citation=citation("neoral"), evidence=evid, rule="; ".join(rule_parts),
         missing=missing, cautions=tuple(cautions), alternatives=alts, order_reference=order_reference,
@@ -729,7 +740,7 @@ def cyclosporine_data_needed(p: Profile, *, order_reference: str | None = None) 
                     for m in p.findings[k].missing if p.status(k) == "unknown")
     if not missing:
         return None
-    return Decision(
+    return _Decision(
         topic="data-needed", indicator="info",
         headline=clip("Before cyclosporine: measure " + " and ".join(
             "eGFR" if "eGFR" in m else "blood pressure" for m in missing)),
@@ -745,7 +756,7 @@ def food_allergy_decision(p: Profile, region: str) -> Decision | None:
     evid = _uniq_ev(p.age_ev + p.ev("food-allergy") + p.ige_ev + p.weight_ev)
     off = "As an adjunct that makes oral immunotherapy safer, omalizumab is off-label."
     if region == "EU":
-        return Decision(topic="food-allergy-omalizumab", indicator="info",
+        return _Decision(topic="food-allergy-omalizumab", indicator="info",
                         headline="IgE-mediated food allergy: no EU-labelled omalizumab dosing in this service",
                         rationale="The omalizumab food-allergy indication and its dose table (Table 4) are from the US "
                                   f"label; this service has no EU food-allergy table. {off}",
@@ -754,7 +765,7 @@ def food_allergy_decision(p: Profile, region: str) -> Decision | None:
     missing: tuple[str, ...] = ()
     band = ""
     if p.age is not None and p.age < int(meta.age_min or 1):
-        return Decision(topic="food-allergy-omalizumab", indicator="info",
+        return _Decision(topic="food-allergy-omalizumab", indicator="info",
                         headline=f"IgE-mediated food allergy: omalizumab is labelled from age {meta.age_min} year",
                         rationale=f"The patient is younger than the labelled age. {off}", citation=meta.citation,
                         evidence=evid, covers=("food-allergy",))
@@ -765,7 +776,7 @@ def food_allergy_decision(p: Profile, region: str) -> Decision | None:
                  f"avoidance), dosed from baseline IgE and weight by {meta.short_label}.{band} {off}")
     if missing:
         rationale += " Measure: " + "; ".join(missing) + "."
-    return Decision(
+    return _Decision(
         topic="food-allergy-omalizumab", indicator="info",
         headline=f"IgE-mediated food allergy: omalizumab is labelled; dose from {meta.short_label} (not automatic)",
         rationale=rationale, citation=meta.citation, evidence=evid,
@@ -776,7 +787,7 @@ def food_allergy_decision(p: Profile, region: str) -> Decision | None:
 def pemphigoid_decision(p: Profile) -> Decision | None:
     if not p.present("bullous-pemphigoid"):
         return None
-    return Decision(
+    return _Decision(
         topic="pemphigoid-itch-off-label", indicator="info",
         headline="Bullous pemphigoid itch: omalizumab is off-label (case series); specialist decision, no dose",
         rationale="Case series and retrospective cohorts report less itch (and blistering) with omalizumab in bullous "
@@ -808,7 +819,7 @@ def asthma_data_needed(p: Profile) -> Decision | None:
     for m in missing:
         short.append("total IgE" if m == MISSING_TOTAL_IGE else "sensitisation tests" if "sensitisation" in m
                      else "eosinophil count" if "eosinophil" in m else "weight" if "weight" in m else m)
-    return Decision(
+    return _Decision(
         topic="data-needed", indicator="info",
         headline=clip("Asthma phenotype not determined: measure " + ", ".join(_uniq(short))),
         rationale="Which biologic fits depends on the type-2 phenotype: allergic (sensitisation plus total IgE) "
@@ -828,7 +839,7 @@ def no_type2_decision(p: Profile, oma: Decision | None) -> Decision | None:
     if p.present("aerd") or p.status("aerd") == "possible":
         return None
     allergic, eos = p.findings["allergic-asthma"].note, p.findings["eosinophilic-asthma"].note
-    return Decision(
+    return _Decision(
         topic="data-needed", indicator="info",
         headline="Asthma without a type-2 phenotype on record: repeat the eosinophil count before choosing a biologic",
         rationale=(f"Not allergic ({allergic or 'no sensitisation'}) and not eosinophilic ({eos}): neither omalizumab "
@@ -848,13 +859,13 @@ def data_unavailable_decision(facts) -> Decision | None:
     if not facts.unavailable:
         return None
     names = [UNAVAILABLE_NAMES.get(k, k) for k in facts.unavailable]
-    return Decision(
+    return _Decision(
         topic="data-unavailable", indicator="warning",
         headline=clip("Partial answer: could not read " + ", ".join(names) + " from the FHIR server"),
         rationale="The FHIR server did not supply some data in time or returned an error. The other cards are based "
                   "only on what could be read and may change once this data is available.",
         citation=citation("xolair-us"), missing=tuple(names),
-        evidence=tuple(Evidence("Unavailable", n, None, k) for k, n in zip(facts.unavailable, names)))
+        evidence=tuple(_Evidence("Unavailable", n, None, k) for k, n in zip(facts.unavailable, names)))
 
 
 def assess(facts, *, region: str = "US") -> Assessment:
@@ -878,7 +889,7 @@ def assess(facts, *, region: str = "US") -> Assessment:
             out.append(cyclosporine_data_needed(p))
     if p.status("csu-refractory") == "possible":
         f = p.findings["csu-refractory"]
-        out.append(Decision(
+        out.append(_Decision(
             topic="data-needed", indicator="info",
             headline="Chronic urticaria: record the H1 antihistamine tried before omalizumab is considered",
             rationale="Omalizumab is labelled for CSU that stays symptomatic despite H1 antihistamines (EAACI 2022: "
