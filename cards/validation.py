@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import re
 import uuid as uuidlib
+from collections.abc import Callable
 from functools import cache, lru_cache
 from typing import Any
 from urllib.parse import urlparse
@@ -96,28 +97,14 @@ _CLEAN_PLAIN_JSON_MAX = 1024
 def _plain_and_clean(value: Any) -> bool:
     """True when `value` is made only of exact dicts, lists, str, int, bool and floats and passes the
     null/empty rule; False when not (a null or empty value, a NaN, or any other type: the walk decides).
-    `_has_null_or_empty`'s walk, with floats inline and every other type refused."""
-    stack = [value]
-    pop, extend = stack.pop, stack.extend
-    while stack:
-        item = pop()
-        cls = type(item)
-        if cls is str:
-            if not item.strip():
-                return False
-        elif cls is dict:
-            if not item:
-                return False
-            extend(item.values())
-        elif cls is list:
-            if not item:
-                return False
-            extend(item)
-        elif cls is int or cls is bool:
-            continue
-        elif cls is not float or item != item:
-            return False
-    return True
+    `_has_null_or_empty`'s walk, with every type but a non-NaN float refused."""
+    return not _null_or_empty_walk(value, _not_plain_float)
+
+
+def _not_plain_float(item: Any) -> bool:
+    """`_plain_and_clean`'s verdict on a value that is not a str, dict, list, int or bool: refused
+    unless it is an exact float that is not NaN."""
+    return type(item) is not float or item != item
 
 
 _CANONICAL_UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
@@ -425,6 +412,12 @@ def _has_null_or_empty(value: Any) -> bool:
     float, str/dict/list subclasses, other objects) goes through `_has_null_or_empty_generic`, the
     same rules node by node.
     """
+    return _null_or_empty_walk(value, _has_null_or_empty_generic)
+
+
+def _null_or_empty_walk(value: Any, other: Callable[[Any], bool]) -> bool:
+    """True at the first blank str, empty dict or empty list in `value`, or the first other value
+    (not an exact str, dict, list, int or bool) for which `other` says True; False when there is none."""
     stack = [value]
     pop, extend = stack.pop, stack.extend
     while stack:
@@ -443,7 +436,7 @@ def _has_null_or_empty(value: Any) -> bool:
             extend(item)
         elif cls is int or cls is bool:
             continue
-        elif _has_null_or_empty_generic(item):
+        elif other(item):
             return True
     return False
 
