@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 import datetime as _dt
 from typing import Literal
 
-from ._fast_init import fast_init  # a cheaper __init__ only: see _fast_init.py
+from ._fast_init import fast_init, maker  # a cheaper __init__ only: see _fast_init.py
 
 Topic = Literal[
     "omalizumab-dose",
@@ -136,6 +136,11 @@ class Decision:
     # why no order is suggested when suggest_order is False and the reason is not "already active"
     # (order hooks: another card's suggestion already orders the same drug for a drafted order)
     no_order_note: str = ""
+
+
+# Decision(...) without the generic class call, the same object (see _fast_init.maker): the rules build
+# two to four a request (~5K instructions less each)
+new_decision = maker(Decision)
 
 
 @fast_init

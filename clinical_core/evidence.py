@@ -64,8 +64,7 @@ def value_text(m: Measurement, *, decimals: int | None = None) -> str:
 
 
 def measurement(label: str, m: Measurement, *, decimals: int | None = None, note: str = "") -> Evidence:
-    # value_text, unit_text, day, fmt_num (for the value) and SourceRef.reference written out: the profile
-    # builds several of these per patient (callgrind: ~13K -> ~9K instructions a row, body weight)
+    # value_text, unit_text and day written out: the profile builds several of these per patient
     comparator = m.comparator or ""
     unit, value, original_value = m.unit, m.value, m.original_value
     original = None
@@ -73,8 +72,7 @@ def measurement(label: str, m: Measurement, *, decimals: int | None = None, note
     # another spelling of the unit ("250 IU/mL" for 250 [IU]/mL; equal numbers format alike). A whole float
     # is its own rounding (round(75.0, 1) == 75.0), so round() runs only for the others
     v = value if decimals is None or (type(value) is float and value.is_integer()) else round(value, decimals)
-    whole = int(v)
-    num = str(whole) if v == whole else f"{v:.2f}".rstrip("0").rstrip(".")  # fmt_num(v)
+    num = fmt_num(v)
     if original_value is not None and (m.original_unit != unit or original_value != value):
         same = decimals is None and original_value == value
         original = f"{comparator}{num if same else fmt_num(original_value)} {m.original_unit or ''}".strip()
@@ -86,8 +84,7 @@ def measurement(label: str, m: Measurement, *, decimals: int | None = None, note
     when = m.when
     if when is not None and isinstance(when, datetime):
         when = when.date()
-    src = m.source
-    return new_evidence(label, text, when, f"{src.resource_type}/{src.resource_id or '(no id)'}", original)
+    return new_evidence(label, text, when, m.source.reference, original)
 
 
 def blood_pressure(label: str, bp: BloodPressure) -> Evidence:

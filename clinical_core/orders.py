@@ -10,9 +10,10 @@ from __future__ import annotations
 
 from typing import Sequence
 
-from ._fast_init import maker, replace  # dataclasses.replace, cheaper for the Decision class
-from .decisions import Assessment, Decision, DoseRecommendation, Evidence, TherapyOption
+from ._fast_init import replace  # dataclasses.replace, cheaper for the Decision class
+from .decisions import Assessment, Decision, DoseRecommendation, Evidence, TherapyOption, new_decision
 from .dosing import fmt_num
+from .evidence import new_evidence
 from .facts import DraftOrder, PatientFacts
 from .knowledge import citation, csu_fixed
 from .options import ANTI_IL5_REGIMENS, min_age, options, unverified
@@ -25,7 +26,7 @@ ANTI_IL5_AGENTS = ("mepolizumab", "benralizumab", "reslizumab")
 IGE_KEYS = ("allergic-asthma", "csu-refractory", "crswnp")
 _IGE_KEY_SET = frozenset(IGE_KEYS)  # built once: each decision is asked whether it covers one of them
 # Decision(...) and Evidence(...) without the generic class call (the same objects: see _fast_init.maker)
-_Decision, _Evidence = maker(Decision), maker(Evidence)
+_Decision, _Evidence = new_decision, new_evidence
 
 
 def _draft_evidence(d: DraftOrder) -> Evidence:

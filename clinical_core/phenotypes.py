@@ -157,8 +157,9 @@ class Profile:
 
     def condition_ev(self, conds) -> list[Evidence]:
         """`[ev.condition(c) for c in conds]`, each condition's row built once (~5K instructions a row). The
-        facts hold the conditions for the profile's whole life, so their ids stay theirs. (The rules skip the
-        call for an empty group, most of them for most patients: ~700 instructions a call.)"""
+        facts hold the conditions for the profile's whole life, so their ids stay theirs."""
+        if not conds:  # most groups of most patients: no rows to look up
+            return []
         rows = self.condition_rows
         out = []
         for c in conds:
@@ -261,7 +262,7 @@ def build_profile(facts: PatientFacts) -> Profile:
         when = ev.day(weight.when)
         stale = when is None or when < _cutoff(facts.evaluation_date, _WEIGHT_STALE_MONTHS)
     p = Profile(facts, age, age_ev, bool(asthma_conds), (), ige, ige_ev, weight_ev, stale)
-    p.asthma_ev = tuple(p.condition_ev(asthma_conds)) if asthma_conds else ()
+    p.asthma_ev = tuple(p.condition_ev(asthma_conds))
     p.groups = groups
     # the active medications the rules ask about, in chart order, in one pass (as medications_of)
     oma: list = []
@@ -361,10 +362,7 @@ def _eosinophilic(p: Profile) -> None:
     latest, peak = f.eosinophils_latest, f.eosinophils_max_12m
     if latest is not None:
         evid.append(ev.measurement("Blood eosinophils (newest)", latest))
-    # `peak != latest` (the dataclass's field-by-field compare, ~3K instructions) only when neither the
-    # identity (the same result: equal) nor the values (distinct and unequal: the fields differ) settle it
-    if peak is not None and peak is not latest and (
-            latest is None or (peak.value is not latest.value and peak.value != latest.value) or peak != latest):
+    if peak is not None and peak != latest:
         evid.append(ev.measurement("Blood eosinophils (highest, 12 months)", peak))
     dx = p.groups.get("eosinophilic-asthma")
     months = _EOS_CURRENT_MONTHS
@@ -417,7 +415,7 @@ def _aerd(p: Profile, on_zileuton: bool) -> None:
     polyps = p.groups.get("*polyps", ())
     nsaid = [a for a in f.allergies if a.category == "aspirin-nsaid" and a.respiratory_reaction]
     aerd_t, elev_t = P.lte4_aerd_min, P.lte4_elevated_above
-    evid: list[Evidence] = p.condition_ev(dx) if dx else []
+    evid: list[Evidence] = p.condition_ev(dx)
     lte4 = f.lte4
     cautions = []
     if on_zileuton:
@@ -459,11 +457,11 @@ def _simple(p: Profile) -> None:
     f = p.facts
     groups = p.groups
     polyps = groups.get("*polyps", ())
-    _add(p, "crswnp", "present" if polyps else "absent", p.condition_ev(polyps) if polyps else ())
+    _add(p, "crswnp", "present" if polyps else "absent", p.condition_ev(polyps))
     food_dx = groups.get("food-allergy", ())
     food_ige = [a for a in f.allergies if a.category == "food" and a.ige_mediated]
     food_maybe = [a for a in f.allergies if a.category == "food" and a.ige_mediated is None]
-    evid = (p.condition_ev(food_dx) if food_dx else []) + [ev.allergy(a) for a in food_ige]
+    evid = p.condition_ev(food_dx) + [ev.allergy(a) for a in food_ige]
     if food_dx or food_ige:
         _add(p, "food-allergy", "present", evid)
     elif food_maybe:
@@ -472,7 +470,7 @@ def _simple(p: Profile) -> None:
     else:
         _add(p, "food-allergy", "absent")
     bp = groups.get("bullous-pemphigoid", ())
-    _add(p, "bullous-pemphigoid", "present" if bp else "absent", p.condition_ev(bp) if bp else ())
+    _add(p, "bullous-pemphigoid", "present" if bp else "absent", p.condition_ev(bp))
 
 
 def _re_measure(missing: str) -> str:
@@ -531,7 +529,7 @@ def _cyclosporine_risks(p: Profile, treated: tuple) -> None:
     warn, crit = P.egfr_warn_below, P.egfr_critical_below
     ckd = tuple(groups.get("ckd", ()))
     severe = tuple(groups.get("*renal-critical", ()))
-    evid = p.condition_ev(ckd + tuple(c for c in severe if c not in ckd) if ckd else severe) if ckd or severe else []
+    evid = p.condition_ev(ckd + tuple(c for c in severe if c not in ckd) if ckd else severe)
     if f.egfr is not None:
         evid.append(ev.measurement("eGFR", f.egfr))
     low = below(f.egfr, warn)
@@ -566,7 +564,7 @@ def _cyclosporine_risks(p: Profile, treated: tuple) -> None:
     latest = f.bp_latest or (readings[0] if readings else None)
     if latest is not None and latest not in readings:
         readings = [latest] + readings[: window - 1]
-    evid = p.condition_ev(htn) if htn else []
+    evid = p.condition_ev(htn)
     evid += [ev.blood_pressure("Blood pressure" + (" (newest)" if i == 0 else ""), r) for i, r in enumerate(readings)]
     latest_high = latest is not None and bp_high(latest, sys_w, dia_w)
     n_high = 0

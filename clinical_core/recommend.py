@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from . import evidence as ev
 from ._fast_init import maker, replace  # dataclasses.replace, cheaper for the Decision class
-from .decisions import Assessment, Citation, Decision, DoseRecommendation, Evidence, TherapyOption
+from .decisions import Assessment, Citation, Decision, DoseRecommendation, Evidence, TherapyOption, new_decision
 from .dosing import Lookup, band_of, fmt_num, lookup, outside_limits
 from .knowledge import citation, csu_fixed, table_meta, therapies
 from .options import ANTI_IL5_REGIMENS, LTM_REGIMENS, csu_dose, min_age, option, options, unverified
@@ -35,11 +35,10 @@ COVER_WORDS = {"allergic-asthma": "allergic asthma", "csu-refractory": "CSU", "c
 _P_TEXT = T
 _p = _P_TEXT.__getitem__  # _p("egfr_warn_below") -> "60"
 
-# built once per assessment, without the generic class call (see _fast_init.maker); a Decision through its
-# maker: the same object, called with the same keywords, without type_call, slot_tp_init and the two class
-# assignments of the fast __init__ (callgrind: ~5K instructions less a Decision, two to four per assessment)
+# built once per assessment, without the generic class call (see _fast_init.maker); decisions and evidence
+# rows through the makers decisions.py and evidence.py define
 _DoseRecommendation, _Assessment = maker(DoseRecommendation), maker(Assessment)
-_Decision, _Evidence = maker(Decision), maker(Evidence)
+_Decision, _Evidence = new_decision, ev.new_evidence
 
 
 def eosinophil_policy_note(t: dict[str, str] = _P_TEXT) -> str:
@@ -337,16 +336,11 @@ def _oma_asthma(p: Profile, region: str) -> Decision:
     csu, polyps = p.present("csu-refractory"), p.present("crswnp")
     covers = ("allergic-asthma",) + (("csu-refractory",) if csu else ()) + (("crswnp",) if polyps else ())
     base_ev = p.age_ev + p.ev("allergic-asthma") + p.weight_ev
-    if csu or polyps:
-        if csu:
-            base_ev += tuple(e for e in p.ev("csu-refractory") if e not in base_ev)
-        if polyps:
-            base_ev += tuple(e for e in p.ev("crswnp") if e not in base_ev)
-        base_ev = _uniq_ev(base_ev + p.ige_ev)
-    # else: already unique, ige_ev included: the present allergic-asthma finding holds every ige_ev row
-    # (_allergic adds them, _add de-duplicates) and no row labelled "Age" or "Body weight" (its rows are
-    # conditions, allergies, specific and total IgE), so de-duplicating `base_ev + ige_ev` gives base_ev
-    # (callgrind: ~20K instructions for the hashing of 7-8 rows; tests/core/test_fast_paths.py compares)
+    if csu:
+        base_ev += tuple(e for e in p.ev("csu-refractory") if e not in base_ev)
+    if polyps:
+        base_ev += tuple(e for e in p.ev("crswnp") if e not in base_ev)
+    base_ev = _uniq_ev(base_ev + p.ige_ev)
     start_age = age_at_first_omalizumab(p)
     table_id, age_problem = asthma_table(region, p.age, start_age)
     cit = label_citation(region)
